@@ -1,0 +1,1 @@
+"""snnc.backends: IR -> model files and target artifacts (NIR export today)."""

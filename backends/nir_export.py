@@ -1,0 +1,151 @@
+"""IR -> NIR (nir 1.0.8). Parameters are inverted exactly, so NIR -> IR -> NIR -> IR is a fixed
+point. What NIR cannot say (reset mode, refractory period, dt, projection names) travels in the
+nodes' metadata under `snnc_*` keys, which the NIR frontend reads back."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import nir
+from snnc.compiler import discretize as dz
+from snnc.compiler.errors import IRError
+from snnc.compiler.ir import HAS_CURRENT, Conn, Graph, NeuronModel, Population, ResetMode
+from snnc.compiler.linalg import projection_matrices
+
+
+def _neuron(p: Population, dt: float) -> nir.NIRNode:
+    n = p.size
+    shape = p.shape
+    meta: dict[str, object] = {}
+    if p.reset not in (ResetMode.ZERO, ResetMode.NONE) or (
+            p.reset is ResetMode.NONE and p.model in (NeuronModel.LIF, NeuronModel.CUBA_LIF,
+                                                      NeuronModel.IF)):
+        meta["snnc_reset"] = p.reset.value
+    if p.refractory:
+        meta["snnc_refractory"] = int(p.refractory)
+
+    def r(a: np.ndarray) -> np.ndarray:
+        return a.reshape(shape)
+
+    def inv_decay(d: np.ndarray, what: str) -> np.ndarray:
+        if (d <= 0).any():
+            raise IRError(p.name, f"{what} = 0 (no leak) cannot be written as a NIR time "
+                                  "constant; use model if/i")
+        return dz.solve_exact(d, lambda t: dz.decay(dt, t), dt / d)
+
+    if p.model is NeuronModel.LIF and (p.dv == 1).all() and p.reset is ResetMode.NONE and \
+            not p.v_reset.any() and not p.refractory:
+        return nir.Threshold(threshold=r(p.v_th))
+    if p.model in (NeuronModel.LIF, NeuronModel.LI):
+        tau = inv_decay(p.dv, "dv")
+        rr = tau / dt  # r / (tau/dt) == 1 exactly
+        if p.model is NeuronModel.LI:
+            return nir.LI(tau=r(tau), r=r(rr), v_leak=r(np.zeros(n)))
+        return nir.LIF(tau=r(tau), r=r(rr), v_leak=r(np.zeros(n)), v_threshold=r(p.v_th),
+                       v_reset=r(p.v_reset), metadata=meta)
+    if p.model in HAS_CURRENT:
+        tau_syn, tau_mem = inv_decay(p.du, "du"), inv_decay(p.dv, "dv")
+        w_in, rr = tau_syn / dt, tau_mem / dt  # each factor of cuba_gain is exactly 1
+        v_leak = dz.solve_exact(p.bias, lambda x: dz.leak_bias(x, tau_mem, dt),
+                                p.bias * (tau_mem / dt))
+        if p.model is NeuronModel.CUBA_LI:
+            return nir.CubaLI(tau_syn=r(tau_syn), tau_mem=r(tau_mem), r=r(rr),
+                              v_leak=r(v_leak), w_in=r(w_in))
+        return nir.CubaLIF(tau_syn=r(tau_syn), tau_mem=r(tau_mem), r=r(rr), v_leak=r(v_leak),
+                           v_threshold=r(p.v_th), v_reset=r(p.v_reset), w_in=r(w_in),
+                           metadata=meta)
+    rr = np.full(n, 1.0 / dt)  # r / (1/dt) == 1 exactly
+    if p.model is NeuronModel.I:
+        return nir.I(r=r(rr))
+    return nir.IF(r=r(rr), v_threshold=r(p.v_th), v_reset=r(p.v_reset), metadata=meta)
+
+
+def _const_bias(p: Population) -> np.ndarray:
+    """The constant that must reach p through an Affine bias (v-bias or i-bias)."""
+    return p.i_bias if p.model in HAS_CURRENT else p.bias
+
+
+def export_nir(g: Graph) -> nir.NIRGraph:
+    """IR -> NIRGraph. Sparse projections are written as dense Linear (NIR has no sparse)."""
+    dt = float(g.meta.get("dt", dz.DISCRETE_DT))
+    nodes: dict[str, nir.NIRNode] = {}
+    edges: list[tuple[str, str]] = []
+
+    def add(name: str, node: nir.NIRNode) -> None:
+        if name in nodes:
+            raise IRError(name, "name collides with another node when written as NIR")
+        nodes[name] = node
+
+    for k, port in g.inputs.items():
+        add(k, nir.Input(input_type={"input": np.array(port.shape)}))
+    for k, pop in g.populations.items():
+        add(k, _neuron(pop, dt))
+    biased: set[str] = set()
+    for k, proj in g.projections.items():
+        pop = g.populations[proj.dst]
+        bias = _const_bias(pop)
+        carry = bias.any() and proj.dst not in biased
+        if carry:
+            biased.add(proj.dst)
+        mats = projection_matrices(proj, g.node_shape(proj.src), pop.size)
+        tag = {"snnc_projection": k}
+        single = len(mats) == 1
+        for i, (d, m) in enumerate(sorted(mats.items())):
+            lin = k if single else f"{k}.d{d}"
+            b = bias if (carry and i == 0) else None
+            per_ch = None if b is None else _per_channel(b, proj)
+            if proj.kind is Conn.CONV and single and (b is None or per_ch is not None):
+                node = _conv_node(proj, g.node_shape(proj.src), tag, per_ch)
+            else:
+                w = m if isinstance(m, np.ndarray) else m.toarray()
+                meta = tag if d == 0 else {}
+                node = (nir.Affine(weight=w, bias=b, metadata=meta) if b is not None
+                        else nir.Linear(weight=w, metadata=meta))
+            add(lin, node)
+            src_shape = g.node_shape(proj.src)
+            if not isinstance(node, (nir.Conv1d, nir.Conv2d)) and len(src_shape) > 1:
+                add(f"{lin}.flatten", nir.Flatten(input_type={"input": np.array(src_shape)}))
+                edges += [(proj.src, f"{lin}.flatten"), (f"{lin}.flatten", lin)]
+            else:
+                edges.append((proj.src, lin))
+            if d:
+                add(f"{lin}.delay", nir.Delay(delay=np.full(pop.size, d * dt), metadata=tag))
+                edges += [(lin, f"{lin}.delay"), (f"{lin}.delay", proj.dst)]
+            else:
+                edges.append((lin, proj.dst))
+    for k, pop in g.populations.items():
+        if _const_bias(pop).any() and k not in biased:
+            raise IRError(k, "has a bias but no incoming projection; NIR can only carry it on "
+                             "an Affine node")
+    for k, port in g.outputs.items():
+        add(k, nir.Output(output_type={"output": np.array(port.shape)}))
+        edges.append((port.source or "", k))
+    # A dense/sparse map into a multi-dim layer has no NIR unflatten; NIR's own type check
+    # would reject that edge, so the graph is built unchecked (snnc reads it back exactly).
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"snnc_dt": dt}, type_check=False)
+
+
+def _per_channel(b: np.ndarray, proj) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    """A conv bias (one value per output channel) equal to b, or None if b varies inside one."""
+    if proj.kind is not Conn.CONV:
+        return None
+    per = b.reshape(proj.weight.shape[0], -1)
+    return per[:, 0].copy() if (per == per[:, :1]).all() else None
+
+
+def _conv_node(proj, src_shape, meta, bias) -> nir.NIRNode:  # type: ignore[no-untyped-def]
+    k = proj.weight
+    cls = nir.Conv1d if k.ndim == 3 else nir.Conv2d
+    spatial = np.array(src_shape[1:])
+    args = dict(input_shape=spatial if k.ndim == 4 else int(spatial[0]), weight=k,
+                stride=proj.stride if k.ndim == 4 else proj.stride[0],
+                padding=proj.padding if k.ndim == 4 else proj.padding[0],
+                dilation=proj.dilation if k.ndim == 4 else proj.dilation[0],
+                groups=proj.groups, bias=np.zeros(k.shape[0]) if bias is None else bias)
+    node = cls(**args)
+    node.metadata = dict(meta)
+    return node
+
+
+def write_nir(g: Graph, path: str) -> None:
+    nir.write(path, export_nir(g))

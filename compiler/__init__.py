@@ -1,0 +1,1 @@
+"""snnc.compiler: the IR, its verifier, linear-operator helpers and passes."""

@@ -1,0 +1,285 @@
+"""The snnc IR: populations of neurons, projections between them, input and output ports.
+
+Time is discrete. Every engine honours these per-step equations (DESIGN.md §4), for each
+population at step t:
+
+    a[t] = sum over incoming projections of W @ s_src[t - 1 - d]   (s[k] = 0 for k < 0)
+    u[t] = (1 - du) * u[t-1] + a[t] + i_bias         (CUBA models; others: u[t] = a[t])
+    v[t] = (1 - dv) * v[t-1] + u[t] + bias
+    s[t] = v[t] > v_th                               (spiking models only)
+    reset where s[t]: ZERO -> v = v_reset, SUBTRACT -> v -= v_th, NONE -> unchanged
+    refractory r > 0: for r steps after a spike, v is held at v_reset and no spike is emitted.
+
+Float IR: every parameter is float64 in "source units". Weights carry all input gains (R,
+w_in, dt/tau), so a population adds its inputs with gain one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+class NeuronModel(Enum):
+    """Neuron kinds. The equations are in the module docstring."""
+
+    LIF = "lif"  # leaky, input straight into v
+    CUBA_LIF = "cuba_lif"  # current-based: input into u, u into v
+    IF = "if"  # no leak (dv = 0)
+    LI = "li"  # leaky integrator, never spikes
+    CUBA_LI = "cuba_li"  # current-based leaky integrator, never spikes
+    I = "i"  # noqa: E741  pure integrator, never spikes
+
+
+SPIKING = frozenset({NeuronModel.LIF, NeuronModel.CUBA_LIF, NeuronModel.IF})
+HAS_CURRENT = frozenset({NeuronModel.CUBA_LIF, NeuronModel.CUBA_LI})
+NO_LEAK = frozenset({NeuronModel.IF, NeuronModel.I})
+
+
+class ResetMode(Enum):
+    """What a spike does to v."""
+
+    ZERO = "zero"  # v = v_reset (v_reset is 0 unless the source said otherwise)
+    SUBTRACT = "subtract"  # v -= v_th
+    NONE = "none"  # v unchanged
+
+
+class Conn(Enum):
+    """Connectivity kinds of a projection."""
+
+    DENSE = "dense"  # weight (n_dst, n_src)
+    SPARSE = "sparse"  # CSR over dst rows: indptr (n_dst+1), indices (nnz), weight (nnz)
+    CONV = "conv"  # weight = kernel (C_out, C_in/groups, *k); geometry in the fields
+
+
+def _frozen(a: Any, dtype: Any) -> np.ndarray:
+    arr = np.array(a, dtype=dtype, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+POP_PARAMS = ("du", "dv", "v_th", "v_reset", "bias", "i_bias")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Population:
+    """n neurons of one model; per-neuron parameter arrays of length n = prod(shape).
+
+    u = (1-du)*u + a + i_bias;  v = (1-dv)*v + u + bias;  spike = v > v_th.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    model: NeuronModel
+    du: np.ndarray  # current decay per step, [0, 1]; 0 for models without current
+    dv: np.ndarray  # voltage decay per step, [0, 1]; 0 for IF and I
+    v_th: np.ndarray  # threshold (source units); +inf for non-spiking models
+    v_reset: np.ndarray  # value v takes on a ZERO reset
+    bias: np.ndarray  # constant added to v every step
+    i_bias: np.ndarray  # constant added to u every step (CUBA models only)
+    reset: ResetMode = ResetMode.ZERO
+    refractory: int = 0  # steps v is held at v_reset after a spike
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        for p in POP_PARAMS:
+            object.__setattr__(self, p, _frozen(getattr(self, p), np.float64).reshape(-1))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @staticmethod
+    def make(name: str, shape: tuple[int, ...], model: NeuronModel, **params: Any) -> Population:
+        """Build a population, broadcasting scalar parameters and filling model defaults."""
+        n = int(np.prod(shape, dtype=np.int64))
+        spiking = model in SPIKING
+        defaults = {"du": 0.0, "dv": 0.0, "v_th": 1.0 if spiking else np.inf, "v_reset": 0.0,
+                    "bias": 0.0, "i_bias": 0.0}
+        arrays = {}
+        for p in POP_PARAMS:
+            val = np.asarray(params.pop(p, defaults[p]), dtype=np.float64)
+            arrays[p] = np.broadcast_to(val.reshape(-1) if val.size == n else val, (n,))
+        reset = params.pop("reset", ResetMode.ZERO if spiking else ResetMode.NONE)
+        return Population(name=name, shape=tuple(shape), model=model, reset=reset,
+                          **arrays, **params)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Projection:
+    """Synapses from `src` (population or input port) to `dst` (population).
+
+    Spikes sent at step t on a synapse of delay d arrive at step t + 1 + d.
+    `delay` has the shape of `weight` (one integer delay per stored synapse or kernel tap).
+    """
+
+    name: str
+    src: str
+    dst: str
+    kind: Conn
+    weight: np.ndarray  # float64; layout depends on kind (see Conn)
+    delay: np.ndarray  # int64, same shape as weight, >= 0, in steps
+    indptr: np.ndarray | None = None  # SPARSE only
+    indices: np.ndarray | None = None  # SPARSE only
+    stride: tuple[int, ...] = ()  # CONV only, one entry per spatial dim
+    padding: tuple[int, ...] = ()
+    dilation: tuple[int, ...] = ()
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", _frozen(self.weight, np.float64))
+        object.__setattr__(self, "delay", _frozen(self.delay, np.int64))
+        for f in ("indptr", "indices"):
+            if getattr(self, f) is not None:
+                object.__setattr__(self, f, _frozen(getattr(self, f), np.int64))
+        for f in ("stride", "padding", "dilation"):
+            object.__setattr__(self, f, tuple(int(x) for x in getattr(self, f)))
+        object.__setattr__(self, "groups", int(self.groups))
+
+    @property
+    def n_synapses(self) -> int:
+        """Stored synapses (kernel taps for CONV; non-zero entries for DENSE)."""
+        if self.kind is Conn.DENSE:
+            return int(np.count_nonzero(self.weight))
+        return int(self.weight.size)
+
+    @property
+    def max_delay(self) -> int:
+        return int(self.delay.max()) if self.delay.size else 0
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Port:
+    """A graph input (fed by the user) or output (reads a population)."""
+
+    name: str
+    shape: tuple[int, ...]
+    source: str | None = None  # outputs: the population read; inputs: None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """A whole network. Nodes are linked by name; dicts are kept sorted by name."""
+
+    populations: Mapping[str, Population]
+    projections: Mapping[str, Projection]
+    inputs: Mapping[str, Port]
+    outputs: Mapping[str, Port]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for f in ("populations", "projections", "inputs", "outputs"):
+            d = getattr(self, f)
+            object.__setattr__(self, f, {k: d[k] for k in sorted(d)})
+        object.__setattr__(self, "meta", json.loads(json.dumps(dict(self.meta), sort_keys=True)))
+
+    @staticmethod
+    def build(populations: list[Population], projections: list[Projection],
+              inputs: list[Port], outputs: list[Port], meta: Mapping[str, Any] | None = None
+              ) -> Graph:
+        """Make a graph from lists of nodes (names must be unique per kind)."""
+        return Graph(populations={p.name: p for p in populations},
+                     projections={p.name: p for p in projections},
+                     inputs={p.name: p for p in inputs}, outputs={p.name: p for p in outputs},
+                     meta=dict(meta or {}))
+
+    def node_shape(self, name: str) -> tuple[int, ...]:
+        """Shape of a projection endpoint: a population or an input port."""
+        if name in self.populations:
+            return self.populations[name].shape
+        return self.inputs[name].shape
+
+    def node_size(self, name: str) -> int:
+        return int(np.prod(self.node_shape(name), dtype=np.int64))
+
+    def incoming(self, pop: str) -> list[Projection]:
+        return [p for p in self.projections.values() if p.dst == pop]
+
+    def with_meta(self, **kv: Any) -> Graph:
+        return replace(self, meta={**self.meta, **kv})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Graph) and graph_equal(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def digest(self) -> str:
+        """sha256 of the canonical text form; equal graphs have equal digests."""
+        from snnc.compiler.canonical import canonical_bytes
+
+        return hashlib.sha256(canonical_bytes(self)).hexdigest()
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.size for p in self.populations.values())
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(p.n_synapses for p in self.projections.values())
+
+
+def _value_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+            return False
+        return a.dtype == b.dtype and a.shape == b.shape and bool(
+            np.array_equal(a, b, equal_nan=True))
+    return type(a) is type(b) and a == b
+
+
+def node_equal(a: Any, b: Any) -> bool:
+    """Field-by-field equality of two IR nodes (arrays compared exactly, dtype included)."""
+    return type(a) is type(b) and all(
+        _value_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+
+
+def graph_equal(a: Graph, b: Graph) -> bool:
+    """Exact structural equality of two graphs, including meta."""
+    for f in ("populations", "projections", "inputs", "outputs"):
+        da, db = getattr(a, f), getattr(b, f)
+        if list(da) != list(db) or not all(node_equal(da[k], db[k]) for k in da):
+            return False
+    return a.meta == b.meta
+
+
+def graph_diff(a: Graph, b: Graph) -> list[str]:
+    """Human-readable list of differences (for test failure messages)."""
+    out = []
+    for f in ("populations", "projections", "inputs", "outputs"):
+        da, db = getattr(a, f), getattr(b, f)
+        if set(da) != set(db):
+            out.append(f"{f}: {sorted(da)} != {sorted(db)}")
+            continue
+        for k in da:
+            for fl in fields(da[k]):
+                va, vb = getattr(da[k], fl.name), getattr(db[k], fl.name)
+                if not _value_equal(va, vb):
+                    out.append(f"{f}[{k}].{fl.name}: {_brief(va, vb)}")
+    if a.meta != b.meta:
+        out.append(f"meta: {a.meta} != {b.meta}")
+    return out
+
+
+def _brief(a: Any, b: Any) -> str:
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return f"{a.dtype}{a.shape} != {b.dtype}{b.shape}"
+        i = int(np.argmax(a.reshape(-1) != b.reshape(-1)))
+        return (f"{int((a != b).sum())} values differ, first at flat index {i}: "
+                f"{a.reshape(-1)[i]!r} != {b.reshape(-1)[i]!r}")
+    return f"{a!r} != {b!r}"

@@ -1,0 +1,91 @@
+"""Projections as linear operators: conv geometry, expansion to CSR, application to spikes.
+
+Convolutions follow PyTorch's cross-correlation on C-order (C, H, W) or (C, L) arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from snnc.compiler.ir import Conn, Projection
+
+
+def conv_out_shape(in_shape: tuple[int, ...], kernel_shape: tuple[int, ...],
+                   stride: tuple[int, ...], padding: tuple[int, ...],
+                   dilation: tuple[int, ...]) -> tuple[int, ...]:
+    """(C_out, *spatial) of a convolution; spatial entries may be <= 0 for bad geometry."""
+    spatial = []
+    for i, n in enumerate(in_shape[1:]):
+        k = kernel_shape[2 + i]
+        spatial.append((n + 2 * padding[i] - dilation[i] * (k - 1) - 1) // stride[i] + 1)
+    return (kernel_shape[0], *spatial)
+
+
+def conv_coo(kernel: np.ndarray, in_shape: tuple[int, ...], stride: tuple[int, ...],
+             padding: tuple[int, ...], dilation: tuple[int, ...], groups: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(rows, cols, tap) of every synapse of a conv; tap indexes kernel.ravel()."""
+    nd = len(in_shape) - 1
+    c_out, c_in_g = kernel.shape[0], kernel.shape[1]
+    ksp = kernel.shape[2:]
+    out_shape = conv_out_shape(in_shape, kernel.shape, stride, padding, dilation)
+    osp = out_shape[1:]
+    c_out_g = c_out // groups
+    # Index grids: output position o (per dim), kernel position k (per dim)
+    o_idx = np.indices(osp).reshape(nd, -1)  # (nd, n_opos)
+    k_idx = np.indices(ksp).reshape(nd, -1)  # (nd, n_kpos)
+    pos = (o_idx[:, :, None] * np.array(stride)[:, None, None]
+           - np.array(padding)[:, None, None]
+           + k_idx[:, None, :] * np.array(dilation)[:, None, None])  # (nd, n_opos, n_kpos)
+    valid = np.ones(pos.shape[1:], dtype=bool)
+    for d in range(nd):
+        valid &= (pos[d] >= 0) & (pos[d] < in_shape[1 + d])
+    op_i, kp_i = np.nonzero(valid)
+    in_flat_sp = np.ravel_multi_index(tuple(pos[:, op_i, kp_i]), in_shape[1:]) if nd else op_i
+    n_opos, n_kpos = o_idx.shape[1], k_idx.shape[1]
+    n_isp = int(np.prod(in_shape[1:], dtype=np.int64))
+    rows, cols, taps = [], [], []
+    for co in range(c_out):
+        g = co // c_out_g
+        for ci_l in range(c_in_g):
+            ci = g * c_in_g + ci_l
+            rows.append(co * n_opos + op_i)
+            cols.append(ci * n_isp + in_flat_sp)
+            taps.append((co * c_in_g + ci_l) * n_kpos + kp_i)
+    if not rows:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, e, out_shape
+    return (np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
+            np.concatenate(taps).astype(np.int64), out_shape)
+
+
+def projection_coo(p: Projection, src_shape: tuple[int, ...]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored synapse as (dst row, src col, weight, delay) arrays."""
+    if p.kind is Conn.DENSE:
+        r, c = np.nonzero(p.weight)
+        return r, c, p.weight[r, c], p.delay[r, c]
+    if p.kind is Conn.SPARSE:
+        assert p.indptr is not None and p.indices is not None
+        r = np.repeat(np.arange(len(p.indptr) - 1), np.diff(p.indptr))
+        return r, p.indices, p.weight, p.delay
+    r, c, t, _ = conv_coo(p.weight, src_shape, p.stride, p.padding, p.dilation, p.groups)
+    return r, c, p.weight.ravel()[t], p.delay.ravel()[t]
+
+
+def projection_matrices(p: Projection, src_shape: tuple[int, ...], n_dst: int
+                        ) -> dict[int, sp.csr_matrix | np.ndarray]:
+    """One (n_dst, n_src) matrix per distinct delay; dense arrays for dense projections."""
+    n_src = int(np.prod(src_shape, dtype=np.int64))
+    if p.kind is Conn.DENSE:
+        delays = np.unique(p.delay)
+        if len(delays) == 1:
+            return {int(delays[0]): np.asarray(p.weight)}
+        return {int(d): np.where(p.delay == d, p.weight, 0.0) for d in delays}
+    r, c, w, d = projection_coo(p, src_shape)
+    out: dict[int, sp.csr_matrix | np.ndarray] = {}
+    for dv in np.unique(d) if d.size else np.zeros(1, dtype=np.int64):
+        m = d == dv
+        out[int(dv)] = sp.csr_matrix((w[m], (r[m], c[m])), shape=(n_dst, n_src))
+    return out

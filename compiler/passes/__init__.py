@@ -1,0 +1,1 @@
+"""snnc compiler/passes."""

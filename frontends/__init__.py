@@ -1,0 +1,1 @@
+"""snnc.frontends: model files (NIR, lava-dl netx, snnc text) -> float IR."""

@@ -1,0 +1,220 @@
+"""lava-dl netx HDF5 (.net) -> IR.
+
+Follows lava-dl's own netx loader (lava/lib/dl/netx/hdf5.py): CUBA and LOIHI neurons are Lava
+LIFs with du = iDecay - 1 (Lava adds the 1 back), dv = vDecay, vth = vThMant, bias_exp = 6. In
+the float IR, units are Loihi's u and v divided by 2^6, so the integers carry over exactly:
+du = iDecay/4096, dv = vDecay/4096, v_th = vThMant, bias = bias, weight = w * 2^wgtExp.
+Shapes are stored (C, H, W) in the file (Lava reverses them to W, H, C); the IR keeps (C, H, W).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import h5py
+import numpy as np
+
+from snnc.compiler.errors import ModelError, UnsupportedNode
+from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection, ResetMode
+from snnc.compiler.linalg import conv_out_shape
+from snnc.compiler.verify import validate
+from snnc.frontends.projections import repair
+
+LOWERED = ("input", "dense", "conv", "flatten")
+REFUSED = {"pool": "pooling", "average": "averaging", "concat": "concatenation",
+           "convT": "transposed convolution", "unpool": "unpooling"}
+NEURON_TYPES = ("CUBA", "LOIHI")
+
+
+def _get(ctx: str, grp: h5py.Group, key: str, layer: str, default: Any = None) -> Any:
+    if key not in grp:
+        if default is not None:
+            return default
+        raise ModelError(ctx, layer, f"missing field '{key}'", "is this a lava-dl netx export?")
+    v = grp[key][()]
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.ndarray) and v.dtype.kind == "S":
+        return v.reshape(-1)[0].decode()
+    return v
+
+
+def _neuron(path: str, lg: h5py.Group, layer: str, shape: tuple[int, ...],
+            bias: np.ndarray | None) -> tuple[Population, float]:
+    """Population for a layer's neuron group -> (population, weight scale 2^wgtExp)."""
+    if "neuron" not in lg:
+        raise ModelError(path, layer, "layer has no neuron group")
+    ng = lg["neuron"]
+    ntype = _get(path, ng, "type", layer)
+    if ntype not in NEURON_TYPES:
+        raise UnsupportedNode(path, layer, f"neuron type {ntype} cannot be lowered",
+                              f"supported neuron types: {', '.join(NEURON_TYPES)} "
+                              "(SDNN sigma-delta is not a LIF)")
+    n = int(np.prod(shape))
+    i_decay = float(_get(path, ng, "iDecay", layer))
+    v_decay = float(_get(path, ng, "vDecay", layer))
+    vth = float(_get(path, ng, "vThMant", layer))
+    ref = int(_get(path, ng, "refDelay", layer, 1))
+    wexp = int(_get(path, ng, "wgtExp", layer, 0))
+    for what, val in (("iDecay", i_decay), ("vDecay", v_decay)):
+        if not 0 <= val <= 4096:
+            raise ModelError(path, layer, f"{what}={val:g} outside 0..4096")
+    b = np.zeros(n)
+    if bias is not None:
+        bias = np.asarray(bias, dtype=np.float64).reshape(-1)
+        if bias.size == n:
+            b = bias
+        elif bias.size == shape[0] and n % shape[0] == 0:  # one bias per channel
+            b = np.repeat(bias, n // shape[0])
+        elif bias.size == 1:
+            b = np.full(n, bias[0])
+        else:
+            raise ModelError(path, layer, f"bias of {bias.size} values does not fit {shape}")
+    pop = Population.make(f"layer{layer}", shape, NeuronModel.CUBA_LIF, du=i_decay / 4096,
+                          dv=v_decay / 4096, v_th=vth, bias=b, reset=ResetMode.ZERO,
+                          refractory=max(ref - 1, 0))
+    return pop, float(2.0 ** wexp)
+
+
+def _delay(path: str, lg: h5py.Group, layer: str, wshape: tuple[int, ...]) -> np.ndarray:
+    """Per-synapse delays: scalar (per layer), per output neuron, or per synapse."""
+    if "delay" not in lg:
+        return np.zeros(wshape, dtype=np.int64)
+    d = np.asarray(lg["delay"][()], dtype=np.float64)
+    if not np.isfinite(d).all() or (d < 0).any() or (d != np.round(d)).any():
+        raise ModelError(path, layer, "delays must be non-negative whole steps")
+    d = d.astype(np.int64)
+    if d.size == 1:
+        return np.full(wshape, int(d.reshape(-1)[0]), dtype=np.int64)
+    if d.shape == wshape[:2] and len(wshape) == 2:
+        return d
+    if d.size == wshape[0]:
+        return np.broadcast_to(d.reshape((-1,) + (1,) * (len(wshape) - 1)), wshape).copy()
+    raise ModelError(path, layer, f"delay of shape {d.shape} fits neither the layer, its "
+                     f"neurons nor its synapses {wshape}")
+
+
+def _finite(path: str, layer: str, a: np.ndarray, what: str) -> np.ndarray:
+    if not np.isfinite(a).all():
+        raise ModelError(path, layer, f"{what} contains NaN or inf", "re-export the model")
+    return a
+
+
+def load_netx(path: str) -> Graph:
+    """Read a lava-dl netx HDF5 network into a validated float IR."""
+    if not os.path.exists(path):
+        raise ModelError(path, None, "file not found")
+    try:
+        f = h5py.File(path, "r")
+    except Exception as e:
+        raise ModelError(path, None, f"cannot open as HDF5 ({type(e).__name__}: {e})",
+                         "the file is truncated or not a netx export") from None
+    with f:
+        try:
+            return _load(path, f)
+        except (KeyError, OSError, ValueError, TypeError) as e:
+            raise ModelError(path, None, f"malformed netx file ({type(e).__name__}: {e})"
+                             ) from None
+
+
+def _load(path: str, f: h5py.File) -> Graph:
+    if "layer" not in f or not len(f["layer"]):
+        raise ModelError(path, None, "no 'layer' group: not a netx network or empty model")
+    keys = sorted(f["layer"].keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
+    pops: list[Population] = []
+    projs: list[Projection] = []
+    inputs: list[Port] = []
+    prev: str | None = None
+    prev_shape: tuple[int, ...] = ()
+    for key in keys:
+        lg = f["layer"][key]
+        ltype = _get(path, lg, "type", key)
+        if ltype in REFUSED or ltype not in LOWERED:
+            what = REFUSED.get(ltype, "unknown layer type")
+            raise UnsupportedNode(path, key, f"layer type '{ltype}' ({what}) cannot be lowered",
+                                  f"snnc lowers {', '.join(LOWERED)} layers; re-train without "
+                                  "it or fold it into a neighbouring conv/dense layer")
+        if ltype == "flatten":
+            if prev is None:
+                raise ModelError(path, key, "flatten before any layer")
+            continue  # flat C-order indexing is the IR's layout already
+        shape = tuple(int(s) for s in np.atleast_1d(_get(path, lg, "shape", key)))
+        if not shape or min(shape) <= 0:
+            raise ModelError(path, key, f"invalid shape {shape}")
+        if ltype == "input":
+            if prev is not None:
+                raise ModelError(path, key, "input layer after other layers")
+            port = Port(name="input", shape=shape)
+            inputs.append(port)
+            # lava-dl Input block: the frame x drives v through the bias: 2*w*x - w + b
+            w = float(np.asarray(_get(path, lg, "weight", key, np.array([64.0]))).reshape(-1)[0])
+            b = float(np.asarray(_get(path, lg, "bias", key, np.array([0.0]))).reshape(-1)[0])
+            pop, _ = _neuron(path, lg, key, shape, np.full(int(np.prod(shape)), b - w))
+            pop = Population.make(pop.name, shape, NeuronModel.LIF, dv=pop.dv, v_th=pop.v_th,
+                                  bias=pop.bias, reset=pop.reset, refractory=pop.refractory)
+            n = int(np.prod(shape))
+            projs.append(Projection(name=f"layer{key}.in", src="input", dst=pop.name,
+                                    kind=Conn.SPARSE, weight=np.full(n, 2 * w),
+                                    delay=np.zeros(n, dtype=np.int64),
+                                    indptr=np.arange(n + 1), indices=np.arange(n)))
+            pops.append(pop)
+            prev, prev_shape = pop.name, shape
+            continue
+        bias = np.asarray(lg["bias"][()]) if "bias" in lg else None
+        if prev is None:  # no input layer: spikes from the user feed this layer directly
+            in_features = int(_get(path, lg, "inFeatures", key, 0)) or None
+            if ltype == "dense":
+                w0 = np.asarray(lg["weight"][()])
+                in_shape = (in_features or w0.reshape(w0.shape[0], -1).shape[1],)
+            else:
+                raise ModelError(path, key, "a conv layer without an input layer has no known "
+                                 "input size", "add an input layer to the netx export")
+            inputs.append(Port(name="input", shape=in_shape))
+            prev, prev_shape = "input", in_shape
+        pop, wscale = _neuron(path, lg, key, shape, bias)
+        if ltype == "dense":
+            w = _finite(path, key, np.asarray(lg["weight"][()], dtype=np.float64), "weight")
+            n_in = int(np.prod(prev_shape))
+            if w.ndim == 1:
+                w = w.reshape(int(np.prod(shape)), -1)
+            if w.shape != (int(np.prod(shape)), n_in):
+                raise ModelError(path, key, f"dense weight {w.shape} does not map the previous "
+                                 f"layer's {n_in} neurons to {int(np.prod(shape))}")
+            projs.append(Projection(name=f"layer{key}.w", src=prev, dst=pop.name,
+                                    kind=Conn.DENSE, weight=w * wscale,
+                                    delay=_delay(path, lg, key, w.shape)))
+        else:
+            k = _finite(path, key, np.asarray(lg["weight"][()], dtype=np.float64), "weight")
+            if k.ndim == 5:
+                if k.shape[-1] != 1:
+                    raise ModelError(path, key, f"conv weight {k.shape} has a time kernel "
+                                     "longer than 1")
+                k = k[..., 0]
+            if k.ndim != 4 or len(prev_shape) != 3:
+                raise ModelError(path, key, f"conv weight {k.shape} or input {prev_shape} is "
+                                 "not 2-D")
+            stride = tuple(int(x) for x in np.atleast_1d(_get(path, lg, "stride", key, [1, 1])))
+            pad = tuple(int(x) for x in np.atleast_1d(_get(path, lg, "padding", key, [0, 0])))
+            dil = tuple(int(x) for x in np.atleast_1d(_get(path, lg, "dilation", key, [1, 1])))
+            groups = int(_get(path, lg, "groups", key, 1))
+            stride, pad, dil = (tuple(np.resize(v, 2)) for v in (stride, pad, dil))
+            if groups < 1 or k.shape[1] * groups != prev_shape[0]:
+                raise ModelError(path, key, f"conv weight {k.shape} (groups={groups}) does not "
+                                 f"fit {prev_shape[0]} input channels")
+            out = conv_out_shape(prev_shape, k.shape, stride, pad, dil)
+            if out != shape:
+                raise ModelError(path, key, f"conv output {out} differs from the layer shape "
+                                 f"{shape}", "check stride/padding in the export")
+            projs.append(Projection(name=f"layer{key}.w", src=prev, dst=pop.name,
+                                    kind=Conn.CONV, weight=k * wscale,
+                                    delay=_delay(path, lg, key, k.shape), stride=stride,
+                                    padding=pad, dilation=dil, groups=groups))
+        pops.append(pop)
+        prev, prev_shape = pop.name, shape
+    if not pops:
+        raise ModelError(path, None, "no neuron layers (empty model)")
+    out = Port(name="output", shape=pops[-1].shape, source=pops[-1].name)
+    if any(p.refractory for p in pops):
+        repair(path, None, "refDelay > 1 kept as a refractory period; Lava's LIF has none")
+    return validate(Graph.build(pops, projs, inputs, [out], meta={"frontend": "netx"}))

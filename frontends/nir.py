@@ -1,0 +1,556 @@
+"""NIR (nir 1.0.8) -> IR.
+
+Neuron nodes become populations; every chain of linear nodes between two neuron layers (or from
+an input) is composed into one projection; nested NIRGraphs are flattened with dotted names.
+Continuous-time parameters are discretized with forward Euler and step `dt`
+(compiler/discretize.py). Shapes are inferred here, not trusted from the file: every repair is
+reported as a RepairWarning.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import nir
+from snnc.compiler import discretize as dz
+from snnc.compiler.errors import ModelError, UnsupportedNode
+from snnc.compiler.ir import Graph, NeuronModel, Population, Port, Projection, ResetMode
+from snnc.compiler.linalg import conv_out_shape
+from snnc.frontends import linop
+from snnc.frontends.linop import Lin
+from snnc.frontends.projections import delayed_projections, repair
+
+NEURONS = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I, nir.Threshold)
+LINEAR = (nir.Affine, nir.Linear, nir.Scale, nir.Conv1d, nir.Conv2d, nir.Flatten,
+          nir.SumPool2d, nir.AvgPool2d, nir.Delay)
+TIMED = (nir.LIF, nir.CubaLIF, nir.LI, nir.CubaLI, nir.Delay)
+
+
+class _Pass:
+    """Identity node left where a subgraph's Input/Output port was flattened away."""
+
+    def __init__(self) -> None:
+        self.metadata: dict[str, Any] = {}
+
+
+@dataclass
+class _Ctx:
+    path: str
+    dt: float
+    reset: ResetMode | None
+    nodes: dict[str, Any]
+    preds: dict[str, list[str]]
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    values: dict[str, tuple[dict[str, dict[int, Lin]], np.ndarray | None]] = field(
+        default_factory=dict)
+
+    def err(self, node: str | None, msg: str, hint: str = "") -> ModelError:
+        return ModelError(self.path, node, msg, hint)
+
+
+# --- reading and flattening ---------------------------------------------------------------
+
+def _read(path: str) -> nir.NIRGraph:
+    if not os.path.exists(path):
+        raise ModelError(path, None, "file not found")
+    try:
+        g = nir.read(path, type_check=False)
+    except KeyError as e:
+        raise UnsupportedNode(path, None, f"unknown NIR node type or missing field {e}",
+                              f"supported: {', '.join(t.__name__ for t in NEURONS + LINEAR)}"
+                              ) from None
+    except Exception as e:  # h5py/nir raise many kinds on corrupt files
+        raise ModelError(path, None, f"cannot read NIR file: {type(e).__name__}: {e}",
+                         "is it a complete NIR HDF5 file written by nir.write?") from None
+    if not isinstance(g, nir.NIRGraph):
+        raise ModelError(path, None, f"top level is a {type(g).__name__}, not a NIRGraph")
+    return g
+
+
+def _flatten(path: str, g: nir.NIRGraph, prefix: str = "", top: bool = True
+             ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Nested NIRGraphs -> one flat node dict with dotted names; sub-ports become _Pass."""
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    subs: dict[str, nir.NIRGraph] = {}
+    for name, node in g.nodes.items():
+        full = prefix + str(name)
+        if isinstance(node, nir.NIRGraph):
+            subs[str(name)] = node
+            n2, e2 = _flatten(path, node, full + ".", top=False)
+            nodes.update(n2)
+            edges.extend(e2)
+        elif not top and isinstance(node, (nir.Input, nir.Output)):
+            nodes[full] = _Pass()
+        else:
+            nodes[full] = node
+
+    def port(name: str, kind: type) -> str:
+        if name in subs:
+            ports = [k for k, v in subs[name].nodes.items() if isinstance(v, kind)]
+            if len(ports) != 1:
+                raise ModelError(path, prefix + name, f"edge to subgraph with {len(ports)} "
+                                 f"{kind.__name__} nodes is ambiguous",
+                                 "name the port in the edge, e.g. 'sub.input'")
+            return prefix + name + "." + str(ports[0])
+        return prefix + name
+
+    for src, dst in g.edges:
+        edges.append((port(str(src), nir.Output), port(str(dst), nir.Input)))
+    return nodes, edges
+
+
+# --- shapes -------------------------------------------------------------------------------
+
+def _arr(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _neuron_param_shape(node: Any) -> tuple[int, ...] | None:
+    """Shape of a neuron node from its parameter arrays (None if all are scalars)."""
+    shapes = {np.shape(v) for k, v in vars(node).items()
+              if k not in ("input_type", "output_type", "metadata") and np.ndim(v) > 0}
+    if not shapes:
+        return None
+    return max(shapes, key=lambda s: int(np.prod(s)))
+
+
+def _pair(v: Any, n: int) -> tuple[int, ...]:
+    a = np.atleast_1d(np.asarray(v)).astype(np.int64).reshape(-1)
+    return tuple(int(x) for x in (np.repeat(a, n) if a.size == 1 else a))
+
+
+def _declared(node: Any, key: str, port: str) -> tuple[int, ...] | None:
+    t = getattr(node, key, None) or {}
+    v = t.get(port)
+    if v is None:
+        return None
+    shape = tuple(int(x) for x in np.atleast_1d(np.asarray(v)).reshape(-1))
+    return shape if shape and all(s > 0 for s in shape) else None
+
+
+def _in_shape(ctx: _Ctx, name: str) -> tuple[int, ...]:
+    preds = ctx.preds.get(name, [])
+    if not preds:
+        raise ctx.err(name, "has no incoming edge", "connect it or remove it")
+    shapes = [_out_shape(ctx, p) for p in preds]
+    sizes = {int(np.prod(s)) for s in shapes}
+    if len(sizes) > 1:
+        raise ctx.err(name, f"inputs of different sizes meet here: "
+                      f"{dict(zip(preds, shapes))}", "every input of a node must match")
+    shape = max(shapes, key=len)
+    decl = _declared(ctx.nodes[name], "input_type", "input")
+    if decl is not None and decl != shape and not isinstance(ctx.nodes[name], _Pass):
+        repair(ctx.path, name, f"input_type {decl} does not match the inferred input {shape}; "
+                               "using the inferred shape")
+    return shape
+
+
+_BUSY = ()
+
+
+def _out_shape(ctx: _Ctx, name: str) -> tuple[int, ...]:
+    """Output shape of a node, inferred from its parameters and its inputs."""
+    if name in ctx.shapes:
+        if ctx.shapes[name] is _BUSY:
+            raise ctx.err(name, "is on a cycle of linear nodes without a neuron",
+                          "every recurrent loop must pass through a neuron layer")
+        return ctx.shapes[name]
+    ctx.shapes[name] = _BUSY
+    node = ctx.nodes[name]
+    shape = _infer(ctx, name, node)
+    if any(s <= 0 for s in shape):
+        raise ctx.err(name, f"inferred output shape {shape} is empty",
+                      "check kernel, stride and padding against the input size")
+    ctx.shapes[name] = shape
+    return shape
+
+
+def _infer(ctx: _Ctx, name: str, node: Any) -> tuple[int, ...]:
+    if isinstance(node, nir.Input):
+        shape = _declared(node, "input_type", "input") or _declared(node, "output_type", "output")
+        if shape is None:
+            raise ctx.err(name, "input node has no usable input_type shape",
+                          "give the Input node input_type={'input': np.array(shape)}")
+        return shape
+    if isinstance(node, NEURONS):
+        shape = _neuron_param_shape(node)
+        if shape is None:
+            shape = _in_shape(ctx, name)
+            repair(ctx.path, name, f"all parameters are scalars; broadcast to the input shape "
+                                   f"{shape}")
+        return shape
+    if isinstance(node, nir.Output):
+        return _in_shape(ctx, name)
+    ins = _in_shape(ctx, name)
+    if isinstance(node, (_Pass, nir.Delay)):
+        return ins
+    if isinstance(node, nir.Scale):
+        return ins
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        w = np.asarray(node.weight)
+        if w.ndim != 2:
+            raise ctx.err(name, f"weight has shape {w.shape}; expected (out, in)")
+        if int(np.prod(ins)) != w.shape[1]:
+            raise ctx.err(name, f"weight expects {w.shape[1]} inputs but receives {ins} = "
+                          f"{int(np.prod(ins))}", "check the preceding layer or Flatten")
+        if len(ins) > 1:
+            repair(ctx.path, name, f"input of shape {ins} flattened (C order) for the "
+                                   f"{type(node).__name__} weight")
+        return (w.shape[0],)
+    if isinstance(node, nir.Flatten):
+        start, end = int(node.start_dim), int(node.end_dim)
+        nd = len(ins)
+        s, e = (start % nd if start < nd else start), end % nd
+        if s > e or s >= nd:
+            raise ctx.err(name, f"cannot flatten dims {start}..{end} of shape {ins}")
+        return (*ins[:s], int(np.prod(ins[s:e + 1])), *ins[e + 1:])
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        return _conv_geom(ctx, name, node, ins)[-1]
+    if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+        return _pool_geom(ctx, name, node, ins)[-1]
+    raise ctx.err(name, f"internal: no shape rule for {type(node).__name__}")
+
+
+def _conv_geom(ctx: _Ctx, name: str, node: Any, ins: tuple[int, ...]) -> tuple[Any, ...]:
+    nd = 1 if isinstance(node, nir.Conv1d) else 2
+    k = np.asarray(node.weight, dtype=np.float64)
+    if k.ndim != nd + 2:
+        raise ctx.err(name, f"kernel has shape {k.shape}; expected {nd + 2} dims")
+    if len(ins) != nd + 1:
+        spatial = tuple(int(x) for x in np.atleast_1d(np.asarray(node.input_shape)))
+        if len(spatial) == nd and int(np.prod(ins)) == k.shape[1] * int(node.groups) * int(
+                np.prod(spatial)):
+            repair(ctx.path, name, f"flat input {ins} reshaped to (C, *{spatial}) from "
+                                   "input_shape")
+            ins = (k.shape[1] * int(node.groups), *spatial)
+        else:
+            raise ctx.err(name, f"input of shape {ins} is not (C, *{nd} spatial dims)")
+    stride, dil = _pair(node.stride, nd), _pair(node.dilation, nd)
+    if isinstance(node.padding, str):
+        pad = _pair(0, nd) if node.padding == "valid" else tuple(
+            d * (ks - 1) // 2 for d, ks in zip(dil, k.shape[2:]))
+    else:
+        pad = _pair(node.padding, nd)
+    groups = int(node.groups)
+    if groups < 1 or ins[0] != k.shape[1] * groups or k.shape[0] % groups:
+        raise ctx.err(name, f"kernel {k.shape} with groups={groups} does not fit {ins[0]} "
+                      "input channels")
+    if min(stride) < 1 or min(dil) < 1 or min(pad) < 0:
+        raise ctx.err(name, f"invalid stride {stride}, dilation {dil} or padding {pad}")
+    out = conv_out_shape(ins, k.shape, stride, pad, dil)
+    return k, ins, stride, pad, dil, groups, out
+
+
+def _pool_geom(ctx: _Ctx, name: str, node: Any, ins: tuple[int, ...]) -> tuple[Any, ...]:
+    if len(ins) != 3:
+        raise ctx.err(name, f"2-D pooling needs a (C, H, W) input, got {ins}")
+    ks, st, pad = _pair(node.kernel_size, 2), _pair(node.stride, 2), _pair(node.padding, 2)
+    if min(ks) < 1 or min(st) < 1 or min(pad) < 0:
+        raise ctx.err(name, f"invalid kernel {ks}, stride {st} or padding {pad}")
+    c = ins[0]
+    val = 1.0 if isinstance(node, nir.SumPool2d) else 1.0 / (ks[0] * ks[1])
+    k = np.full((c, 1, *ks), val)
+    out = conv_out_shape(ins, k.shape, st, pad, (1, 1))
+    return k, ins, st, pad, (1, 1), c, out
+
+
+# --- linear paths -------------------------------------------------------------------------
+
+Terms = dict[str, dict[int, Lin]]  # source -> delay -> map
+
+
+def _add_terms(acc: Terms, more: Terms) -> None:
+    for src, by_d in more.items():
+        slot = acc.setdefault(src, {})
+        for d, m in by_d.items():
+            slot[d] = linop.add(slot[d], m) if d in slot else m
+
+
+def _gather(ctx: _Ctx, name: str) -> tuple[Terms, np.ndarray | None]:
+    """Sum of what reaches `name` from its predecessors, as maps from sources plus a constant."""
+    terms: Terms = {}
+    const = None
+    for p in ctx.preds.get(name, []):
+        t, c = _value(ctx, p)
+        _add_terms(terms, t)
+        if c is not None:
+            const = c if const is None else const + c
+    return terms, const
+
+
+def _value(ctx: _Ctx, name: str) -> tuple[Terms, np.ndarray | None]:
+    """Output of a node as maps from source nodes (inputs, neurons) plus a constant vector."""
+    if name in ctx.values:
+        return ctx.values[name]
+    node = ctx.nodes[name]
+    n = int(np.prod(_out_shape(ctx, name)))
+    if isinstance(node, (nir.Input, *NEURONS)):
+        out: tuple[Terms, np.ndarray | None] = ({name: {0: linop.ident(n)}}, None)
+    elif isinstance(node, nir.Output):
+        raise ctx.err(name, "an Output node cannot feed other nodes")
+    else:
+        terms, const = _gather(ctx, name)
+        out = _apply(ctx, name, node, terms, const)
+    ctx.values[name] = out
+    return out
+
+
+def _apply(ctx: _Ctx, name: str, node: Any, terms: Terms, const: np.ndarray | None
+           ) -> tuple[Terms, np.ndarray | None]:
+    ins = _in_shape(ctx, name)
+    outs = _out_shape(ctx, name)
+    n_in, n_out = int(np.prod(ins)), int(np.prod(outs))
+    bias = None
+    if isinstance(node, (_Pass, nir.Flatten)):
+        return terms, const
+    if isinstance(node, nir.Delay):
+        return _apply_delay(ctx, name, node, terms, n_in), const
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        w = _arr(node.weight)
+        op = linop.dense(w)
+        if isinstance(node, nir.Affine):
+            bias = _arr(node.bias).reshape(-1) if np.size(node.bias) == n_out else np.broadcast_to(
+                _arr(node.bias), (n_out,)).copy()
+    elif isinstance(node, nir.Scale):
+        s = np.broadcast_to(_arr(node.scale), ins).reshape(-1)
+        op = linop.scale(s)
+    elif isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        k, cins, st, pad, dil, groups, out = _conv_geom(ctx, name, node, ins)
+        op = linop.conv(k, cins, out, st, pad, dil, groups)
+        b = np.atleast_1d(_arr(node.bias)).reshape(-1)
+        if b.size and np.any(b):
+            spatial = int(np.prod(out[1:]))
+            bias = np.repeat(np.broadcast_to(b, (out[0],)), spatial)
+    else:
+        k, cins, st, pad, dil, groups, out = _pool_geom(ctx, name, node, ins)
+        op = linop.conv(k, cins, out, st, pad, dil, groups)
+    if not np.isfinite(np.asarray(op.data)).all() or (
+            bias is not None and not np.isfinite(bias).all()):
+        raise ctx.err(name, "weights or bias contain NaN or inf", "re-export the trained model")
+    new = {s: {d: linop.compose(op, m) for d, m in by_d.items()} for s, by_d in terms.items()}
+    c = op.apply(const) if const is not None else None
+    if bias is not None and np.any(bias):
+        c = bias if c is None else c + bias
+    return new, c
+
+
+def _apply_delay(ctx: _Ctx, name: str, node: Any, terms: Terms, n: int) -> Terms:
+    steps = np.broadcast_to(_arr(node.delay), (n,)) / ctx.dt
+    if not np.isfinite(steps).all() or (steps < -1e-9).any():
+        raise ctx.err(name, "delays must be finite and non-negative")
+    rounded = np.round(steps)
+    if (np.abs(steps - rounded) > 1e-6 * np.maximum(1, steps)).any():
+        repair(ctx.path, name, f"delays are not whole multiples of dt={ctx.dt:g}; rounded to "
+                               "the nearest step")
+    ds = rounded.astype(np.int64)
+    out: Terms = {}
+    for src, by_d in terms.items():
+        for d, m in by_d.items():
+            for v in np.unique(ds):
+                part = m if (ds == v).all() else linop.compose(
+                    linop.scale((ds == v).astype(np.float64)), m)
+                _add_terms(out, {src: {int(d + v): part}})
+    return out
+
+
+# --- neurons ------------------------------------------------------------------------------
+
+def _p(ctx: _Ctx, name: str, node: Any, attr: str, n: int, default: float | None = None
+       ) -> np.ndarray:
+    v = getattr(node, attr, None)
+    if v is None:
+        if default is None:
+            raise ctx.err(name, f"missing parameter {attr}")
+        return np.full(n, default)
+    a = _arr(v)
+    if a.size == 1 and n != 1:
+        if np.ndim(v) != 0:
+            repair(ctx.path, name, f"parameter {attr} has 1 value for {n} neurons; broadcast")
+        return np.full(n, float(a.reshape(-1)[0]))
+    if a.size != n:
+        raise ctx.err(name, f"parameter {attr} has {a.size} values for {n} neurons")
+    if not np.isfinite(a).all():
+        raise ctx.err(name, f"parameter {attr} contains NaN or inf")
+    return a.reshape(-1)
+
+
+def _decay(ctx: _Ctx, name: str, tau: np.ndarray, what: str) -> np.ndarray:
+    if (tau <= 0).any():
+        raise ctx.err(name, f"{what} must be positive, got {tau.min():g}")
+    d = dz.decay(ctx.dt, tau)
+    if (d > 1).any():
+        raise ctx.err(name, f"dt={ctx.dt:g} is larger than {what}={tau.min():g}, so the "
+                      "discretized decay would overshoot",
+                      "pass --dt smaller than every time constant (the NIR paper used 1e-4)")
+    return d
+
+
+def _lower_neuron(ctx: _Ctx, name: str, node: Any) -> tuple[Population, np.ndarray, bool]:
+    """-> (population, input gain per neuron, whether constants go to u instead of v)."""
+    shape = _out_shape(ctx, name)
+    n = int(np.prod(shape))
+    P: Callable[..., np.ndarray] = lambda a, d=None: _p(ctx, name, node, a, n, d)  # noqa: E731
+    meta = getattr(node, "metadata", None) or {}
+    reset = ResetMode(str(meta["snnc_reset"])) if "snnc_reset" in meta else (
+        ctx.reset or ResetMode.ZERO)
+    refr = int(meta.get("snnc_refractory", 0))
+    spk = {"reset": reset, "refractory": refr}
+    if isinstance(node, (nir.LIF, nir.LI)):
+        tau = P("tau")
+        dv = _decay(ctx, name, tau, "tau")
+        gain = dz.leaky_gain(P("r"), tau, ctx.dt)
+        params = dict(dv=dv, bias=dz.leak_bias(P("v_leak", 0.0), tau, ctx.dt))
+        if isinstance(node, nir.LIF):
+            pop = Population.make(name, shape, NeuronModel.LIF, v_th=P("v_threshold"),
+                                  v_reset=P("v_reset", 0.0), **params, **spk)
+        else:
+            pop = Population.make(name, shape, NeuronModel.LI, **params)
+        return pop, gain, False
+    if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
+        tau_syn, tau_mem = P("tau_syn"), P("tau_mem")
+        du = _decay(ctx, name, tau_syn, "tau_syn")
+        dv = _decay(ctx, name, tau_mem, "tau_mem")
+        gain = dz.cuba_gain(P("w_in", 1.0), tau_syn, P("r"), tau_mem, ctx.dt)
+        params = dict(du=du, dv=dv, bias=dz.leak_bias(P("v_leak", 0.0), tau_mem, ctx.dt))
+        if isinstance(node, nir.CubaLIF):
+            pop = Population.make(name, shape, NeuronModel.CUBA_LIF, v_th=P("v_threshold"),
+                                  v_reset=P("v_reset", 0.0), **params, **spk)
+        else:
+            pop = Population.make(name, shape, NeuronModel.CUBA_LI, **params)
+        return pop, gain, True
+    if isinstance(node, nir.IF):
+        pop = Population.make(name, shape, NeuronModel.IF, v_th=P("v_threshold"),
+                              v_reset=P("v_reset", 0.0), **spk)
+        return pop, dz.integrator_gain(P("r"), ctx.dt), False
+    if isinstance(node, nir.I):
+        return (Population.make(name, shape, NeuronModel.I),
+                dz.integrator_gain(P("r"), ctx.dt), False)
+    # Threshold: a memoryless neuron, v[t] = input[t]; spike = v > threshold
+    pop = Population.make(name, shape, NeuronModel.LIF, dv=np.ones(n), v_th=P("threshold"),
+                          reset=ResetMode.NONE)
+    return pop, np.ones(n), False
+
+
+# --- driver -------------------------------------------------------------------------------
+
+def _choose_dt(path: str, g: nir.NIRGraph, nodes: dict[str, Any], dt: float | None) -> float:
+    if dt is not None:
+        if not (dt > 0 and np.isfinite(dt)):
+            raise ModelError(path, None, f"--dt must be a positive number, got {dt}")
+        return float(dt)
+    stored = (g.metadata or {}).get("snnc_dt")
+    if stored is not None:
+        return float(stored)
+    timed = any(isinstance(n, TIMED) for n in nodes.values())
+    chosen = dz.DEFAULT_DT if timed else dz.DISCRETE_DT
+    why = ("the graph has time constants; NIR paper default" if timed else
+           "the graph has no time constant, so its IF/I nodes are read per step")
+    repair(path, None, f"no --dt given; using dt={chosen:g} ({why}). Pass --dt to choose")
+    return chosen
+
+
+def load_nir(path: str, dt: float | None = None, reset: ResetMode | None = None) -> Graph:
+    """Read a .nir file into a validated float IR."""
+    g = _read(path)
+    nodes, edges = _flatten(path, g)
+    if not nodes:
+        raise ModelError(path, None, "the graph has no nodes (empty model)")
+    bad = sorted(f"'{k}' ({type(v).__name__})" for k, v in nodes.items()
+                 if not isinstance(v, (nir.Input, nir.Output, _Pass, *NEURONS, *LINEAR)))
+    if bad:
+        raise UnsupportedNode(path, None, f"unsupported node types: {', '.join(bad)}",
+                              "supported: " + ", ".join(t.__name__ for t in NEURONS + LINEAR))
+    preds: dict[str, list[str]] = {}
+    for s, d in edges:
+        for end in (s, d):
+            if end not in nodes:
+                raise ModelError(path, end, f"edge ({s} -> {d}) names a node that does not "
+                                 "exist")
+        preds.setdefault(d, []).append(s)
+    preds = {k: sorted(v) for k, v in preds.items()}
+    ctx = _Ctx(path=path, dt=_choose_dt(path, g, nodes, dt), reset=reset, nodes=nodes,
+               preds=preds)
+    top_in = sorted(k for k, v in nodes.items() if isinstance(v, nir.Input))
+    top_out = sorted(k for k, v in nodes.items() if isinstance(v, nir.Output))
+    if not top_in or not top_out:
+        raise ModelError(path, None, "the graph needs at least one Input and one Output node")
+    pops, gains, to_u = {}, {}, {}
+    for k in sorted(nodes):
+        if isinstance(nodes[k], NEURONS):
+            pops[k], gains[k], to_u[k] = _lower_neuron(ctx, k, nodes[k])
+    inputs = [Port(name=k, shape=_out_shape(ctx, k)) for k in top_in]
+    projections: list[Projection] = []
+    for k in sorted(pops):
+        pops[k] = _lower_incoming(ctx, k, pops[k], gains[k], to_u[k], projections)
+    outputs = [_lower_output(ctx, k, pops) for k in top_out]
+    for k in sorted(nodes):
+        if not isinstance(nodes[k], nir.Output) and not any(k in v for v in preds.values()):
+            if not isinstance(nodes[k], nir.Input):
+                repair(path, k, "output of this node is never used")
+    graph = Graph.build(list(pops.values()), projections, inputs, outputs,
+                        meta={"frontend": "nir", "dt": ctx.dt})
+    from snnc.compiler.verify import validate
+
+    return validate(graph)
+
+
+def _lower_incoming(ctx: _Ctx, name: str, pop: Population, gain: np.ndarray, to_u: bool,
+                    projections: list[Projection]) -> Population:
+    """Projections into a population, with its input gain folded into the weights."""
+    if not ctx.preds.get(name):
+        repair(ctx.path, name, "neuron layer has no input; it is driven by its bias only")
+        return pop
+    _in_shape(ctx, name)  # reports input_type repairs
+    g = linop.scale(gain)
+    by_via: dict[str, Terms] = {}
+    const = None
+    for p in ctx.preds[name]:
+        t, c = _value(ctx, p)
+        tagged = (getattr(ctx.nodes[p], "metadata", None) or {}).get("snnc_projection")
+        via = str(tagged) if tagged else (
+            p if not isinstance(ctx.nodes[p], (nir.Input, *NEURONS)) else f"{p}->{name}")
+        for src, by_d in t.items():
+            _add_terms(by_via.setdefault(src, {}), {via: by_d})
+        if c is not None:
+            const = c if const is None else const + c
+    for src in sorted(by_via):
+        vias = sorted(by_via[src])
+        merged: dict[int, Lin] = {}
+        for v in vias:
+            for d, m in by_via[src][v].items():
+                merged[d] = linop.add(merged[d], m) if d in merged else m
+        pname = "+".join(vias)
+        projections.extend(delayed_projections(
+            pname, src, name, {d: linop.compose(g, m) for d, m in merged.items()}))
+    if const is not None and np.any(const):
+        c = gain * const
+        if to_u:
+            return _with(pop, i_bias=pop.i_bias + c)
+        return _with(pop, bias=pop.bias + c)
+    return pop
+
+
+def _with(pop: Population, **kv: Any) -> Population:
+    from dataclasses import replace
+
+    return replace(pop, **kv)
+
+
+def _lower_output(ctx: _Ctx, name: str, pops: dict[str, Population]) -> Port:
+    preds = ctx.preds.get(name, [])
+    if len(preds) != 1 or preds[0] not in pops:
+        raise ctx.err(name, f"output is fed by {preds or 'nothing'}; snnc reads outputs from "
+                      "one neuron layer", "end the graph with a neuron node (e.g. LI or IF)")
+    src = preds[0]
+    decl = _declared(ctx.nodes[name], "output_type", "output")
+    shape = pops[src].shape
+    if decl is not None and decl != shape:
+        repair(ctx.path, name, f"output_type {decl} does not match the neuron layer '{src}' "
+                               f"{shape}; using {shape}")
+    return Port(name=name, shape=shape, source=src)

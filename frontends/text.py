@@ -1,0 +1,249 @@
+"""The snnc IR text format (.snn): prints and parses the whole IR without loss.
+
+Floats print as Python's shortest round-trip repr, so parse(print(g)) == g bit for bit.
+Arrays print inline, or, with an `arrays` dict, as @"key" references to an .npz beside the text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lark import Lark, Token, Transformer
+from lark.exceptions import LarkError, UnexpectedInput
+
+from snnc.compiler.errors import ModelError
+from snnc.compiler.ir import (
+    FORMAT_VERSION,
+    POP_PARAMS,
+    Conn,
+    Graph,
+    NeuronModel,
+    Population,
+    Port,
+    Projection,
+    ResetMode,
+)
+
+INLINE_LIMIT = 4096  # arrays larger than this go to the .npz when writing files
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
+_KEYWORDS = {"input", "output", "population", "projection", "meta", "fill", "snnc", "f64", "i64"}
+_PARSER = Lark.open(str(Path(__file__).with_name("snn.lark")), parser="lalr")
+
+
+def _name(n: str) -> str:
+    return n if _BARE.match(n) and n not in _KEYWORDS else json.dumps(n)
+
+
+def _num(x: float) -> str:
+    if np.isnan(x):
+        return "nan"
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return repr(float(x)) if isinstance(x, (float, np.floating)) else str(int(x))
+
+
+def _shape(s: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(int(x)) for x in s) + ")"
+
+
+def _array(a: np.ndarray, key: str, arrays: dict[str, np.ndarray] | None) -> str:
+    dt = "f64" if a.dtype == np.float64 else "i64"
+    head = f"{dt} {_shape(a.shape)}"
+    flat = a.reshape(-1)
+    if flat.size and (flat == flat[0]).all() or (flat.size and np.isnan(flat).all()):
+        return f"{head} fill {_num(flat[0].item())}"
+    if arrays is not None and flat.size > INLINE_LIMIT:
+        arrays[key] = a
+        return f"{head} @{json.dumps(key)}"
+    if dt == "f64":
+        body = ", ".join(_num(v) for v in flat.tolist())
+    else:
+        body = ", ".join(str(v) for v in flat.tolist())
+    return f"{head} [{body}]"
+
+
+def print_ir(g: Graph, arrays: dict[str, np.ndarray] | None = None) -> str:
+    """IR -> text. With `arrays`, large arrays are stored there and referenced by key."""
+    out = [f"snnc-ir {FORMAT_VERSION}"]
+    for p in g.inputs.values():
+        out.append(f"input {_name(p.name)} : {_shape(p.shape)}")
+    for p in g.populations.values():
+        out.append(f"population {_name(p.name)} : {p.model.value} {_shape(p.shape)} "
+                   f"reset={p.reset.value} refractory={p.refractory} {{")
+        for f in POP_PARAMS:
+            out.append(f"  {f} = {_array(getattr(p, f), f'{p.name}/{f}', arrays)}")
+        out.append("}")
+    for p in g.projections.values():
+        attrs = ""
+        if p.kind is Conn.CONV:
+            attrs = (f" stride={_shape(p.stride)} padding={_shape(p.padding)} "
+                     f"dilation={_shape(p.dilation)} groups={p.groups}")
+        out.append(f"projection {_name(p.name)} : {_name(p.src)} -> {_name(p.dst)} "
+                   f"{p.kind.value}{attrs} {{")
+        for f in ("weight", "delay", "indptr", "indices"):
+            a = getattr(p, f)
+            if a is not None:
+                out.append(f"  {f} = {_array(a, f'{p.name}/{f}', arrays)}")
+        out.append("}")
+    for p in g.outputs.values():
+        out.append(f"output {_name(p.name)} : {_shape(p.shape)} <- {_name(p.source or '')}")
+    if g.meta:
+        out.append("meta " + json.dumps(json.dumps(g.meta, sort_keys=True)))
+    return "\n".join(out) + "\n"
+
+
+class _Build(Transformer):  # type: ignore[type-arg]
+    def __init__(self, arrays: dict[str, np.ndarray] | None):
+        super().__init__()
+        self.arrays = arrays
+
+    def name(self, c: list[Token]) -> str:
+        t = c[0]
+        return json.loads(t) if t.type == "STRING" else str(t)
+
+    def shape(self, c: list[Any]) -> tuple[int, ...]:
+        return tuple(int(x) for x in c if x is not None)
+
+    tuple = shape
+
+    def fill(self, c: list[Token]) -> tuple[str, str]:
+        return ("fill", str(c[0]))
+
+    def ref(self, c: list[Token]) -> tuple[str, str]:
+        return ("ref", json.loads(c[0]))
+
+    def array(self, c: list[Any]) -> np.ndarray:
+        dt = np.float64 if str(c[0]) == "f64" else np.int64
+        shape, body = c[1], c[2]
+        n = int(np.prod(shape, dtype=np.int64))
+        if isinstance(body, tuple) and body[0] == "fill":
+            return np.full(shape, dt(float(body[1]) if dt is np.float64 else int(body[1])))
+        if isinstance(body, tuple):
+            if self.arrays is None or body[1] not in self.arrays:
+                raise ValueError(f"array @{body[1]!r} not found in the .npz beside the file")
+            a = np.asarray(self.arrays[body[1]])
+        else:
+            text = str(body)[1:-1].strip()
+            parts = text.split(",") if text else []
+            a = np.array([float(x) for x in parts] if dt is np.float64
+                         else [int(x) for x in parts], dtype=dt)
+        if a.size != n:
+            raise ValueError(f"array has {a.size} values but shape {shape} needs {n}")
+        return a.astype(dt).reshape(shape)
+
+    def param(self, c: list[Any]) -> tuple[str, np.ndarray]:
+        return (str(c[0]), c[1])
+
+    def attr(self, c: list[Any]) -> tuple[str, Any]:
+        v = c[1]
+        return (str(c[0]), str(v) if isinstance(v, Token) and v.type == "WORD" else
+                (int(v) if isinstance(v, Token) else v))
+
+    def input(self, c: list[Any]) -> Port:
+        return Port(name=c[0], shape=c[1])
+
+    def output(self, c: list[Any]) -> Port:
+        return Port(name=c[0], shape=c[1], source=c[2])
+
+    def population(self, c: list[Any]) -> Population:
+        name, model, shape = c[0], NeuronModel(str(c[1])), c[2]
+        attrs = dict(x for x in c[3:] if isinstance(x, tuple) and not isinstance(x[1], np.ndarray))
+        params = dict(x for x in c[3:] if isinstance(x, tuple) and isinstance(x[1], np.ndarray))
+        return Population(name=name, shape=shape, model=model,
+                          reset=ResetMode(attrs.get("reset", "zero")),
+                          refractory=int(attrs.get("refractory", 0)),
+                          **{k: params[k] for k in POP_PARAMS})
+
+    def projection(self, c: list[Any]) -> Projection:
+        name, src, dst, kind = c[0], c[1], c[2], Conn(str(c[3]))
+        attrs = dict(x for x in c[4:] if isinstance(x, tuple) and not isinstance(x[1], np.ndarray))
+        params = dict(x for x in c[4:] if isinstance(x, tuple) and isinstance(x[1], np.ndarray))
+        return Projection(name=name, src=src, dst=dst, kind=kind, weight=params["weight"],
+                          delay=params["delay"], indptr=params.get("indptr"),
+                          indices=params.get("indices"), stride=attrs.get("stride", ()),
+                          padding=attrs.get("padding", ()), dilation=attrs.get("dilation", ()),
+                          groups=int(attrs.get("groups", 1)))
+
+    def meta(self, c: list[Token]) -> dict[str, Any]:
+        return {"__meta__": json.loads(json.loads(c[0]))}
+
+    def header(self, c: list[Token]) -> int:
+        return int(c[0])
+
+    def start(self, c: list[Any]) -> Graph:
+        if c[0] != FORMAT_VERSION:
+            raise ValueError(f"format version {c[0]} is not supported (this snnc reads "
+                             f"{FORMAT_VERSION})")
+        groups: dict[type, dict[str, Any]] = {Population: {}, Projection: {}}
+        ins: dict[str, Port] = {}
+        outs: dict[str, Port] = {}
+        meta: dict[str, Any] = {}
+        for item in c[1:]:
+            if isinstance(item, dict):
+                meta = item["__meta__"]
+                continue
+            table = (groups.get(type(item)) if not isinstance(item, Port) else
+                     (outs if item.source is not None else ins))
+            assert table is not None
+            if item.name in table:
+                raise ValueError(f"'{item.name}' is defined twice")
+            table[item.name] = item
+        return Graph(populations=groups[Population], projections=groups[Projection],
+                     inputs=ins, outputs=outs, meta=meta)
+
+
+def parse_ir(text: str, arrays: dict[str, np.ndarray] | None = None,
+             path: str = "<text>") -> Graph:
+    """Text -> IR (not validated; call compiler.verify.validate)."""
+    try:
+        tree = _PARSER.parse(text)
+        return _Build(arrays).transform(tree)
+    except UnexpectedInput as e:
+        raise ModelError(path, None, f"syntax error at line {e.line}, column {e.column}: "
+                         f"{str(e).splitlines()[0]}") from None
+    except LarkError as e:
+        cause = e.__context__ or e
+        raise ModelError(path, None, f"invalid IR text: {cause}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ModelError(path, None, f"invalid IR text: {e}") from None
+
+
+def npz_path(path: str) -> str:
+    return path + ".npz"
+
+
+def write_text(g: Graph, path: str) -> None:
+    """Write .snn text, with large arrays in <path>.npz beside it."""
+    arrays: dict[str, np.ndarray] = {}
+    text = print_ir(g, arrays)
+    Path(path).write_text(text)
+    if arrays:
+        with open(npz_path(path), "wb") as f:
+            np.savez(f, **arrays)
+    elif os.path.exists(npz_path(path)):
+        os.remove(npz_path(path))
+
+
+def load_text(path: str) -> Graph:
+    """Read .snn text (and its .npz, if any) into a validated IR."""
+    from snnc.compiler.verify import validate
+
+    if not os.path.exists(path):
+        raise ModelError(path, None, "file not found")
+    try:
+        text = Path(path).read_text()
+    except UnicodeDecodeError:
+        raise ModelError(path, None, "not a text file", "is it a .nir or .net file?") from None
+    arrays = None
+    if os.path.exists(npz_path(path)):
+        try:
+            with np.load(npz_path(path)) as z:
+                arrays = {k: z[k] for k in z.files}
+        except Exception as e:
+            raise ModelError(npz_path(path), None, f"cannot read arrays: {e}") from None
+    return validate(parse_ir(text, arrays, path))

@@ -1,0 +1,1 @@
+"""snnc.runtime: engines that execute the IR (float reference engine today)."""

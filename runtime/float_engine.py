@@ -1,0 +1,171 @@
+"""Float reference engine: runs any float IR for T steps on a batch, per compiler/ir.py.
+
+Each step has two phases, as on hardware: (1) every projection delivers what its sources sent
+1 + d steps ago; (2) every population updates u, v, fires and resets. Because every projection
+has at least one step of latency, the order of populations within a step does not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from snnc.compiler.errors import InputError
+from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, Population, ResetMode
+from snnc.compiler.linalg import projection_matrices
+
+
+@dataclass
+class RunResult:
+    """Outputs of a run: per output port (B, T, *shape); optional traces (B, T, n)."""
+
+    outputs: dict[str, np.ndarray]
+    traces: dict[str, np.ndarray] = field(default_factory=dict)  # "v:pop", "u:pop", "s:pop"
+    steps: int = 0
+
+
+@dataclass
+class _Synapse:
+    src: str
+    dst: str
+    delay: int
+    matrix: np.ndarray | sp.csr_matrix  # (n_dst, n_src)
+
+    def deliver(self, sent: np.ndarray) -> np.ndarray:
+        """(B, n_src) values sent -> (B, n_dst) summed weighted input."""
+        if isinstance(self.matrix, np.ndarray):
+            return sent @ self.matrix.T
+        return np.asarray((self.matrix @ sent.T).T)
+
+
+class _Neurons:
+    """State of one population: u, v, refractory counters, last spikes."""
+
+    def __init__(self, pop: Population, batch: int):
+        self.pop = pop
+        n = pop.size
+        self.u = np.zeros((batch, n))
+        self.v = np.zeros((batch, n))
+        self.ref = np.zeros((batch, n), dtype=np.int64)
+        self.s = np.zeros((batch, n))
+        self.keep_u = 1.0 - pop.du
+        self.keep_v = 1.0 - pop.dv
+        self.spiking = pop.model in SPIKING
+        self.current = pop.model in HAS_CURRENT
+
+    def update(self, a: np.ndarray) -> np.ndarray:
+        """Advance one step with summed input a; return spikes (B, n) as 0/1 floats."""
+        p = self.pop
+        if self.current:
+            self.u = self.keep_u * self.u + a + p.i_bias
+            drive = self.u
+        else:
+            self.u = a
+            drive = a
+        v = self.keep_v * self.v + drive + p.bias
+        if not self.spiking:
+            self.v = v
+            return self.s
+        if p.refractory:
+            held = self.ref > 0
+            v = np.where(held, p.v_reset, v)
+            self.ref = np.maximum(self.ref - 1, 0)
+        spiked = v > p.v_th
+        if p.refractory:
+            spiked &= ~held
+            self.ref = np.where(spiked, p.refractory, self.ref)
+        if p.reset is ResetMode.ZERO:
+            v = np.where(spiked, p.v_reset, v)
+        elif p.reset is ResetMode.SUBTRACT:
+            v = v - spiked * p.v_th
+        self.v = v
+        self.s = spiked.astype(np.float64)
+        return self.s
+
+
+class FloatEngine:
+    """Runs a validated float IR. Matrices are built once; `run` may be called many times."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.synapses: list[_Synapse] = []
+        for p in graph.projections.values():
+            mats = projection_matrices(p, graph.node_shape(p.src), graph.node_size(p.dst))
+            for d, m in sorted(mats.items()):
+                self.synapses.append(_Synapse(p.src, p.dst, d, m))
+        self.max_delay = max((s.delay for s in self.synapses), default=0)
+
+    def _check_inputs(self, inputs: Mapping[str, np.ndarray]) -> tuple[int, int]:
+        g = self.graph
+        missing = sorted(set(g.inputs) - set(inputs))
+        extra = sorted(set(inputs) - set(g.inputs))
+        if missing or extra:
+            raise InputError(f"model inputs are {sorted(g.inputs)}; missing {missing}, "
+                             f"unknown {extra}")
+        batch, steps = None, None
+        for name, x in inputs.items():
+            shape = g.inputs[name].shape
+            if x.ndim < 2 or tuple(x.shape[2:]) != shape and (
+                    int(np.prod(x.shape[2:])) != int(np.prod(shape))):
+                raise InputError(f"input '{name}' has shape {x.shape}; expected "
+                                 f"(batch, steps, *{shape})")
+            if batch is not None and (x.shape[0] != batch or x.shape[1] != steps):
+                raise InputError("all inputs need the same batch size and number of steps")
+            batch, steps = x.shape[0], x.shape[1]
+            if not np.isfinite(x).all():
+                raise InputError(f"input '{name}' contains NaN or inf")
+        if batch is None:
+            raise InputError("the model has no input port; nothing to run")
+        return batch, steps
+
+    def run(self, inputs: Mapping[str, np.ndarray], steps: int | None = None,
+            trace: bool = False, on_step: Callable[[int], None] | None = None) -> RunResult:
+        """inputs: port -> (B, T_in, *shape). Steps beyond T_in receive no input."""
+        g = self.graph
+        batch, t_in = self._check_inputs(inputs)
+        steps = t_in if steps is None else int(steps)
+        flat_in = {k: np.asarray(x, dtype=np.float64).reshape(batch, t_in, -1)
+                   for k, x in inputs.items()}
+        neurons = {k: _Neurons(p, batch) for k, p in g.populations.items()}
+        depth = self.max_delay + 1
+        hist = {k: np.zeros((depth, batch, g.node_size(k))) for k in [*g.inputs, *g.populations]}
+        outs = {k: np.zeros((batch, steps, g.populations[o.source].size))  # type: ignore[index]
+                for k, o in g.outputs.items()}
+        traces: dict[str, np.ndarray] = {}
+        if trace:
+            for k, p in g.populations.items():
+                traces[f"v:{k}"] = np.zeros((batch, steps, p.size))
+                if p.model in HAS_CURRENT:
+                    traces[f"u:{k}"] = np.zeros((batch, steps, p.size))
+                if p.model in SPIKING:
+                    traces[f"s:{k}"] = np.zeros((batch, steps, p.size), dtype=np.uint8)
+        for t in range(steps):
+            # --- phase 1: deliver what was sent at t-1-d (hist slot (t-1-d) mod depth)
+            acc = {k: np.zeros((batch, p.size)) for k, p in g.populations.items()}
+            for syn in self.synapses:
+                sent_at = t - 1 - syn.delay
+                if sent_at >= 0:
+                    acc[syn.dst] += syn.deliver(hist[syn.src][sent_at % depth])
+            # --- phase 2: neurons update, fire, reset; record what they send at t
+            slot = t % depth
+            for k, nr in neurons.items():
+                hist[k][slot] = nr.update(acc[k])
+            for k, x in flat_in.items():
+                hist[k][slot] = x[:, t] if t < t_in else 0.0
+            for k, o in g.outputs.items():
+                nr = neurons[o.source]  # type: ignore[index]
+                outs[k][:, t] = nr.s if nr.spiking else nr.v
+            if trace:
+                for k, nr in neurons.items():
+                    traces[f"v:{k}"][:, t] = nr.v
+                    if f"u:{k}" in traces:
+                        traces[f"u:{k}"][:, t] = nr.u
+                    if f"s:{k}" in traces:
+                        traces[f"s:{k}"][:, t] = nr.s
+            if on_step is not None:
+                on_step(t)
+        shaped = {k: v.reshape(batch, steps, *g.outputs[k].shape) for k, v in outs.items()}
+        return RunResult(outputs=shaped, traces=traces, steps=steps)
