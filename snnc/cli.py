@@ -1,0 +1,207 @@
+"""`snnc` command line: inspect, convert, run. Each verb is one call into snnc.api."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+import warnings
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from snnc import api
+from snnc.compiler.errors import InputError, SnncError
+
+PROGRESS_MIN_WORK = 2_000_000  # neuron-steps above which a progress bar is shown
+
+
+def builtin_model(name: str) -> str:
+    """Path of a model shipped inside the package ('digits')."""
+    return str(resources.files("snnc") / "models" / f"{name}.nir")
+
+
+def _model_path(arg: str) -> str:
+    if not os.path.exists(arg) and arg == "digits":
+        return builtin_model("digits")
+    return arg
+
+
+def _load(args: argparse.Namespace) -> Any:
+    return api.load(_model_path(args.model), dt=args.dt, reset=args.reset)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    g = _load(args)
+    if args.format == "json":
+        print(json.dumps(api.summary(g), indent=2))
+    else:
+        from snnc.frontends.text import print_ir
+
+        text = print_ir(g, arrays=None if args.full else {})
+        print(text, end="")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    g = _load(args)
+    api.convert(g, args.output)
+    print(f"wrote {args.output} ({len(g.populations)} populations, {g.n_neurons} neurons, "
+          f"{g.n_synapses} synapses)", file=sys.stderr)
+    return 0
+
+
+def _read_input(path: str, graph: Any, batch: bool) -> dict[str, np.ndarray]:
+    if not os.path.exists(path):
+        raise InputError(f"{path}: input file not found")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise InputError(f"{path}: cannot read as .npy/.npz ({type(e).__name__}: {e})"
+                         ) from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            arrays = {k: data[k] for k in data.files}
+        missing = sorted(set(graph.inputs) - set(arrays))
+        if missing:
+            raise InputError(f"{path}: no array for input ports {missing}")
+        out = {}
+        for k in graph.inputs:
+            sub = type(graph)(populations=graph.populations, projections=graph.projections,
+                              inputs={k: graph.inputs[k]}, outputs=graph.outputs)
+            out.update(api.prepare_input(sub, arrays[k], batch))
+        return out
+    return api.prepare_input(graph, data, batch)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.engine != "float":
+        raise SnncError(f"engine '{args.engine}' needs a compiled artifact; only 'float' runs a "
+                        "model file today")
+    g = _load(args)
+    inputs = _read_input(args.input, g, args.batch)
+    x = next(iter(inputs.values()))
+    steps = args.steps or x.shape[1]
+    work = steps * x.shape[0] * max(g.n_neurons, 1)
+    progress = None
+    on_step = None
+    if work >= PROGRESS_MIN_WORK and not args.quiet:
+        from rich.progress import Progress
+
+        progress = Progress(transient=True, console=_stderr_console())
+        task = progress.add_task("simulating", total=steps)
+        progress.start()
+
+        def on_step(t: int) -> None:
+            progress.update(task, completed=t + 1)
+    try:
+        res = api.run(g, inputs, steps=args.steps, trace=args.trace, on_step=on_step)
+    finally:
+        if progress is not None:
+            progress.stop()
+    arrays = api.result_arrays(g, res, args.batch)
+    if args.output:
+        with open(args.output, "wb") as f:
+            np.savez(f, **arrays)
+    main_key = "output_spikes" if "output_spikes" in arrays else "output_v"
+    out = arrays[main_key]
+    counts = out.sum(axis=-2 if args.batch else 0).reshape(*(out.shape[:1] if args.batch
+                                                             else ()), -1)
+    msg = {"steps": res.steps, "batch": int(x.shape[0]), "output": main_key,
+           "output_shape": list(out.shape)}
+    if main_key == "output_spikes":
+        msg["spike_counts"] = counts.astype(int).tolist()
+        msg["argmax"] = np.argmax(counts, axis=-1).tolist()
+    if args.output:
+        msg["written"] = args.output
+    print(json.dumps(msg))
+    return 0
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="snnc", description="Compile spiking neural networks for "
+                                "neuromorphic hardware.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def model_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("model", help="model file (.nir, .net, .snn) or 'digits' (shipped)")
+        sp.add_argument("--dt", type=float, default=None,
+                        help="time step in seconds for NIR time constants (default: 1e-4 if "
+                             "the graph has time constants, else 1; a warning names it)")
+        sp.add_argument("--reset", choices=["zero", "subtract", "none"], default=None,
+                        help="reset mode for NIR spiking nodes (NIR itself says 'zero')")
+
+    sp = sub.add_parser("inspect", help="print the IR (text) or a JSON structure summary")
+    model_args(sp)
+    sp.add_argument("--format", choices=["text", "json"], default="text")
+    sp.add_argument("--full", action="store_true", help="print large arrays inline too")
+    sp.set_defaults(fn=cmd_inspect)
+
+    sp = sub.add_parser("convert", help="write the model as .snn text or .nir")
+    model_args(sp)
+    sp.add_argument("-o", "--output", required=True, help="OUT.snn or OUT.nir")
+    sp.set_defaults(fn=cmd_convert)
+
+    sp = sub.add_parser("run", help="simulate the model on an input array")
+    model_args(sp)
+    sp.add_argument("--input", required=True, help="X.npy (T, *shape) or (B, T, *shape) with "
+                    "--batch; .npz with one array per input port")
+    sp.add_argument("--steps", type=int, default=None, help="steps to run (default: input T)")
+    sp.add_argument("--engine", default="float", choices=["float", "fixed", "lava", "refsim"])
+    sp.add_argument("--batch", action="store_true", help="input has a leading batch axis")
+    sp.add_argument("--trace", action="store_true", help="also save v:/u:/s:<population>")
+    sp.add_argument("-o", "--output", default=None, help="OUT.npz")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(fn=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = args.fn(args)
+        except SnncError as e:
+            code = _fail(str(e))
+        except OSError as e:
+            code = _fail(f"{e.filename or ''}: {e.strerror or e}")
+        except KeyboardInterrupt:
+            code = _fail("interrupted", 130)
+        except Exception as e:  # a bug in snnc, not in the user's input
+            if args.debug:
+                traceback.print_exc()
+            code = _fail(f"internal error ({type(e).__name__}: {e}); rerun with --debug and "
+                         "report it", 70)
+        finally:
+            seen = set()
+            for w in caught:
+                text = str(w.message)
+                if text not in seen and not issubclass(w.category, DeprecationWarning):
+                    seen.add(text)
+                    print(f"warning: {text}", file=sys.stderr)
+    return code
+
+
+def _fail(msg: str, code: int = 1) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return code
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
