@@ -65,6 +65,18 @@ def _const_bias(p: Population) -> np.ndarray:
     return p.i_bias if p.model in HAS_CURRENT else p.bias
 
 
+def _bias_carriers(g: Graph) -> dict[str, str]:
+    """Population -> the incoming projection whose Affine node carries its bias (non-conv
+    first, so convolutions stay convolutions)."""
+    out: dict[str, str] = {}
+    for k, pop in g.populations.items():
+        if _const_bias(pop).any():
+            inc = sorted(g.incoming(k), key=lambda p: (p.kind is Conn.CONV, p.name))
+            if inc:
+                out[k] = inc[0].name
+    return out
+
+
 def export_nir(g: Graph) -> nir.NIRGraph:
     """IR -> NIRGraph. Sparse projections are written as dense Linear (NIR has no sparse)."""
     dt = float(g.meta.get("dt", dz.DISCRETE_DT))
@@ -80,13 +92,11 @@ def export_nir(g: Graph) -> nir.NIRGraph:
         add(k, nir.Input(input_type={"input": np.array(port.shape)}))
     for k, pop in g.populations.items():
         add(k, _neuron(pop, dt))
-    biased: set[str] = set()
+    carriers = _bias_carriers(g)
     for k, proj in g.projections.items():
         pop = g.populations[proj.dst]
         bias = _const_bias(pop)
-        carry = bias.any() and proj.dst not in biased
-        if carry:
-            biased.add(proj.dst)
+        carry = carriers.get(proj.dst) == k
         mats = projection_matrices(proj, g.node_shape(proj.src), pop.size)
         tag = {"snnc_projection": k}
         single = len(mats) == 1
@@ -114,9 +124,15 @@ def export_nir(g: Graph) -> nir.NIRGraph:
             else:
                 edges.append((lin, proj.dst))
     for k, pop in g.populations.items():
-        if _const_bias(pop).any() and k not in biased:
-            raise IRError(k, "has a bias but no incoming projection; NIR can only carry it on "
-                             "an Affine node")
+        if _const_bias(pop).any() and k not in carriers:
+            # NIR carries constants only on Affine nodes: use a zero-weight Affine from an input
+            if not g.inputs:
+                raise IRError(k, "has a bias but the graph has no input to hang the NIR "
+                                 "Affine node that must carry it on")
+            src = next(iter(g.inputs))
+            add(f"{k}.bias", nir.Affine(weight=np.zeros((pop.size, g.inputs[src].size)),
+                                        bias=_const_bias(pop).copy()))
+            edges += [(src, f"{k}.bias"), (f"{k}.bias", k)]
     for k, port in g.outputs.items():
         add(k, nir.Output(output_type={"output": np.array(port.shape)}))
         edges.append((port.source or "", k))

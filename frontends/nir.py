@@ -519,15 +519,15 @@ def _lower_incoming(ctx: _Ctx, name: str, pop: Population, gain: np.ndarray, to_
             _add_terms(by_via.setdefault(src, {}), {via: by_d})
         if c is not None:
             const = c if const is None else const + c
+    srcs_of: dict[str, list[str]] = {}
+    for src in by_via:
+        for v in by_via[src]:
+            srcs_of.setdefault(v, []).append(src)
     for src in sorted(by_via):
-        vias = sorted(by_via[src])
-        merged: dict[int, Lin] = {}
-        for v in vias:
-            for d, m in by_via[src][v].items():
-                merged[d] = linop.add(merged[d], m) if d in merged else m
-        pname = "+".join(vias)
-        projections.extend(delayed_projections(
-            pname, src, name, {d: linop.compose(g, m) for d, m in merged.items()}))
+        for via in sorted(by_via[src]):
+            pname = via if len(srcs_of[via]) == 1 else f"{via}[{src}]"
+            projections.extend(delayed_projections(
+                pname, src, name, {d: linop.compose(g, m) for d, m in by_via[src][via].items()}))
     if const is not None and np.any(const):
         c = gain * const
         if to_u:

@@ -43,7 +43,9 @@ def lin_projection(name: str, src: str, dst: str, m: Lin, delay: int) -> Project
 def delayed_projections(name: str, src: str, dst: str, terms: dict[int, Lin]) -> list[Projection]:
     """Projections for maps at several delays: one with per-synapse delays when the maps touch
     disjoint synapses, else one projection per delay (named name.d<delay>)."""
-    terms = {d: m for d, m in terms.items() if m.kind == "conv" or m.csr().count_nonzero()}
+    # a map without a single non-zero weight delivers nothing: drop it (exact)
+    terms = {d: m for d, m in terms.items()
+             if (np.any(np.asarray(m.data)) if m.kind == "conv" else m.csr().count_nonzero())}
     if not terms:
         return []
     if len(terms) == 1:

@@ -1,0 +1,37 @@
+"""Shared fixtures: the ../shared/data models (skipped with a reason when absent), seeded rng."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+NIR_FILES = ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract", "cnn_sinabs"]
+NETX_FILES = ["mnist_dense_cuba", "tiny_conv_loihi"]
+
+
+def shared_file(rel: str) -> Path:
+    """A file of ../shared/data, or skip the test saying why."""
+    p = SHARED / rel
+    if not p.exists():
+        pytest.skip(f"{p} is absent: the real trained models live in ../shared/data beside "
+                    "the checkout (not copied into the repository)")
+    return p
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_repairs():
+    from snnc.frontends.projections import RepairWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RepairWarning)
+        yield
