@@ -10,11 +10,12 @@ class SnncError(Exception):
 class ModelError(SnncError):
     """A model file cannot be read or lowered: names the file, the node and what to do."""
 
-    def __init__(self, path: str | None, node: str | None, message: str, hint: str = ""):
+    def __init__(self, path: str | None, node: str | None, message: str, hint: str = "",
+                 what: str = "node"):
         self.path, self.node, self.message, self.hint = path, node, message, hint
         where = path or "<model>"
         if node is not None:
-            where += f": node '{node}'"
+            where += f": {what} '{node}'"
         text = f"{where}: {message}"
         if hint:
             text += f" ({hint})"

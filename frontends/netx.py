@@ -15,10 +15,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-from snnc.compiler.errors import ModelError, UnsupportedNode
+from functools import partial
+
+from snnc.compiler import errors
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection, ResetMode
 from snnc.compiler.linalg import conv_out_shape
 from snnc.compiler.verify import validate
+
+# errors here name the netx layer (its index in the file's 'layer' group)
+ModelError = partial(errors.ModelError, what="layer")
+UnsupportedNode = partial(errors.UnsupportedNode, what="layer")
 from snnc.frontends.projections import repair
 
 LOWERED = ("input", "dense", "conv", "flatten")

@@ -55,9 +55,38 @@ class _Ctx:
 
 # --- reading and flattening ---------------------------------------------------------------
 
+def _known_types() -> set[str]:
+    return {t.__name__ for t in (*NEURONS, *LINEAR, nir.Input, nir.Output, nir.NIRGraph)}
+
+
+def _prescan(path: str) -> None:
+    """Name unknown node types before nir.read fails on them with a bare assertion."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except Exception:
+        return  # nir.read reports unreadable files below
+    bad: list[str] = []
+
+    def visit(name: str, obj: object) -> None:
+        if name.endswith("/type") and isinstance(obj, h5py.Dataset) and "/nodes/" in name:
+            v = obj[()]
+            t = v.decode() if isinstance(v, bytes) else str(v)
+            if t not in _known_types():
+                node = name[:-5].split("/nodes/")[-1].replace("/nodes/", ".")
+                bad.append(f"'{node}' ({t})")
+    with f:
+        f.visititems(visit)
+    if bad:
+        raise UnsupportedNode(path, None, f"unknown NIR node types: {', '.join(sorted(bad))}",
+                              "supported: " + ", ".join(t.__name__ for t in NEURONS + LINEAR))
+
+
 def _read(path: str) -> nir.NIRGraph:
     if not os.path.exists(path):
         raise ModelError(path, None, "file not found")
+    _prescan(path)
     try:
         g = nir.read(path, type_check=False)
     except KeyError as e:

@@ -246,4 +246,9 @@ def load_text(path: str) -> Graph:
                 arrays = {k: z[k] for k in z.files}
         except Exception as e:
             raise ModelError(npz_path(path), None, f"cannot read arrays: {e}") from None
-    return validate(parse_ir(text, arrays, path))
+    from snnc.compiler.errors import IRError
+
+    try:
+        return validate(parse_ir(text, arrays, path))
+    except IRError as e:
+        raise ModelError(path, e.node, e.message) from None

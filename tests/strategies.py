@@ -27,11 +27,19 @@ def floats(allow_big: bool = True) -> st.SearchStrategy[float]:
     return st.one_of(base, st.sampled_from(EDGE_FLOATS if allow_big else EDGE_FLOATS[:5]))
 
 
+BIG = 48  # above this many elements, values come from a seeded numpy generator
+
+
 @st.composite
 def arrays(draw, n: int, elems: st.SearchStrategy[float]) -> np.ndarray:  # type: ignore[no-untyped-def]
     if draw(st.booleans()):
         return np.full(n, draw(elems))
-    return np.array(draw(st.lists(elems, min_size=n, max_size=n)), dtype=np.float64)
+    if n <= BIG:
+        return np.array(draw(st.lists(elems, min_size=n, max_size=n)), dtype=np.float64)
+    # large: a few drawn values (edge cases included) scattered over seeded random picks
+    pool = np.array(draw(st.lists(elems, min_size=1, max_size=8)), dtype=np.float64)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return pool[rng.integers(0, pool.size, n)]
 
 
 NAMES = st.one_of(
@@ -78,8 +86,9 @@ def projection(draw, name: str, src: str, src_shape, dst: str, dst_shape,  # typ
         d = draw(arrays(w.size, st.integers(0, max_delay))).reshape(w.shape).astype(np.int64)
         return Projection(name=name, src=src, dst=dst, kind=kind, weight=w, delay=d)
     if kind is Conn.SPARSE:
-        mask = np.array(draw(st.lists(st.booleans(), min_size=n_src * n_dst,
-                                      max_size=n_src * n_dst))).reshape(n_dst, n_src)
+        density = draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        mask = rng.random((n_dst, n_src)) < density
         r, c = np.nonzero(mask)
         w = draw(arrays(r.size, w_el)) if r.size else np.zeros(0)
         d = (draw(arrays(r.size, st.integers(0, max_delay))) if r.size else np.zeros(0)
