@@ -70,10 +70,14 @@ def _bias_carriers(g: Graph) -> dict[str, str]:
     first, so convolutions stay convolutions)."""
     out: dict[str, str] = {}
     for k, pop in g.populations.items():
-        if _const_bias(pop).any():
+        b = _const_bias(pop)
+        if b.any():
             inc = sorted(g.incoming(k), key=lambda p: (p.kind is Conn.CONV, p.name))
-            if inc:
-                out[k] = inc[0].name
+            ok = [p for p in inc if p.kind is not Conn.CONV or (
+                _per_channel(b, p) is not None and len(projection_matrices(
+                    p, g.node_shape(p.src), pop.size)) == 1)]
+            if ok:  # else a zero-weight Affine from an input carries it (see export_nir)
+                out[k] = ok[0].name
     return out
 
 

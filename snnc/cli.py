@@ -58,13 +58,17 @@ def _read_input(path: str, graph: Any, batch: bool) -> dict[str, np.ndarray]:
     if not os.path.exists(path):
         raise InputError(f"{path}: input file not found")
     try:
-        data = np.load(path, allow_pickle=False)
+        with open(path, "rb") as fh:
+            data = np.load(fh, allow_pickle=False)
+            if isinstance(data, np.lib.npyio.NpzFile):
+                with data:
+                    arrays = {k: data[k] for k in data.files}
+            else:
+                arrays = None
     except Exception as e:
         raise InputError(f"{path}: cannot read as .npy/.npz ({type(e).__name__}: {e})"
                          ) from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            arrays = {k: data[k] for k in data.files}
+    if arrays is not None:
         missing = sorted(set(graph.inputs) - set(arrays))
         if missing:
             raise InputError(f"{path}: no array for input ports {missing}")

@@ -35,3 +35,13 @@ def _quiet_repairs():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RepairWarning)
         yield
+
+
+# CI runs are reproducible (a fixed example sequence); local runs explore new examples.
+import os  # noqa: E402
+
+from hypothesis import settings as _hsettings  # noqa: E402
+
+_hsettings.register_profile("ci", derandomize=True, print_blob=True)
+_hsettings.register_profile("dev", print_blob=True)
+_hsettings.load_profile("ci" if os.environ.get("CI") else "dev")

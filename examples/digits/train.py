@@ -134,6 +134,8 @@ def export(w1: np.ndarray, w2: np.ndarray) -> None:
                ("lif2", "output")],
         metadata={"snnc_dt": DT})
     nir.write(str(HERE / "digits.nir"), g)
+    packaged = HERE.parents[1] / "snnc" / "models" / "digits.nir"  # `snnc run digits`
+    packaged.write_bytes((HERE / "digits.nir").read_bytes())
 
 
 if __name__ == "__main__":

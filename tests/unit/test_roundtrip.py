@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -55,7 +56,8 @@ def _export_import(g, d: str, tag: str):
         return load_nir(path)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+@settings(max_examples=int(os.environ.get("SNNC_EXAMPLES", 100)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow],
           report_multiple_bugs=False)
 @given(g0=graphs(exportable=True, max_delay=3), seed=st.integers(0, 2**16))
 def test_nir_roundtrip_is_a_fixed_point_and_preserves_behaviour(g0, seed):
