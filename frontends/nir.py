@@ -209,10 +209,12 @@ def _infer(ctx: _Ctx, name: str, node: Any) -> tuple[int, ...]:
         return shape
     if isinstance(node, NEURONS):
         shape = _neuron_param_shape(node)
-        if shape is None:
-            shape = _in_shape(ctx, name)
-            repair(ctx.path, name, f"all parameters are scalars; broadcast to the input shape "
-                                   f"{shape}")
+        if shape is None or (int(np.prod(shape)) == 1 and ctx.preds.get(name)):
+            ins = _in_shape(ctx, name)
+            if shape is None or int(np.prod(ins)) != 1:
+                repair(ctx.path, name, f"parameters hold one value each; broadcast to the "
+                                       f"input shape {ins}")
+                shape = ins
         return shape
     if isinstance(node, nir.Output):
         return _in_shape(ctx, name)
