@@ -4,9 +4,8 @@ nodes' metadata under `snnc_*` keys, which the NIR frontend reads back."""
 
 from __future__ import annotations
 
-import numpy as np
-
 import nir
+import numpy as np
 from snnc.compiler import discretize as dz
 from snnc.compiler.errors import IRError
 from snnc.compiler.ir import HAS_CURRENT, Conn, Graph, NeuronModel, Population, ResetMode

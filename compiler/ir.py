@@ -36,7 +36,7 @@ class NeuronModel(Enum):
     IF = "if"  # no leak (dv = 0)
     LI = "li"  # leaky integrator, never spikes
     CUBA_LI = "cuba_li"  # current-based leaky integrator, never spikes
-    I = "i"  # noqa: E741  pure integrator, never spikes
+    I = "i"
 
 
 SPIKING = frozenset({NeuronModel.LIF, NeuronModel.CUBA_LIF, NeuronModel.IF})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from snnc.compiler.errors import IRError
 from snnc.compiler.ir import (
     HAS_CURRENT,

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-
 from snnc.compiler.linalg import conv_coo
 
 DENSE_FILL = 0.25  # a composed sparse map denser than this is stored dense

@@ -10,22 +10,20 @@ Shapes are stored (C, H, W) in the file (Lava reverses them to W, H, C); the IR 
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any
 
 import h5py
 import numpy as np
-
-from functools import partial
-
 from snnc.compiler import errors
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection, ResetMode
 from snnc.compiler.linalg import conv_out_shape
 from snnc.compiler.verify import validate
+from snnc.frontends.projections import repair
 
 # errors here name the netx layer (its index in the file's 'layer' group)
 ModelError = partial(errors.ModelError, what="layer")
 UnsupportedNode = partial(errors.UnsupportedNode, what="layer")
-from snnc.frontends.projections import repair
 
 LOWERED = ("input", "dense", "conv", "flatten")
 REFUSED = {"pool": "pooling", "average": "averaging", "concat": "concatenation",

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 import nir
+import numpy as np
 from snnc.compiler import discretize as dz
 from snnc.compiler.errors import ModelError, UnsupportedNode
 from snnc.compiler.ir import Graph, NeuronModel, Population, Port, Projection, ResetMode
@@ -170,8 +169,9 @@ def _in_shape(ctx: _Ctx, name: str) -> tuple[int, ...]:
     shapes = [_out_shape(ctx, p) for p in preds]
     sizes = {int(np.prod(s)) for s in shapes}
     if len(sizes) > 1:
-        raise ctx.err(name, f"inputs of different sizes meet here: "
-                      f"{dict(zip(preds, shapes))}", "every input of a node must match")
+        met = dict(zip(preds, shapes, strict=True))
+        raise ctx.err(name, f"inputs of different sizes meet here: {met}",
+                      "every input of a node must match")
     shape = max(shapes, key=len)
     decl = _declared(ctx.nodes[name], "input_type", "input")
     if decl is not None and decl != shape and not isinstance(ctx.nodes[name], _Pass):
@@ -210,7 +210,16 @@ def _infer(ctx: _Ctx, name: str, node: Any) -> tuple[int, ...]:
     if isinstance(node, NEURONS):
         shape = _neuron_param_shape(node)
         if shape is None or (int(np.prod(shape)) == 1 and ctx.preds.get(name)):
-            ins = _in_shape(ctx, name)
+            if shape is None:
+                ins = _in_shape(ctx, name)
+            else:  # one value per parameter: broadcast if the input says so, else keep 1
+                saved = dict(ctx.shapes)
+                try:
+                    ins = _in_shape(ctx, name)
+                except ModelError:  # e.g. its own recurrent loop: keep (1,)
+                    ctx.shapes.clear()
+                    ctx.shapes.update(saved)
+                    ins = shape
             if shape is None or int(np.prod(ins)) != 1:
                 repair(ctx.path, name, f"parameters hold one value each; broadcast to the "
                                        f"input shape {ins}")
@@ -265,7 +274,7 @@ def _conv_geom(ctx: _Ctx, name: str, node: Any, ins: tuple[int, ...]) -> tuple[A
     stride, dil = _pair(node.stride, nd), _pair(node.dilation, nd)
     if isinstance(node.padding, str):
         pad = _pair(0, nd) if node.padding == "valid" else tuple(
-            d * (ks - 1) // 2 for d, ks in zip(dil, k.shape[2:]))
+            d * (ks - 1) // 2 for d, ks in zip(dil, k.shape[2:], strict=True))
     else:
         pad = _pair(node.padding, nd)
     groups = int(node.groups)
@@ -426,7 +435,7 @@ def _lower_neuron(ctx: _Ctx, name: str, node: Any) -> tuple[Population, np.ndarr
     """-> (population, input gain per neuron, whether constants go to u instead of v)."""
     shape = _out_shape(ctx, name)
     n = int(np.prod(shape))
-    P: Callable[..., np.ndarray] = lambda a, d=None: _p(ctx, name, node, a, n, d)  # noqa: E731
+    P: Callable[..., np.ndarray] = lambda a, d=None: _p(ctx, name, node, a, n, d)
     meta = getattr(node, "metadata", None) or {}
     reset = ResetMode(str(meta["snnc_reset"])) if "snnc_reset" in meta else (
         ctx.reset or ResetMode.ZERO)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-
 from snnc.compiler.ir import Conn, Projection
 from snnc.frontends.linop import Lin, canonical
 

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput
-
 from snnc.compiler.errors import ModelError
 from snnc.compiler.ir import (
     FORMAT_VERSION,

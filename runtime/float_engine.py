@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-
 from snnc.compiler.errors import InputError
 from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, Population, ResetMode
 from snnc.compiler.linalg import projection_matrices

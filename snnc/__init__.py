@@ -3,4 +3,4 @@
 from snnc.api import convert, load, run, summary
 
 __version__ = "0.1.0"
-__all__ = ["load", "convert", "run", "summary", "__version__"]
+__all__ = ["__version__", "convert", "load", "run", "summary"]

@@ -123,5 +123,12 @@ def result_arrays(graph: Graph, res: RunResult, batch: bool) -> dict[str, np.nda
     return out
 
 
-__all__ = ["load", "convert", "summary", "run", "prepare_input", "result_arrays",
-           "HAS_CURRENT"]
+__all__ = [
+    "HAS_CURRENT",
+    "convert",
+    "load",
+    "prepare_input",
+    "result_arrays",
+    "run",
+    "summary",
+]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
+
+from hypothesis import settings as _hsettings
 
 import numpy as np
 import pytest
@@ -38,10 +41,6 @@ def _quiet_repairs():
 
 
 # CI runs are reproducible (a fixed example sequence); local runs explore new examples.
-import os  # noqa: E402
-
-from hypothesis import settings as _hsettings  # noqa: E402
-
 _hsettings.register_profile("ci", derandomize=True, print_blob=True)
 _hsettings.register_profile("dev", print_blob=True)
 _hsettings.load_profile("ci" if os.environ.get("CI") else "dev")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
-
 from snnc.compiler.ir import (
     HAS_CURRENT,
     NO_LEAK,
@@ -137,7 +136,7 @@ def graphs(draw, exportable: bool = False, max_pops: int = 4, max_delay: int = 5
     shapes = [draw(SHAPES) for _ in range(n_pops)]
     if use_conv:
         shapes[0] = out
-    for nm, sh in zip(pop_names, shapes):
+    for nm, sh in zip(pop_names, shapes, strict=True):
         pops.append(draw(populations(nm, sh, exportable)))
     # feed-forward chain from the input, plus random extra (possibly recurrent) projections
     if use_conv:

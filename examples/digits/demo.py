@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import train  # noqa: E402
+import train
 
 
 def main(argv: list[str]) -> int:

@@ -106,7 +106,7 @@ def main() -> None:
         train_acc = float((forward(str_).argmax(1).numpy() == ytr).mean())
     export(w1.detach().numpy().astype(np.float64), w2.detach().numpy().astype(np.float64))
     results = {"test_accuracy": test_acc, "train_accuracy": train_acc, "steps": STEPS,
-               "dt": DT, "beta": BETA, "hidden": HIDDEN, "test_samples": int(len(yte)),
+               "dt": DT, "beta": BETA, "hidden": HIDDEN, "test_samples": len(yte),
                "split": {"test_size": 0.25, "random_state": SPLIT_SEED, "stratify": True},
                "coding": "deterministic rate code (examples/digits/train.py:encode)",
                "decoding": "argmax of output spike counts over steps + 2 (projection latency)",

@@ -77,8 +77,8 @@ def test_missing_dt_warns_with_the_default(tmp_path, capsys):
 
 
 def test_packaged_model_is_the_trained_one():
-    from snnc.cli import builtin_model
-
     from pathlib import Path
+
+    from snnc.cli import builtin_model
 
     assert Path(builtin_model("digits")).read_bytes() == Path(DIGITS).read_bytes()

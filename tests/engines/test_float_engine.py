@@ -5,11 +5,20 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, NeuronModel, Population, Port, \
-    Projection, Conn, ResetMode
+from snnc.compiler.ir import (
+    HAS_CURRENT,
+    SPIKING,
+    Conn,
+    Graph,
+    NeuronModel,
+    Population,
+    Port,
+    Projection,
+    ResetMode,
+)
 from snnc.compiler.linalg import projection_coo
 from snnc.runtime.float_engine import FloatEngine
+
 from tests.strategies import graphs
 
 
@@ -25,7 +34,7 @@ def naive_run(g: Graph, x: np.ndarray, steps: int):
     for t in range(steps):
         a = {k: np.zeros(p.size) for k, p in g.populations.items()}
         for p, rows, cols, w, d in syn:
-            for r, c, wi, di in zip(rows, cols, w, d):
+            for r, c, wi, di in zip(rows, cols, w, d, strict=True):
                 if t - 1 - di >= 0:
                     a[p.dst][r] += wi * sent[p.src][t - 1 - di][c]
         for k, p in g.populations.items():
@@ -95,7 +104,8 @@ def test_reset_modes_and_refractory():
     x = np.full((1, 6, 1), 0.4)
     zero = FloatEngine(_chain(0)).run({"x": x}, trace=True).traces["v:n"][0, :, 0]
     assert np.allclose(zero, [0, 0.4, 0, 0.4, 0, 0.4])
-    sub = FloatEngine(_chain(0, ResetMode.SUBTRACT)).run({"x": x}, trace=True).traces["v:n"][0, :, 0]
+    sub = FloatEngine(_chain(0, ResetMode.SUBTRACT)).run({"x": x}, trace=True)
+    sub = sub.traces["v:n"][0, :, 0]
     assert np.allclose(sub, [0, 0.4, 0.3, 0.2, 0.1, 0.0])
     ref = FloatEngine(_chain(0, refractory=2, v_th=0.1)).run({"x": x}, trace=True)
     assert ref.traces["s:n"][0, :, 0].tolist() == [0, 1, 0, 0, 1, 0]

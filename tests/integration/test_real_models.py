@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 
 import nir
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from snnc.runtime.float_engine import FloatEngine
 
 from snnc import api
 from snnc.cli import main
-from snnc.runtime.float_engine import FloatEngine
 from tests.conftest import ROOT, shared_file
 
 
@@ -74,7 +73,7 @@ def _snntorch_rsynaptic(path, x, reset):
     g = nir.read(str(path), type_check=False)
     fc1, rec, lif = g.nodes["fc1"], g.nodes["lif1.w_rec"], g.nodes["lif1.lif"]
     dt = 1e-4
-    t = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+    t = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))
     alpha = 1 - dt / t(lif.tau_syn)
     beta = 1 - dt / t(lif.tau_mem)
     k_in = t(lif.w_in) * dt / t(lif.tau_syn)
@@ -115,7 +114,7 @@ def _torch_if_cnn(path, x):
     """cnn_sinabs as a plain torch float64 IF network, no latency: v += W*s; s = v > 1; v = 0."""
     g = nir.read(str(path), type_check=False)
     n = g.nodes
-    t = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+    t = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))
 
     def conv(k, s):
         return lambda z: F.conv2d(z, t(n[k].weight), t(n[k].bias), stride=tuple(n[k].stride),
@@ -160,7 +159,7 @@ def test_mnist_dense_cuba_matches_loihi_style_loop(rng):
         nrn = f["layer/0/neuron"]
         du, dv, vth = nrn["iDecay"][()] / 4096, nrn["vDecay"][()] / 4096, nrn["vThMant"][()]
     x = (rng.random((3, 40, 784)) < 0.2).astype(np.float64)
-    s_layers, state = [], [(np.zeros((3, w.shape[0])), np.zeros((3, w.shape[0]))) for w in ws]
+    state = [(np.zeros((3, w.shape[0])), np.zeros((3, w.shape[0]))) for w in ws]
     out = []
     prev = [np.zeros((3, 784))] + [np.zeros((3, w.shape[0])) for w in ws]
     for step in range(41):

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from snnc.compiler.ir import Conn, NeuronModel, ResetMode
 from snnc.frontends.nir import load_nir
 from snnc.runtime.float_engine import FloatEngine
@@ -42,7 +41,7 @@ def _li(n, tau=1e-2):
 
 def _probe(graph, x):
     """Run and return the integrator probe's v: the running sum of the layer's input."""
-    (name, port), = graph.inputs.items()
+    (name,) = graph.inputs
     out = FloatEngine(graph).run({name: x[None]}).outputs
     return next(iter(out.values()))[0]
 
@@ -84,7 +83,7 @@ def test_conv1d_against_torch(rng):
     w = rng.normal(size=(4, 2, 3))
     node = nir.Conv1d(input_shape=9, weight=w, stride=2, padding=1, dilation=1, groups=1,
                       bias=np.zeros(4))
-    ref = lambda v: F.conv1d(torch.tensor(v)[None], torch.tensor(w), stride=2,  # noqa: E731
+    ref = lambda v: F.conv1d(torch.tensor(v)[None], torch.tensor(w), stride=2,
                              padding=1)[0].numpy()
     out_n = ref(np.zeros((2, 9))).size
     g = _linear_case(node, (2, 9), out_n, rng.normal(size=(4, 2, 9)), ref)
@@ -96,7 +95,7 @@ def test_conv2d_against_torch(rng, groups, dil):
     w = rng.normal(size=(4, 4 // groups, 3, 3))
     node = nir.Conv2d(input_shape=(7, 6), weight=w, stride=(1, 2), padding=(1, 0),
                       dilation=dil, groups=groups, bias=np.zeros(4))
-    ref = lambda v: F.conv2d(torch.tensor(v)[None], torch.tensor(w), stride=(1, 2),  # noqa: E731
+    ref = lambda v: F.conv2d(torch.tensor(v)[None], torch.tensor(w), stride=(1, 2),
                              padding=(1, 0), dilation=dil, groups=groups)[0].numpy()
     out_n = ref(np.zeros((4, 7, 6))).size
     _linear_case(node, (4, 7, 6), out_n, rng.normal(size=(3, 4, 7, 6)), ref)

@@ -8,10 +8,10 @@ import h5py
 import nir
 import numpy as np
 import pytest
-
-from snnc import api
 from snnc.frontends.projections import RepairWarning
 from snnc.runtime.float_engine import FloatEngine
+
+from snnc import api
 
 
 def _load_warnings(path, **kw):

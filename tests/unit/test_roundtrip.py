@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from snnc.backends.nir_export import write_nir
 from snnc.compiler.ir import graph_diff
 from snnc.compiler.verify import validate
 from snnc.frontends.nir import load_nir
 from snnc.frontends.text import load_text, parse_ir, print_ir, write_text
 from snnc.runtime.float_engine import FloatEngine
+
 from tests.strategies import graphs
 
 SETTINGS = settings(max_examples=150, deadline=None,
@@ -34,7 +34,7 @@ def test_text_roundtrip_is_exact(g):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(g=graphs())
 def test_text_file_with_external_arrays_roundtrips(g):
-    import snnc.frontends.text as text
+    from snnc.frontends import text
 
     with tempfile.TemporaryDirectory() as d:
         path = str(Path(d) / "m.snn")
@@ -56,7 +56,7 @@ def _export_import(g, d: str, tag: str):
         return load_nir(path)
 
 
-@settings(max_examples=int(os.environ.get("SNNC_EXAMPLES", 100)), deadline=None,
+@settings(max_examples=int(os.environ.get("SNNC_EXAMPLES", "100")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow],
           report_multiple_bugs=False)
 @given(g0=graphs(exportable=True, max_delay=3), seed=st.integers(0, 2**16))
