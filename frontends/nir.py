@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import nir
@@ -45,6 +45,7 @@ class _Ctx:
     nodes: dict[str, Any]
     preds: dict[str, list[str]]
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    busy: set[str] = field(default_factory=set)  # nodes whose shape is being inferred
     values: dict[str, tuple[dict[str, dict[int, Lin]], np.ndarray | None]] = field(
         default_factory=dict)
 
@@ -180,19 +181,18 @@ def _in_shape(ctx: _Ctx, name: str) -> tuple[int, ...]:
     return shape
 
 
-_BUSY = ()
-
-
 def _out_shape(ctx: _Ctx, name: str) -> tuple[int, ...]:
     """Output shape of a node, inferred from its parameters and its inputs."""
     if name in ctx.shapes:
-        if ctx.shapes[name] is _BUSY:
-            raise ctx.err(name, "is on a cycle of linear nodes without a neuron",
-                          "every recurrent loop must pass through a neuron layer")
         return ctx.shapes[name]
-    ctx.shapes[name] = _BUSY
-    node = ctx.nodes[name]
-    shape = _infer(ctx, name, node)
+    if name in ctx.busy:
+        raise ctx.err(name, "is on a cycle of linear nodes without a neuron",
+                      "every recurrent loop must pass through a neuron layer")
+    ctx.busy.add(name)
+    try:
+        shape = _infer(ctx, name, ctx.nodes[name])
+    finally:
+        ctx.busy.discard(name)
     if any(s <= 0 for s in shape):
         raise ctx.err(name, f"inferred output shape {shape} is empty",
                       "check kernel, stride and padding against the input size")
@@ -213,12 +213,9 @@ def _infer(ctx: _Ctx, name: str, node: Any) -> tuple[int, ...]:
             if shape is None:
                 ins = _in_shape(ctx, name)
             else:  # one value per parameter: broadcast if the input says so, else keep 1
-                saved = dict(ctx.shapes)
                 try:
                     ins = _in_shape(ctx, name)
                 except ModelError:  # e.g. its own recurrent loop: keep (1,)
-                    ctx.shapes.clear()
-                    ctx.shapes.update(saved)
                     ins = shape
             if shape is None or int(np.prod(ins)) != 1:
                 repair(ctx.path, name, f"parameters hold one value each; broadcast to the "
@@ -571,15 +568,9 @@ def _lower_incoming(ctx: _Ctx, name: str, pop: Population, gain: np.ndarray, to_
     if const is not None and np.any(const):
         c = gain * const
         if to_u:
-            return _with(pop, i_bias=pop.i_bias + c)
-        return _with(pop, bias=pop.bias + c)
+            return replace(pop, i_bias=pop.i_bias + c)
+        return replace(pop, bias=pop.bias + c)
     return pop
-
-
-def _with(pop: Population, **kv: Any) -> Population:
-    from dataclasses import replace
-
-    return replace(pop, **kv)
 
 
 def _lower_output(ctx: _Ctx, name: str, pops: dict[str, Population]) -> Port:

@@ -107,8 +107,7 @@ class FloatEngine:
         batch, steps = None, None
         for name, x in inputs.items():
             shape = g.inputs[name].shape
-            if x.ndim < 2 or tuple(x.shape[2:]) != shape and (
-                    int(np.prod(x.shape[2:])) != int(np.prod(shape))):
+            if x.ndim < 2 or int(np.prod(x.shape[2:])) != int(np.prod(shape)):
                 raise InputError(f"input '{name}' has shape {x.shape}; expected "
                                  f"(batch, steps, *{shape})")
             if batch is not None and (x.shape[0] != batch or x.shape[1] != steps):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from snnc.compiler.errors import InputError, ModelError
-from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, ResetMode
+from snnc.compiler.ir import SPIKING, Graph, ResetMode
 from snnc.runtime.float_engine import FloatEngine, RunResult
 
 FORMATS = {".nir": "nir", ".net": "netx", ".h5": "netx", ".hdf5": "netx", ".snn": "text"}
@@ -123,12 +123,4 @@ def result_arrays(graph: Graph, res: RunResult, batch: bool) -> dict[str, np.nda
     return out
 
 
-__all__ = [
-    "HAS_CURRENT",
-    "convert",
-    "load",
-    "prepare_input",
-    "result_arrays",
-    "run",
-    "summary",
-]
+__all__ = ["load", "convert", "summary", "run", "prepare_input", "result_arrays"]

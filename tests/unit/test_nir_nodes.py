@@ -34,11 +34,6 @@ def _out(shape):
     return nir.Output(output_type={"output": np.array(shape)})
 
 
-def _li(n, tau=1e-2):
-    """Probe: an LI layer with tau = dt/1... we use I (pure integrator) with r = 1/dt."""
-    return nir.I(r=np.full(n, 1 / DT))
-
-
 def _probe(graph, x):
     """Run and return the integrator probe's v: the running sum of the layer's input."""
     (name,) = graph.inputs
