@@ -12,6 +12,11 @@ population at step t:
 
 Float IR: every parameter is float64 in "source units". Weights carry all input gains (R,
 w_in, dt/tau), so a population adds its inputs with gain one.
+
+Fixed IR (after the quantize pass; meta["stage"] == "fixed"): the same nodes hold integers
+(still float64 arrays, exact below 2**53) in the units of the target's arithmetic, named by
+meta["semantics"]; compiler/fixed.py spells out both arithmetics (DESIGN.md §4). Projections
+then carry `weight_exp` and `weight_bits`.
 """
 
 from __future__ import annotations
@@ -133,6 +138,8 @@ class Projection:
     padding: tuple[int, ...] = ()
     dilation: tuple[int, ...] = ()
     groups: int = 1
+    weight_exp: int = 0  # fixed IR: the per-step sum is shifted by 2**weight_exp
+    weight_bits: int = 0  # fixed IR: precision of the stored weights; 0 = float weights
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight", _frozen(self.weight, np.float64))
@@ -142,7 +149,8 @@ class Projection:
                 object.__setattr__(self, f, _frozen(getattr(self, f), np.int64))
         for f in ("stride", "padding", "dilation"):
             object.__setattr__(self, f, tuple(int(x) for x in getattr(self, f)))
-        object.__setattr__(self, "groups", int(self.groups))
+        for f in ("groups", "weight_exp", "weight_bits"):
+            object.__setattr__(self, f, int(getattr(self, f)))
 
     @property
     def n_synapses(self) -> int:

@@ -83,6 +83,8 @@ def print_ir(g: Graph, arrays: dict[str, np.ndarray] | None = None) -> str:
         if p.kind is Conn.CONV:
             attrs = (f" stride={_shape(p.stride)} padding={_shape(p.padding)} "
                      f"dilation={_shape(p.dilation)} groups={p.groups}")
+        if p.weight_bits:
+            attrs += f" weight_exp={p.weight_exp} weight_bits={p.weight_bits}"
         out.append(f"projection {_name(p.name)} : {_name(p.src)} -> {_name(p.dst)} "
                    f"{p.kind.value}{attrs} {{")
         for f in ("weight", "delay", "indptr", "indices"):
@@ -167,7 +169,9 @@ class _Build(Transformer):  # type: ignore[type-arg]
                           delay=params["delay"], indptr=params.get("indptr"),
                           indices=params.get("indices"), stride=attrs.get("stride", ()),
                           padding=attrs.get("padding", ()), dilation=attrs.get("dilation", ()),
-                          groups=int(attrs.get("groups", 1)))
+                          groups=int(attrs.get("groups", 1)),
+                          weight_exp=int(attrs.get("weight_exp", 0)),
+                          weight_bits=int(attrs.get("weight_bits", 0)))
 
     def meta(self, c: list[Token]) -> dict[str, Any]:
         return {"__meta__": json.loads(json.loads(c[0]))}

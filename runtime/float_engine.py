@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from snnc.compiler.errors import InputError
-from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, Population, ResetMode
+from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, Population, Projection, ResetMode
 from snnc.compiler.linalg import projection_matrices
 
 
@@ -54,6 +55,7 @@ class _Neurons:
         self.keep_v = 1.0 - pop.dv
         self.spiking = pop.model in SPIKING
         self.current = pop.model in HAS_CURRENT
+        self.traces_u = self.current
 
     def update(self, a: np.ndarray) -> np.ndarray:
         """Advance one step with summed input a; return spikes (B, n) as 0/1 floats."""
@@ -88,14 +90,22 @@ class _Neurons:
 class FloatEngine:
     """Runs a validated float IR. Matrices are built once; `run` may be called many times."""
 
+    dtype: type = np.float64  # state, input and spike arrays
+
     def __init__(self, graph: Graph):
         self.graph = graph
         self.synapses: list[_Synapse] = []
         for p in graph.projections.values():
             mats = projection_matrices(p, graph.node_shape(p.src), graph.node_size(p.dst))
             for d, m in sorted(mats.items()):
-                self.synapses.append(_Synapse(p.src, p.dst, d, m))
+                self.synapses.append(self._synapse(p, d, m))
         self.max_delay = max((s.delay for s in self.synapses), default=0)
+
+    def _synapse(self, proj: Projection, delay: int, matrix: Any) -> Any:
+        return _Synapse(proj.src, proj.dst, delay, matrix)
+
+    def _neurons(self, pop: Population, batch: int) -> Any:
+        return _Neurons(pop, batch)
 
     def _check_inputs(self, inputs: Mapping[str, np.ndarray]) -> tuple[int, int]:
         g = self.graph
@@ -119,30 +129,37 @@ class FloatEngine:
             raise InputError("the model has no input port; nothing to run")
         return batch, steps
 
+    def _input(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64)
+
+    def _finish(self, neurons: dict[str, Any]) -> None:
+        """Hook after the last step (the fixed engine checks its overflow log here)."""
+
     def run(self, inputs: Mapping[str, np.ndarray], steps: int | None = None,
             trace: bool = False, on_step: Callable[[int], None] | None = None) -> RunResult:
         """inputs: port -> (B, T_in, *shape). Steps beyond T_in receive no input."""
         g = self.graph
         batch, t_in = self._check_inputs(inputs)
         steps = t_in if steps is None else int(steps)
-        flat_in = {k: np.asarray(x, dtype=np.float64).reshape(batch, t_in, -1)
-                   for k, x in inputs.items()}
-        neurons = {k: _Neurons(p, batch) for k, p in g.populations.items()}
+        flat_in = {k: self._input(x).reshape(batch, t_in, -1) for k, x in inputs.items()}
+        neurons = {k: self._neurons(p, batch) for k, p in g.populations.items()}
         depth = self.max_delay + 1
-        hist = {k: np.zeros((depth, batch, g.node_size(k))) for k in [*g.inputs, *g.populations]}
-        outs = {k: np.zeros((batch, steps, g.populations[o.source].size))  # type: ignore[index]
-                for k, o in g.outputs.items()}
+        dt = self.dtype
+        hist = {k: np.zeros((depth, batch, g.node_size(k)), dtype=dt)
+                for k in [*g.inputs, *g.populations]}
+        outs = {k: np.zeros((batch, steps, g.populations[o.source].size),  # type: ignore[index]
+                            dtype=dt) for k, o in g.outputs.items()}
         traces: dict[str, np.ndarray] = {}
         if trace:
             for k, p in g.populations.items():
-                traces[f"v:{k}"] = np.zeros((batch, steps, p.size))
-                if p.model in HAS_CURRENT:
-                    traces[f"u:{k}"] = np.zeros((batch, steps, p.size))
+                traces[f"v:{k}"] = np.zeros((batch, steps, p.size), dtype=dt)
+                if neurons[k].traces_u:
+                    traces[f"u:{k}"] = np.zeros((batch, steps, p.size), dtype=dt)
                 if p.model in SPIKING:
                     traces[f"s:{k}"] = np.zeros((batch, steps, p.size), dtype=np.uint8)
         for t in range(steps):
             # --- phase 1: deliver what was sent at t-1-d (hist slot (t-1-d) mod depth)
-            acc = {k: np.zeros((batch, p.size)) for k, p in g.populations.items()}
+            acc = {k: np.zeros((batch, p.size), dtype=dt) for k, p in g.populations.items()}
             for syn in self.synapses:
                 sent_at = t - 1 - syn.delay
                 if sent_at >= 0:
@@ -166,4 +183,5 @@ class FloatEngine:
             if on_step is not None:
                 on_step(t)
         shaped = {k: v.reshape(batch, steps, *g.outputs[k].shape) for k, v in outs.items()}
+        self._finish(neurons)
         return RunResult(outputs=shaped, traces=traces, steps=steps)

@@ -1,6 +1,16 @@
 """snnc: a compilation toolchain for spiking neural networks."""
 
-from snnc.api import convert, load, run, summary
+from snnc.api import (
+    compile_graph,
+    convert,
+    load,
+    load_artifact,
+    run,
+    run_compiled,
+    summary,
+    write_compiled,
+)
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "convert", "load", "run", "summary"]
+__all__ = ["__version__", "compile_graph", "convert", "load", "load_artifact", "run",
+           "run_compiled", "summary", "write_compiled"]

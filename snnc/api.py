@@ -123,4 +123,117 @@ def result_arrays(graph: Graph, res: RunResult, batch: bool) -> dict[str, np.nda
     return out
 
 
-__all__ = ["load", "convert", "summary", "run", "prepare_input", "result_arrays"]
+# --- compile and run compiled artifacts
+
+
+def list_targets() -> list[dict[str, Any]]:
+    """The built-in targets: name, arithmetic, description."""
+    from snnc.compiler.targets import builtin_names, load_target
+
+    return [{"name": t.name, "semantics": t.semantics, "description": t.description,
+             "cores": t["chip.cores"], "neurons_per_core": t["core.neurons"]}
+            for t in map(load_target, builtin_names())]
+
+
+def compile_graph(graph: Graph, target: str, opts: Any = None,
+                  calibrate_inputs: dict[str, np.ndarray] | None = None,
+                  on_pass: Callable[[str, float], None] | None = None) -> tuple[Graph, Any]:
+    """Float IR -> fixed IR for `target` (name or .toml path); returns (fixed IR, options used).
+
+    With calibrate_inputs ({port: (B, T, *shape)} spikes), per-population gains are chosen
+    first so that fixed spike counts stay closest to the float engine's.
+    """
+    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.compiler.targets import load_target
+
+    spec = load_target(target)
+    opts = opts or CompileOptions()
+    if calibrate_inputs is not None:
+        from snnc.runtime.calibrate import calibrate
+
+        steps = next(iter(calibrate_inputs.values())).shape[1] + len(graph.populations) + 1
+        opts = calibrate(graph, spec, opts, calibrate_inputs, steps)
+    return run_pipeline(graph, spec, opts, on_pass=on_pass), opts
+
+
+def compile_summary(fixed: Graph, opts: Any, artifact: str | None) -> dict[str, Any]:
+    """The JSON summary `snnc compile --json` prints."""
+    q = fixed.meta.get("quantize", {})
+    return {"artifact": artifact, "target": fixed.meta.get("target"),
+            "semantics": fixed.meta.get("semantics"),
+            "populations": len(fixed.populations), "neurons": fixed.n_neurons,
+            "synapses": fixed.n_synapses, "weight_bits": opts.weight_bits,
+            "per_channel": opts.per_channel, "gain": dict(opts.gain),
+            "projections": q.get("projections", {}), "population_errors": q.get("populations", {}),
+            "warnings": q.get("warnings", []), "digest": fixed.digest()}
+
+
+def write_compiled(fixed: Graph, target: str, opts: Any, out: str, source: str) -> str:
+    """Write the artifact directory of a compiled graph (byte-identical on re-run)."""
+    from dataclasses import asdict
+
+    from snnc.backends.artifact import write_artifact
+    from snnc.compiler.pipeline import pass_names
+    from snnc.compiler.targets import load_target
+
+    spec = load_target(target)
+    src = {"file": os.path.basename(source)}
+    if os.path.isfile(source):
+        import hashlib
+
+        with open(source, "rb") as f:
+            src["sha256"] = hashlib.sha256(f.read()).hexdigest()
+    summ = compile_summary(fixed, opts, None)
+    manifest = {"source": src, "options": {**asdict(opts), "gain": dict(opts.gain)},
+                "passes": pass_names(spec),
+                "summary": {k: summ[k] for k in ("populations", "neurons", "synapses",
+                                                  "weight_bits")},
+                "quantize": fixed.meta.get("quantize", {})}
+    return str(write_artifact(out, fixed, spec, manifest))
+
+
+def load_artifact(path: str) -> tuple[Graph, dict[str, Any]]:
+    from snnc.backends.artifact import read_artifact
+
+    return read_artifact(path)
+
+
+def run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None = None,
+                 trace: bool = False, engine: str = "fixed", artifact: str | None = None,
+                 on_step: Callable[[int], None] | None = None) -> RunResult:
+    """Run a fixed IR with the fixed-point engine or in Lava (Loihi targets)."""
+    if steps is not None and steps < 1:
+        raise InputError(f"--steps must be at least 1, got {steps}")
+    if engine == "fixed":
+        from snnc.runtime.fixed_engine import FixedEngine
+
+        return FixedEngine(graph).run(inputs, steps=steps, trace=trace, on_step=on_step)
+    if engine == "lava":
+        from snnc.backends import lava
+        from snnc.runtime.fixed_engine import FixedEngine
+
+        if graph.meta.get("semantics") != "loihi":
+            raise InputError(f"--engine lava runs Loihi artifacts; this one is for "
+                             f"{graph.meta.get('target')}; use --engine fixed")
+        eng = FixedEngine(graph)  # checks the inputs exactly as the fixed engine does
+        batch, t_in = eng._check_inputs(inputs)
+        xs = {k: eng._input(x) for k, x in inputs.items()}
+        steps = steps or t_in
+        desc = None
+        if artifact is not None:
+            from snnc.backends.lava_network import load_description
+
+            desc = load_description(os.path.join(artifact, "lava", "weights.npz"))
+        desc = desc or lava.describe(graph)
+        tr = lava.run_lava(desc, xs, steps, on_sample=on_step)
+        outs = {}
+        for k, o in graph.outputs.items():
+            src = graph.populations[o.source or ""]
+            key = ("s:" if src.model in SPIKING else "v:") + src.name
+            outs[k] = tr[key].reshape(batch, steps, *o.shape)
+        return RunResult(outputs=outs, traces=tr if trace else {}, steps=steps)
+    raise InputError(f"engine {engine!r} cannot run a compiled artifact; use fixed or lava")
+
+
+__all__ = ["load", "convert", "summary", "run", "prepare_input", "result_arrays",
+           "list_targets", "compile_graph", "write_compiled", "load_artifact", "run_compiled"]

@@ -81,10 +81,88 @@ def _read_input(path: str, graph: Any, batch: bool) -> dict[str, np.ndarray]:
     return api.prepare_input(graph, data, batch)
 
 
+def cmd_targets(args: argparse.Namespace) -> int:
+    from snnc.compiler.targets import load_target
+
+    if args.name:
+        t = load_target(args.name)
+        if args.format == "json":
+            print(json.dumps(t.to_json(), indent=2))
+            return 0
+        print(f"{t.name}: {t.description}\narithmetic: {t.semantics}   file: {t.path}")
+        section = None
+        for key, f in sorted(t.facts.items()):
+            sec, name = key.split(".", 1)
+            if sec != section:
+                print(f"[{sec}]")
+                section = sec
+            borrowed = f" (from {f.borrowed_from})" if f.borrowed_from else ""
+            print(f"  {name:<24} {json.dumps(f.value):<14} {f.source}{borrowed}")
+        return 0
+    rows = api.list_targets()
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['name']:<10} {r['semantics']:<8} {r['cores']:>4} cores x "
+              f"{r['neurons_per_core']:>5} neurons  {r['description']}")
+    print("details: snnc targets NAME; your own target: --target FILE.toml "
+          "(see compiler/targets/refsim.toml)")
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from snnc.compiler.pipeline import CompileOptions
+
+    path = _model_path(args.model)
+    g = api.load(path, dt=args.dt, reset=args.reset)
+    calib = None
+    if args.calibrate:
+        calib = _read_input(args.calibrate, g, True)
+    opts = CompileOptions(weight_bits=args.weight_bits, per_channel=args.per_channel)
+    timings: list[tuple[str, float]] = []
+    fixed, opts = api.compile_graph(g, args.target, opts, calibrate_inputs=calib,
+                                    on_pass=lambda n, s: timings.append((n, s)))
+    stem = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
+    out = args.output or f"{stem}.{fixed.meta['target']}"
+    art = api.write_compiled(fixed, args.target, opts, out, path)
+    summ = api.compile_summary(fixed, opts, art)
+    if args.json:
+        print(json.dumps(summ, indent=2))
+    else:
+        _print_compile_summary(summ)
+    if args.time_passes:
+        for n, sec in timings:
+            print(f"pass {n:<20} {sec * 1000:9.1f} ms", file=sys.stderr)
+    for w in summ["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def _print_compile_summary(s: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"compiled for [bold]{s['target']}[/] ({s['semantics']} arithmetic), "
+              f"{s['weight_bits']}-bit weights{' per channel' if s['per_channel'] else ''}: "
+              f"{s['populations']} populations, {s['neurons']} neurons, {s['synapses']} synapses")
+    t = Table("projection", "weight_exp", "SQNR dB", "clipped", "zeroed", box=None)
+    for name, p in s["projections"].items():
+        sq = "exact" if p["sqnr_db"] is None else f"{p['sqnr_db']:.1f}"
+        t.add_row(name, str(p["weight_exp"]), sq, str(p["clipped"]), str(p["zeroed"]))
+    con.print(t)
+    con.print(f"artifact: {s['artifact']}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from snnc.backends.artifact import is_artifact
+
+    if is_artifact(args.model):
+        return _run_artifact(args)
     if args.engine != "float":
-        raise SnncError(f"engine '{args.engine}' needs a compiled artifact; only 'float' runs a "
-                        "model file today")
+        raise SnncError(f"engine '{args.engine}' runs a compiled artifact; compile first: "
+                        f"snnc compile {args.model} --target loihi2 -o ART; snnc run ART ...")
     g = _load(args)
     inputs = _read_input(args.input, g, args.batch)
     x = next(iter(inputs.values()))
@@ -106,6 +184,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.stop()
+    return _report_run(args, g, res, x)
+
+
+def _run_artifact(args: argparse.Namespace) -> int:
+    if args.dt is not None or args.reset is not None:
+        raise SnncError("--dt/--reset are compile options; this artifact is already compiled")
+    engine = "fixed" if args.engine == "float" and not args.engine_given else args.engine
+    if engine not in ("fixed", "lava"):
+        raise SnncError(f"engine '{engine}' cannot run a compiled artifact; use fixed or lava")
+    g, _ = api.load_artifact(args.model)
+    inputs = _read_input(args.input, g, args.batch)
+    x = next(iter(inputs.values()))
+    progress, on_step = None, None
+    if engine == "lava" and x.shape[0] > 1 and not args.quiet:
+        from rich.progress import Progress
+
+        progress = Progress(transient=True, console=_stderr_console())
+        task = progress.add_task("running in Lava", total=x.shape[0])
+        progress.start()
+
+        def on_step(b: int) -> None:
+            progress.update(task, completed=b + 1)
+    try:
+        res = api.run_compiled(g, inputs, steps=args.steps, trace=args.trace, engine=engine,
+                               artifact=args.model, on_step=on_step)
+    finally:
+        if progress is not None:
+            progress.stop()
+    return _report_run(args, g, res, x)
+
+
+def _report_run(args: argparse.Namespace, g: Any, res: Any, x: np.ndarray) -> int:
     arrays = api.result_arrays(g, res, args.batch)
     if args.output:
         with open(args.output, "wb") as f:
@@ -156,12 +266,36 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help="OUT.snn or OUT.nir")
     sp.set_defaults(fn=cmd_convert)
 
-    sp = sub.add_parser("run", help="simulate the model on an input array")
+    sp = sub.add_parser("targets", help="list the targets, or print one with its sources")
+    sp.add_argument("name", nargs="?", help="a built-in target or a .toml file")
+    sp.add_argument("--format", choices=["text", "json"], default="text")
+    sp.set_defaults(fn=cmd_targets)
+
+    sp = sub.add_parser("compile", help="quantize and map a model for a target; writes an "
+                        "artifact directory")
+    model_args(sp)
+    sp.add_argument("--target", "-t", default="loihi2",
+                    help="loihi2, tianjic, refsim, or a target .toml file (default loihi2)")
+    sp.add_argument("-o", "--output", default=None, help="artifact directory "
+                    "(default: <model>.<target>)")
+    sp.add_argument("--weight-bits", choices=["8", "4", "2", "ternary"], default="8")
+    sp.add_argument("--per-channel", action="store_true",
+                    help="one weight scale per output channel (folded into thresholds)")
+    sp.add_argument("--calibrate", metavar="X.npy", default=None,
+                    help="sample input spikes (B, T, *shape) to choose scales that keep spike "
+                         "counts closest to the float model")
+    sp.add_argument("--json", action="store_true", help="print one JSON summary object")
+    sp.add_argument("--time-passes", action="store_true", help="print each pass's time")
+    sp.set_defaults(fn=cmd_compile)
+
+    sp = sub.add_parser("run", help="simulate a model file (float engine) or a compiled "
+                        "artifact (fixed or lava engine)")
     model_args(sp)
     sp.add_argument("--input", required=True, help="X.npy (T, *shape) or (B, T, *shape) with "
                     "--batch; .npz with one array per input port")
     sp.add_argument("--steps", type=int, default=None, help="steps to run (default: input T)")
-    sp.add_argument("--engine", default="float", choices=["float", "fixed", "lava", "refsim"])
+    sp.add_argument("--engine", default=None, choices=["float", "fixed", "lava", "refsim"],
+                    help="model files: float; artifacts: fixed (default) or lava")
     sp.add_argument("--batch", action="store_true", help="input has a leading batch axis")
     sp.add_argument("--trace", action="store_true", help="also save v:/u:/s:<population>")
     sp.add_argument("-o", "--output", default=None, help="OUT.npz")
@@ -172,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "fn", None) is cmd_run:
+        args.engine_given = args.engine is not None
+        args.engine = args.engine or "float"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

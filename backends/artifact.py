@@ -1,0 +1,105 @@
+"""The compiled artifact (DESIGN.md §5): one directory, byte-identical for the same input.
+
+    manifest.json     format version, target (with sources), source hash, options, passes,
+                      summary, quantization log, and the sha256 of every other file
+    ir.snn            the fixed IR as text; its large arrays live in arrays.npz
+    arrays.npz        integer tables (zip members in sorted order, fixed timestamps)
+    lava/network.py   Loihi targets: runnable Lava script (backends/lava_network.py)
+    lava/weights.npz  ... and the process description it builds
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from snnc.compiler.errors import SnncError
+from snnc.compiler.ir import Graph
+from snnc.compiler.targets import TargetSpec
+
+ARTIFACT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class ArtifactError(SnncError):
+    """An artifact directory is missing, from another version, or corrupted."""
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez, but deterministic: sorted members, fixed timestamps, no pickles."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for k in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(arrays[k]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{k}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, buf.getvalue())
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_artifact(out: str | Path, graph: Graph, target: TargetSpec,
+                   manifest: dict[str, Any]) -> Path:
+    """Write the artifact for a fixed IR; `manifest` adds source, options, summary."""
+    from snnc.frontends.text import print_ir
+
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise ArtifactError(f"{root} exists and is not a directory")
+    root.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    (root / "ir.snn").write_text(print_ir(graph, arrays))
+    save_npz(root / "arrays.npz", arrays)
+    files = ["ir.snn", "arrays.npz"]
+    if target.semantics == "loihi":
+        from snnc.backends import lava, lava_network
+
+        (root / "lava").mkdir(exist_ok=True)
+        save_npz(root / "lava" / "weights.npz", lava.describe(graph))
+        (root / "lava" / "network.py").write_text(Path(lava_network.__file__).read_text())
+        files += ["lava/network.py", "lava/weights.npz"]
+    doc = {"format_version": ARTIFACT_VERSION, **manifest,
+           "target": target.to_json(), "ir_digest": graph.digest(),
+           "files": {f: _sha(root / f) for f in files}}
+    (root / MANIFEST).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    return root
+
+
+def is_artifact(path: str | Path) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+def read_artifact(path: str | Path) -> tuple[Graph, dict[str, Any]]:
+    """Load and check an artifact: version, checksums; returns (fixed IR, manifest)."""
+    from snnc.frontends.text import parse_ir
+
+    root = Path(path)
+    if not is_artifact(root):
+        raise ArtifactError(f"{root} is not a compiled artifact (no {MANIFEST}); "
+                            "make one with `snnc compile MODEL --target loihi2 -o DIR`")
+    try:
+        doc = json.loads((root / MANIFEST).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{root / MANIFEST}: not valid JSON ({e})") from None
+    if doc.get("format_version") != ARTIFACT_VERSION:
+        raise ArtifactError(f"{root}: artifact format {doc.get('format_version')!r}; this snnc "
+                            f"reads {ARTIFACT_VERSION}; recompile the model")
+    for f, sha in sorted(doc.get("files", {}).items()):
+        p = root / f
+        if not p.is_file():
+            raise ArtifactError(f"{root}: file {f} listed in the manifest is missing")
+        if _sha(p) != sha:
+            raise ArtifactError(f"{root}: {f} does not match its checksum in the manifest "
+                                "(edited or corrupted); recompile the model")
+    with np.load(root / "arrays.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    graph = parse_ir((root / "ir.snn").read_text(), arrays, str(root / "ir.snn"))
+    return graph, doc

@@ -1,0 +1,191 @@
+"""Lava backend: a Loihi fixed IR -> the process description run by backends/lava_network.py.
+
+Lava's LIF holds one du, dv and vth per process, so a population becomes one LIF per group
+of neurons sharing them; a projection becomes one Dense (dense weights) or Sparse (sparse and
+convolution weights, expanded) per pair of groups, Delay* when it has delays. What Lava cannot
+express is refused here with the construct named.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from snnc.backends import lava_network
+from snnc.compiler.errors import SnncError
+from snnc.compiler.ir import SPIKING, Conn, Graph, Projection
+from snnc.compiler.linalg import projection_matrices
+
+MAX_DELAY = 62
+
+
+class LavaError(SnncError):
+    """The fixed IR holds something Lava 0.10.0 cannot express."""
+
+
+def _groups(du: np.ndarray, dv: np.ndarray, vth: np.ndarray) -> list[np.ndarray]:
+    """Neuron indices per distinct (du, dv, vth), in order of first appearance."""
+    keys = np.stack([du, dv, vth], axis=1)
+    _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    return [np.flatnonzero(inv.reshape(-1) == u) for u in order]
+
+
+def _split(bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Effective bias -> (bias_mant, bias_exp): the smallest exp with |mant| <= 4095."""
+    b = bias.astype(np.int64)
+    exp = np.zeros(b.shape, dtype=np.int64)
+    while (big := np.abs(b) > 4095 * (1 << exp)).any() and exp.max() <= 7:
+        exp[big] += 1
+    mant = b >> exp
+    if ((mant << exp) != b).any() or (exp > 7).any():
+        raise LavaError("a bias is not representable as bias_mant << bias_exp")
+    return mant, exp
+
+
+def _put_matrix(arrays: dict[str, np.ndarray], key: str, m: Any) -> None:
+    if sp.issparse(m):
+        m = sp.csr_matrix(m)
+        m.sort_indices()
+        arrays[f"{key}.data"] = m.data.astype(np.int64)
+        arrays[f"{key}.indices"] = m.indices.astype(np.int64)
+        arrays[f"{key}.indptr"] = m.indptr.astype(np.int64)
+        arrays[f"{key}.shape"] = np.array(m.shape, dtype=np.int64)
+    else:
+        arrays[key] = np.asarray(m).astype(np.int64)
+
+
+def _weights_and_delays(g: Graph, p: Projection) -> list[tuple[Any, Any]]:
+    """[(W, D)] for a projection: one pair, or one per delay where synapses share (dst, src)."""
+    mats = projection_matrices(p, g.node_shape(p.src), g.node_size(p.dst))
+    dense = p.kind is Conn.DENSE
+    conv = {d: (sp.csr_matrix(m) if not dense else np.asarray(m)) for d, m in mats.items()}
+    if len(conv) <= 1:
+        return [(m, None if d == 0 else _delay_like(m, d)) for d, m in conv.items()]
+    support = sum((abs(m) != 0).astype(np.int64) for m in conv.values())
+    if np.max(support) <= 1:  # every (dst, src) pair has one delay: one Delay* process
+        w = sum(conv.values())
+        dl = sum(_delay_like(m, d) for d, m in conv.items())
+        return [(w, dl)]
+    return [(m, _delay_like(m, d)) for d, m in sorted(conv.items())]
+
+
+def _delay_like(m: Any, d: int) -> Any:
+    if sp.issparse(m):
+        out = sp.csr_matrix(m, dtype=np.int64, copy=True)
+        out.data = np.full(out.data.shape, d, dtype=np.int64) * (out.data != 0)
+        out.eliminate_zeros()
+        return out
+    return np.where(np.asarray(m) != 0, d, 0).astype(np.int64)
+
+
+def describe(g: Graph) -> dict[str, np.ndarray]:
+    """Fixed IR (loihi semantics) -> arrays of lava/weights.npz (with a JSON 'index')."""
+    if g.meta.get("stage") != "fixed" or g.meta.get("semantics") != "loihi":
+        raise LavaError("the Lava backend takes a model compiled for a Loihi target")
+    arrays: dict[str, np.ndarray] = {}
+    lifs, conns, pop_groups = [], [], {}
+    for name, p in g.populations.items():
+        groups = _groups(p.du, p.dv, p.v_th)
+        pop_groups[name] = []
+        for idx in groups:
+            i = len(lifs)
+            mant, exp = _split(p.bias[idx])
+            arrays[f"lif{i}.bias_mant"], arrays[f"lif{i}.bias_exp"] = mant, exp
+            arrays[f"lif{i}.neurons"] = idx.astype(np.int64)
+            lifs.append({"pop": name, "size": int(idx.size), "du": int(p.du[idx[0]]),
+                         "dv": int(p.dv[idx[0]]), "vth": int(p.v_th[idx[0]])})
+            pop_groups[name].append((i, idx))
+    for name, p in g.projections.items():
+        if p.max_delay > MAX_DELAY:
+            raise LavaError(f"projection '{name}': delay {p.max_delay} exceeds Lava's "
+                            f"DelayDense/DelaySparse limit of {MAX_DELAY}")
+        if p.src in g.inputs:
+            src_parts = [(p.src, np.arange(g.node_size(p.src)))]
+        else:
+            src_parts = pop_groups[p.src]
+        if len(src_parts) > 1 and p.weight_exp < 0:
+            raise LavaError(
+                f"projection '{name}': its source '{p.src}' needs {len(src_parts)} Lava LIF "
+                "processes (neurons differ in du, dv or vth) and its weight_exp "
+                f"{p.weight_exp} < 0 rounds each process's sum separately; compile without "
+                "--per-channel")
+        for w_full, d_full in _weights_and_delays(g, p):
+            for di, didx in pop_groups[p.dst]:
+                for src, sidx in src_parts:
+                    w = w_full[didx][:, sidx]
+                    if (abs(w) != 0).sum() == 0:
+                        continue
+                    wi = w.toarray() if sp.issparse(w) else w
+                    if wi.min() < -256 or wi.max() > 255:
+                        raise LavaError(f"projection '{name}': synapses sharing a (target, "
+                                        "source) pair sum beyond Lava's 8-bit weight range")
+                    j = len(conns)
+                    _put_matrix(arrays, f"c{j}.w", w)
+                    if d_full is not None:
+                        _put_matrix(arrays, f"c{j}.d", d_full[didx][:, sidx])
+                    conns.append({"projection": name, "src_kind": "input" if isinstance(src, str)
+                                  else "lif", "src": src, "dst": di,
+                                  "delayed": d_full is not None,
+                                  "weight_exp": p.weight_exp, "num_weight_bits": p.weight_bits})
+    # Lava runs the processes connected to the one it is started from: tie stray LIFs to it
+    if lifs:
+        linked = _connected(len(lifs), conns)
+        for i in range(len(lifs)):
+            if i not in linked:
+                j = len(conns)
+                arrays[f"c{j}.w"] = np.zeros((lifs[i]["size"], lifs[0]["size"]), dtype=np.int64)
+                conns.append({"projection": None, "src_kind": "lif", "src": 0, "dst": i,
+                              "delayed": False, "weight_exp": 0, "num_weight_bits": 8})
+    index = {
+        "inputs": [{"name": k, "size": v.size, "shape": list(v.shape)}
+                   for k, v in g.inputs.items()],
+        "lifs": lifs, "conns": conns,
+        "populations": [{"name": k, "size": v.size, "spiking": v.model in SPIKING}
+                        for k, v in g.populations.items()],
+        "outputs": [{"name": k, "source": v.source} for k, v in g.outputs.items()],
+    }
+    arrays["index"] = np.array(json.dumps(index, sort_keys=True))
+    return arrays
+
+
+def _connected(n: int, conns: list[dict[str, Any]]) -> set[int]:
+    """LIF indices connected (ignoring direction, through LIFs only or shared inputs) to 0."""
+    parent = list(range(n))
+    ports: dict[str, int] = {}
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for c in conns:
+        if c["src_kind"] == "lif":
+            parent[find(c["src"])] = find(c["dst"])
+        elif c["src"] in ports:
+            parent[find(ports[c["src"]])] = find(c["dst"])
+        else:
+            ports[c["src"]] = c["dst"]
+    root = find(0)
+    return {i for i in range(n) if find(i) == root}
+
+
+def run_lava(desc: dict[str, np.ndarray], inputs: dict[str, np.ndarray], steps: int,
+             on_sample: Any = None) -> dict[str, np.ndarray]:
+    """Batch run in Lava: inputs port -> (B, T_in, *shape); returns traces (B, steps, n)."""
+    if not lava_network.have_lava():
+        raise LavaError("lava-nc is not installed; `make setup` installs it (see README), or "
+                        "use --engine fixed, which is bit-exact to it")
+    batch = next(iter(inputs.values())).shape[0]
+    out: dict[str, list[np.ndarray]] = {}
+    for b in range(batch):
+        tr = lava_network.run(desc, {k: x[b].reshape(x.shape[1], -1) for k, x in inputs.items()},
+                              steps)
+        for k, v in tr.items():
+            out.setdefault(k, []).append(v)
+        if on_sample is not None:
+            on_sample(b)
+    return {k: np.stack(v) for k, v in out.items()}

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""A compiled snnc network as Lava 0.10.0 processes, and a script that runs it.
+
+This file is copied verbatim into every loihi2 artifact as `lava/network.py`; the network
+itself is the data in `lava/weights.npz` beside it. snnc's in-process Lava engine imports the
+same code, so the script and `snnc run --engine lava` cannot drift apart. It needs only numpy,
+scipy and lava-nc:
+
+    python network.py --input X.npy --steps T -o out.npz
+
+X.npy holds binary spikes (T_in, *input_shape) or (B, T_in, *input_shape); out.npz gets, per
+output port, spikes (B, T, n) and per population the traces u:<pop>, v:<pop>, s:<pop>.
+Processes: one RingBuffer per input port; one LIF (fixed_pt) per group of neurons that share
+du, dv and vth; one Dense / Sparse / DelayDense / DelaySparse per projection and group pair;
+Monitors on u, v and s_out of every LIF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+# --- lava-nc 0.10.0 on Python 3.11: three dataclass fields of lava.magma.compiler.var_model
+# default to a ByteEncoder() instance, which 3.11 rejects as a mutable default. While that one
+# module is imported, those defaults become field(default_factory=ByteEncoder).
+_VAR_MODEL = "lava.magma.compiler.var_model"
+_OLD = ": ByteEncoder = ByteEncoder()"
+_NEW = ": ByteEncoder = __import__('dataclasses').field(default_factory=ByteEncoder)"
+
+
+class _PatchedLoader(importlib.machinery.SourceFileLoader):
+    def get_data(self, path):
+        data = super().get_data(path)
+        return data.decode("utf-8").replace(_OLD, _NEW).encode("utf-8") if path.endswith(
+            ".py") else data
+
+    def get_code(self, fullname):  # compile the patched source, never a cached .pyc
+        path = self.get_filename(fullname)
+        return compile(self.get_data(path), path, "exec", dont_inherit=True)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname != _VAR_MODEL:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.origin:
+            spec.loader = _PatchedLoader(fullname, spec.origin)
+        return spec
+
+
+def have_lava() -> bool:
+    return importlib.util.find_spec("lava") is not None
+
+
+def ensure_lava() -> None:
+    """Make lava-nc importable on this interpreter (RuntimeError if it is not installed)."""
+    if not have_lava():
+        raise RuntimeError("lava-nc is not installed")
+    if sys.version_info >= (3, 11) and not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())
+
+
+# --- the network description (weights.npz)
+
+
+def load_description(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _matrix(desc: dict[str, np.ndarray], key: str):
+    if f"{key}.data" in desc:
+        return sp.csr_matrix((desc[f"{key}.data"], desc[f"{key}.indices"], desc[f"{key}.indptr"]),
+                             shape=tuple(desc[f"{key}.shape"]))
+    return desc[key]
+
+
+def run(desc: dict[str, np.ndarray], inputs: dict[str, np.ndarray], steps: int
+        ) -> dict[str, np.ndarray]:
+    """Run one sample for `steps` steps. inputs: port -> (T_in, n) binary spikes.
+
+    Returns per population u:<pop>, v:<pop>, s:<pop> of shape (steps, size) as int64.
+    """
+    ensure_lava()
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import DelayDense, Dense
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+    from lava.proc.sparse.process import DelaySparse, Sparse
+    from lava.utils.weightutils import SignMode
+
+    index = json.loads(str(desc["index"]))
+    sources = {}
+    for port in index["inputs"]:
+        x = np.zeros((port["size"], steps), dtype=np.int64)
+        given = np.asarray(inputs[port["name"]]).reshape(-1, port["size"])[:steps]
+        x[:, : given.shape[0]] = given.T
+        sources[port["name"]] = RingBuffer(data=x)
+    lifs = []
+    for i, g in enumerate(index["lifs"]):
+        lifs.append(LIF(shape=(g["size"],), du=g["du"], dv=g["dv"], vth=g["vth"],
+                        bias_mant=desc[f"lif{i}.bias_mant"], bias_exp=desc[f"lif{i}.bias_exp"],
+                        name=f"{g['pop']}#{i}"))
+    for j, c in enumerate(index["conns"]):
+        w = _matrix(desc, f"c{j}.w")
+        kw = dict(weights=w, weight_exp=c["weight_exp"], num_weight_bits=c["num_weight_bits"],
+                  sign_mode=SignMode.MIXED)
+        if c["delayed"]:
+            cls = DelaySparse if sp.issparse(w) else DelayDense
+            conn = cls(delays=_matrix(desc, f"c{j}.d"), **kw)
+        else:
+            conn = (Sparse if sp.issparse(w) else Dense)(**kw)
+        src = sources[c["src"]] if c["src_kind"] == "input" else lifs[c["src"]]
+        src.s_out.connect(conn.s_in)
+        conn.a_out.connect(lifs[c["dst"]].a_in)
+    monitors = []
+    for lif in lifs:
+        ms = {}
+        for var in ("u", "v", "s_out"):
+            m = Monitor()
+            m.probe(getattr(lif, var), steps)
+            ms[var] = m
+        monitors.append(ms)
+    anchor = lifs[0]
+    anchor.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    try:
+        out: dict[str, np.ndarray] = {}
+        for pop in index["populations"]:
+            for v in ("u", "v", "s"):
+                out[f"{v}:{pop['name']}"] = np.zeros((steps, pop["size"]), dtype=np.int64)
+        for i, (g, lif) in enumerate(zip(index["lifs"], lifs, strict=True)):
+            idx = desc[f"lif{i}.neurons"]
+            for var, ms in monitors[i].items():
+                data = ms.get_data()[lif.name][var]  # (steps, size)
+                out[f"{var[0]}:{g['pop']}"][:, idx] = np.rint(data).astype(np.int64)
+    finally:
+        anchor.stop()
+    return out
+
+
+def outputs_of(desc: dict[str, np.ndarray], traces: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Output ports from traces: spikes of spiking sources, v of the others."""
+    index = json.loads(str(desc["index"]))
+    spiking = {p["name"]: p["spiking"] for p in index["populations"]}
+    return {o["name"]: traces[("s:" if spiking[o["source"]] else "v:") + o["source"]]
+            for o in index["outputs"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--input", required=True, help=".npy (one input port) or .npz (port -> array)")
+    ap.add_argument("--steps", type=int, required=True)
+    ap.add_argument("-o", "--output", required=True, help="output .npz")
+    ap.add_argument("--weights", default=str(Path(__file__).with_name("weights.npz")))
+    a = ap.parse_args(argv)
+    desc = load_description(a.weights)
+    index = json.loads(str(desc["index"]))
+    ports = index["inputs"]
+    if a.input.endswith(".npz"):
+        with np.load(a.input) as z:
+            xs = {p["name"]: z[p["name"]] for p in ports}
+    else:
+        if len(ports) != 1:
+            sys.exit(f"the network has {len(ports)} input ports; give an .npz keyed by port")
+        xs = {ports[0]["name"]: np.load(a.input)}
+    batched = {p["name"]: (xs[p["name"]][None] if xs[p["name"]].ndim == 1 + len(p["shape"])
+                           else xs[p["name"]]) for p in ports}
+    batch = next(iter(batched.values())).shape[0]
+    results: dict[str, list[np.ndarray]] = {}
+    for b in range(batch):
+        traces = run(desc, {k: x[b].reshape(x.shape[1], -1) for k, x in batched.items()}, a.steps)
+        for k, v in {**outputs_of(desc, traces), **traces}.items():
+            results.setdefault(k, []).append(v)
+    np.savez(a.output, **{k: np.stack(v) for k, v in results.items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""`snnc targets`, `snnc compile` and `snnc run ART`: summaries, determinism, clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from snnc.backends.lava_network import have_lava
+from snnc.cli import main
+
+from tests.conftest import ROOT
+
+DIGITS = str(ROOT / "examples" / "digits" / "digits.nir")
+
+
+def tree(d) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_targets_list_and_show(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["targets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("loihi2", "tianjic", "refsim"):
+        assert name in out
+    assert main(["targets", "tianjic", "--format", "json"]) == 0
+    t = json.loads(capsys.readouterr().out)
+    assert t["facts"]["core.neurons"]["value"] == 256
+    assert all(f["source"] for f in t["facts"].values())
+    assert main(["targets", "loihi2"]) == 0
+    assert "Davies et al. 2018" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target", ["loihi2", "tianjic", "refsim"])
+def test_compile_json_summary_and_byte_identical_artifact(tmp_path, capsys, target) -> None:  # type: ignore[no-untyped-def]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["compile", DIGITS, "--target", target, "-o", str(a), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    for key in ("artifact", "target", "populations", "neurons", "synapses", "weight_bits"):
+        assert key in s
+    assert (s["target"], s["populations"], s["neurons"], s["weight_bits"]) == (target, 2, 74, "8")
+    assert main(["compile", DIGITS, "--target", target, "-o", str(b)]) == 0
+    ta, tb = tree(a), tree(b)
+    assert ta == tb and "manifest.json" in ta
+    assert ("lava/network.py" in ta) == (target != "tianjic")
+    manifest = json.loads(ta["manifest.json"])
+    assert manifest["target"]["name"] == target and manifest["source"]["file"] == "digits.nir"
+
+
+def test_run_artifact_default_engine_is_fixed(tmp_path, capsys, rng) -> None:  # type: ignore[no-untyped-def]
+    art = tmp_path / "art"
+    assert main(["compile", DIGITS, "-o", str(art)]) == 0
+    x = (rng.random((2, 10, 64)) < 0.3).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", str(art), "--input", str(tmp_path / "x.npy"), "--batch", "--steps", "12",
+                 "--trace", "-o", str(tmp_path / "o.npz")]) == 0
+    capsys.readouterr()
+    with np.load(tmp_path / "o.npz") as z:
+        assert z["output_spikes"].shape == (2, 12, 10) and "u:lif1" in z.files
+    if have_lava():
+        assert main(["run", str(art), "--engine", "lava", "--input", str(tmp_path / "x.npy"),
+                     "--batch", "--steps", "12", "-o", str(tmp_path / "l.npz")]) == 0
+        with np.load(tmp_path / "o.npz") as z, np.load(tmp_path / "l.npz") as w:
+            np.testing.assert_array_equal(z["output_spikes"], w["output_spikes"])
+
+
+def one_error(capsys) -> str:  # type: ignore[no-untyped-def]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+def test_compile_and_run_errors_are_one_line(tmp_path, capsys, rng) -> None:  # type: ignore[no-untyped-def]
+    assert main(["compile", DIGITS, "--target", "nope", "-o", str(tmp_path / "x")]) == 1
+    assert "unknown target 'nope'" in one_error(capsys)
+    snn = tmp_path / "big.snn"
+    snn.write_text("snnc-ir 1\ninput in : (1)\n"
+                   "population h : lif (1) reset=zero refractory=0 {\n"
+                   "  du = f64 (1) fill 0.0\n  dv = f64 (1) fill 0.0\n"
+                   "  v_th = f64 (1) fill 1000000.0\n  v_reset = f64 (1) fill 0.0\n"
+                   "  bias = f64 (1) fill 0.0\n  i_bias = f64 (1) fill 0.0\n}\n"
+                   "projection w : in -> h dense {\n  weight = f64 (1, 1) fill 0.001\n"
+                   "  delay = i64 (1, 1) fill 0\n}\noutput out : (1) <- h\n")
+    assert main(["compile", str(snn), "-o", str(tmp_path / "y")]) == 1
+    msg = one_error(capsys)
+    assert "population 'h'" in msg and "131071" in msg
+    assert not (tmp_path / "y").exists()
+    art = tmp_path / "art"
+    assert main(["compile", DIGITS, "-o", str(art)]) == 0
+    capsys.readouterr()
+    x = (rng.random((10, 64)) < 0.3).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", str(art), "--engine", "float", "--input", str(tmp_path / "x.npy")]) == 1
+    assert "fixed or lava" in one_error(capsys)
+    np.save(tmp_path / "g.npy", x * 0.5)
+    assert main(["run", str(art), "--input", str(tmp_path / "g.npy")]) == 1
+    assert "binary spikes" in one_error(capsys)
+    bad = tmp_path / "bad"
+    shutil.copytree(art, bad)
+    (bad / "ir.snn").write_text((bad / "ir.snn").read_text().replace("lif1", "lif9"))
+    assert main(["run", str(bad), "--input", str(tmp_path / "x.npy")]) == 1
+    assert "checksum" in one_error(capsys)
+    assert main(["run", DIGITS, "--engine", "lava", "--input", str(tmp_path / "x.npy")]) == 1
+    assert "compile first" in one_error(capsys)
