@@ -172,7 +172,7 @@ def write_compiled(fixed: Graph, target: str, opts: Any, out: str, source: str) 
     """Write the artifact directory of a compiled graph (byte-identical on re-run)."""
     from dataclasses import asdict
 
-    from snnc.backends.artifact import write_artifact
+    from snnc.artifact import write_artifact
     from snnc.compiler.pipeline import pass_names
     from snnc.compiler.targets import load_target
 
@@ -193,7 +193,7 @@ def write_compiled(fixed: Graph, target: str, opts: Any, out: str, source: str) 
 
 
 def load_artifact(path: str) -> tuple[Graph, dict[str, Any]]:
-    from snnc.backends.artifact import read_artifact
+    from snnc.artifact import read_artifact
 
     return read_artifact(path)
 

@@ -156,7 +156,7 @@ def _print_compile_summary(s: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from snnc.backends.artifact import is_artifact
+    from snnc.artifact import is_artifact
 
     if is_artifact(args.model):
         return _run_artifact(args)

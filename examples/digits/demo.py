@@ -1,7 +1,7 @@
 """Helpers for `make demo`: encode the held-out digits, score a run's output spikes.
 
     python examples/digits/demo.py encode X.npy LABELS.npy
-    python examples/digits/demo.py score RUN.npz LABELS.npy
+    python examples/digits/demo.py score RUN.npz LABELS.npy [ENGINE-LABEL]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import train
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[0] not in ("encode", "score"):
+    if len(argv) not in (3, 4) or argv[0] not in ("encode", "score"):
         print(__doc__, file=sys.stderr)
         return 2
     if argv[0] == "encode":
@@ -32,8 +32,9 @@ def main(argv: list[str]) -> int:
     labels = np.load(argv[2])
     acc = float((counts.argmax(1) == labels).mean())
     reported = json.loads((Path(__file__).parent / "RESULTS.json").read_text())["test_accuracy"]
-    print(f"  float-engine test accuracy {acc:.4f} (training script reported {reported:.4f}); "
-          f"hidden spike rate {hidden_rate:.3f} per neuron-step")
+    engine = argv[3] if len(argv) == 4 else "float-engine"
+    rate = "" if np.isnan(hidden_rate) else f"; hidden spike rate {hidden_rate:.3f} per neuron-step"
+    print(f"  {engine} test accuracy {acc:.4f} (training script reported {reported:.4f}){rate}")
     return 0 if abs(acc - reported) <= 0.005 else 1
 
 
