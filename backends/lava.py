@@ -61,15 +61,15 @@ def _weights_and_delays(g: Graph, p: Projection) -> list[tuple[Any, Any]]:
     """[(W, D)] for a projection: one pair, or one per delay where synapses share (dst, src)."""
     mats = projection_matrices(p, g.node_shape(p.src), g.node_size(p.dst))
     dense = p.kind is Conn.DENSE
-    conv = {d: (sp.csr_matrix(m) if not dense else np.asarray(m)) for d, m in mats.items()}
-    if len(conv) <= 1:
-        return [(m, None if d == 0 else _delay_like(m, d)) for d, m in conv.items()]
-    support = sum((abs(m) != 0).astype(np.int64) for m in conv.values())
+    by_delay = {d: (np.asarray(m) if dense else sp.csr_matrix(m)) for d, m in mats.items()}
+    if len(by_delay) <= 1:
+        return [(m, None if d == 0 else _delay_like(m, d)) for d, m in by_delay.items()]
+    support = sum((abs(m) != 0).astype(np.int64) for m in by_delay.values())
     if np.max(support) <= 1:  # every (dst, src) pair has one delay: one Delay* process
-        w = sum(conv.values())
-        dl = sum(_delay_like(m, d) for d, m in conv.items())
+        w = sum(by_delay.values())
+        dl = sum(_delay_like(m, d) for d, m in by_delay.items())
         return [(w, dl)]
-    return [(m, _delay_like(m, d)) for d, m in sorted(conv.items())]
+    return [(m, _delay_like(m, d)) for d, m in sorted(by_delay.items())]
 
 
 def _delay_like(m: Any, d: int) -> Any:

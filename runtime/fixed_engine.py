@@ -47,25 +47,32 @@ def _ints(a: np.ndarray) -> np.ndarray:
     return np.asarray(a).astype(np.int64)
 
 
-class _LoihiNeurons:
+class _State:
+    """u, v and last spikes of one population, as int64 (B, n)."""
+
+    def __init__(self, pop: Population, batch: int):
+        self.pop = pop
+        self.u = np.zeros((batch, pop.size), dtype=np.int64)
+        self.v = np.zeros((batch, pop.size), dtype=np.int64)
+        self.s = np.zeros((batch, pop.size), dtype=np.int64)
+        self.spiking = pop.model in SPIKING
+
+
+class _LoihiNeurons(_State):
     """A population on Lava's LIF (PyLifModelBitAcc)."""
 
     traces_u = True
 
-    def __init__(self, pop: Population, batch: int):
-        self.pop = pop
-        n = pop.size
-        self.u = np.zeros((batch, n), dtype=np.int64)
-        self.v = np.zeros((batch, n), dtype=np.int64)
-        self.s = np.zeros((batch, n), dtype=np.int64)
+    def __init__(self, pop: Population, batch: int, check_overflow: bool):
+        super().__init__(pop, batch)
         self.du, self.dv = _ints(pop.du), _ints(pop.dv)
         self.bias, self.vth = _ints(pop.bias), _ints(pop.v_th)
-        self.spiking = pop.model in SPIKING
+        self.check_overflow = check_overflow
 
     def update(self, a: np.ndarray) -> np.ndarray:
         try:
             self.u, v, s = fixed.loihi_update(self.u, self.v, a, self.du, self.dv, self.bias,
-                                              self.vth)
+                                              self.vth, self.check_overflow)
         except fixed.FixedOverflow as e:
             raise FixedRunError(f"population '{self.pop.name}': {e}") from None
         self.v = v
@@ -73,19 +80,14 @@ class _LoihiNeurons:
         return self.s
 
 
-class _TianjicNeurons:
+class _TianjicNeurons(_State):
     """A population on the Tianjic-style soma (docs/fixed_point.md)."""
 
     def __init__(self, pop: Population, batch: int):
-        self.pop = pop
-        n = pop.size
-        self.u = np.zeros((batch, n), dtype=np.int64)
-        self.v = np.zeros((batch, n), dtype=np.int64)
-        self.s = np.zeros((batch, n), dtype=np.int64)
-        self.ref = np.zeros((batch, n), dtype=np.int64)
+        super().__init__(pop, batch)
+        self.ref = np.zeros((batch, pop.size), dtype=np.int64)
         self.current = pop.model in HAS_CURRENT
         self.traces_u = self.current
-        self.spiking = pop.model in SPIKING
         self.au, self.av = _ints(pop.du), _ints(pop.dv)
         self.bias, self.ibias = _ints(pop.bias), _ints(pop.i_bias)
         self.vth, self.vreset = _ints(pop.v_th), _ints(pop.v_reset)
@@ -129,14 +131,24 @@ class FixedEngine(FloatEngine):
         if self.semantics not in ("loihi", "tianjic"):
             raise SnncError(f"unknown fixed-point semantics {self.semantics!r}")
         super().__init__(graph)
+        # Populations whose input could ever leave int32 after << 6 are checked every step;
+        # for the rest (every quantized model) the bound proves the check unnecessary.
+        bound = {k: np.zeros(p.size) for k, p in graph.populations.items()}
+        for syn in self.synapses:
+            rows = abs(syn.matrix).sum(axis=1)
+            bound[syn.dst] += np.asarray(rows).reshape(-1) * 2.0 ** max(syn.exp, 0) + 1
+        self.unsafe = {k for k, b in bound.items()
+                       if b.size and b.max() * 2**fixed.ACT_SHIFT >= fixed.INT32}
 
     def _synapse(self, proj: Projection, delay: int, matrix: Any) -> Any:
         return _Synapse(proj, delay, matrix, self.semantics)
 
     def _neurons(self, pop: Population, batch: int) -> Any:
-        return (_LoihiNeurons if self.semantics == "loihi" else _TianjicNeurons)(pop, batch)
+        if self.semantics == "loihi":
+            return _LoihiNeurons(pop, batch, check_overflow=pop.name in self.unsafe)
+        return _TianjicNeurons(pop, batch)
 
-    def _input(self, x: np.ndarray) -> np.ndarray:
+    def as_input(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         if not np.isin(x, (0, 1)).all():
             raise InputError("fixed-point targets take binary spikes (0/1) as input; "

@@ -107,7 +107,7 @@ class FloatEngine:
     def _neurons(self, pop: Population, batch: int) -> Any:
         return _Neurons(pop, batch)
 
-    def _check_inputs(self, inputs: Mapping[str, np.ndarray]) -> tuple[int, int]:
+    def check_inputs(self, inputs: Mapping[str, np.ndarray]) -> tuple[int, int]:
         g = self.graph
         missing = sorted(set(g.inputs) - set(inputs))
         extra = sorted(set(inputs) - set(g.inputs))
@@ -129,19 +129,17 @@ class FloatEngine:
             raise InputError("the model has no input port; nothing to run")
         return batch, steps
 
-    def _input(self, x: np.ndarray) -> np.ndarray:
+    def as_input(self, x: np.ndarray) -> np.ndarray:
+        """One input array in the engine's dtype (the fixed engine also checks it is binary)."""
         return np.asarray(x, dtype=np.float64)
-
-    def _finish(self, neurons: dict[str, Any]) -> None:
-        """Hook after the last step (the fixed engine checks its overflow log here)."""
 
     def run(self, inputs: Mapping[str, np.ndarray], steps: int | None = None,
             trace: bool = False, on_step: Callable[[int], None] | None = None) -> RunResult:
         """inputs: port -> (B, T_in, *shape). Steps beyond T_in receive no input."""
         g = self.graph
-        batch, t_in = self._check_inputs(inputs)
+        batch, t_in = self.check_inputs(inputs)
         steps = t_in if steps is None else int(steps)
-        flat_in = {k: self._input(x).reshape(batch, t_in, -1) for k, x in inputs.items()}
+        flat_in = {k: self.as_input(x).reshape(batch, t_in, -1) for k, x in inputs.items()}
         neurons = {k: self._neurons(p, batch) for k, p in g.populations.items()}
         depth = self.max_delay + 1
         dt = self.dtype
@@ -183,5 +181,4 @@ class FloatEngine:
             if on_step is not None:
                 on_step(t)
         shaped = {k: v.reshape(batch, steps, *g.outputs[k].shape) for k, v in outs.items()}
-        self._finish(neurons)
         return RunResult(outputs=shaped, traces=traces, steps=steps)

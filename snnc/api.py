@@ -216,8 +216,8 @@ def run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None 
             raise InputError(f"--engine lava runs Loihi artifacts; this one is for "
                              f"{graph.meta.get('target')}; use --engine fixed")
         eng = FixedEngine(graph)  # checks the inputs exactly as the fixed engine does
-        batch, t_in = eng._check_inputs(inputs)
-        xs = {k: eng._input(x) for k, x in inputs.items()}
+        batch, t_in = eng.check_inputs(inputs)
+        xs = {k: eng.as_input(x) for k, x in inputs.items()}
         steps = steps or t_in
         desc = None
         if artifact is not None:

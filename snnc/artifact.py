@@ -24,6 +24,7 @@ from snnc.compiler.targets import TargetSpec
 
 ARTIFACT_VERSION = 1
 MANIFEST = "manifest.json"
+MANAGED = (MANIFEST, "ir.snn", "arrays.npz", "lava/network.py", "lava/weights.npz")
 
 
 class ArtifactError(SnncError):
@@ -55,6 +56,10 @@ def write_artifact(out: str | Path, graph: Graph, target: TargetSpec,
     if root.exists() and not root.is_dir():
         raise ArtifactError(f"{root} exists and is not a directory")
     root.mkdir(parents=True, exist_ok=True)
+    for f in MANAGED:  # a re-compile for another target must not leave the old target's files
+        (root / f).unlink(missing_ok=True)
+    if (root / "lava").is_dir() and not any((root / "lava").iterdir()):
+        (root / "lava").rmdir()
     arrays: dict[str, np.ndarray] = {}
     (root / "ir.snn").write_text(print_ir(graph, arrays))
     save_npz(root / "arrays.npz", arrays)

@@ -145,7 +145,8 @@ def _print_compile_summary(s: dict[str, Any]) -> None:
 
     con = Console()
     con.print(f"compiled for [bold]{s['target']}[/] ({s['semantics']} arithmetic), "
-              f"{s['weight_bits']}-bit weights{' per channel' if s['per_channel'] else ''}: "
+              f"{s['weight_bits']}{'' if s['weight_bits'] == 'ternary' else '-bit'} weights"
+              f"{' per channel' if s['per_channel'] else ''}: "
               f"{s['populations']} populations, {s['neurons']} neurons, {s['synapses']} synapses")
     t = Table("projection", "weight_exp", "SQNR dB", "clipped", "zeroed", box=None)
     for name, p in s["projections"].items():

@@ -149,7 +149,7 @@ def _bias_int(pop: str, b: np.ndarray, t: TargetSpec, f: _Format, what: str) -> 
         if (exp > exp_max).any():
             i = int(np.argmax(exp))
             raise QuantizeError(
-                f"population '{pop}': {what} {b[i] / 1:.4g} (integer units) exceeds the largest "
+                f"population '{pop}': {what} {b[i]:.4g} (integer units) exceeds the largest "
                 f"Loihi bias {mant_max} << {exp_max}; lower the bias or the threshold scale")
         mant = np.round(b / 2.0**exp)
         while (np.abs(mant) > mant_max).any():  # rounding up crossed the mantissa edge
@@ -212,28 +212,23 @@ def _exact_scale(pop: Population, projs: list[Projection], t: TargetSpec, f: _Fo
     which keeps more threshold resolution."""
     if f.ternary or f.bits != int(t["format.weight_bits"]) or not f.loihi:
         return None
-    fin = np.isfinite(pop.v_th)
-    for c in (0,):
-        k = f.unit * 2.0**c
-        vth = k * pop.v_th[fin] / f.vth_unit
-        if not (np.all(vth == np.round(vth)) and np.all(vth <= f.vth_max)):
-            continue
-        if not (np.all(k * pop.bias == np.round(k * pop.bias))
-                and np.all(k * pop.i_bias == np.round(k * pop.i_bias))):
-            continue
-        exps: dict[str, int] = {}
-        for p in projs:
-            for e in sorted(range(f.emin, f.emax + 1), key=abs):
-                q = p.weight * k / (f.unit * 2.0**e)
-                if (np.all(q == np.round(q)) and np.all(q % f.step == 0)
-                        and q.min(initial=0) >= f.lo and q.max(initial=0) <= f.hi):
-                    exps[p.name] = e
-                    break
-            else:
+    k = float(f.unit)  # netx float units are Loihi's / 2^act_shift: k = 2^act_shift
+    vth = k * pop.v_th[np.isfinite(pop.v_th)] / f.vth_unit
+    if not (np.all(vth == np.round(vth)) and np.all(vth <= f.vth_max)
+            and np.all(k * pop.bias == np.round(k * pop.bias))
+            and np.all(k * pop.i_bias == np.round(k * pop.i_bias))):
+        return None
+    exps: dict[str, int] = {}
+    for p in projs:
+        for e in sorted(range(f.emin, f.emax + 1), key=abs):  # prefer the file's own exponent 0
+            q = p.weight * k / (f.unit * 2.0**e)
+            if (np.all(q == np.round(q)) and np.all(q % f.step == 0)
+                    and q.min(initial=0) >= f.lo and q.max(initial=0) <= f.hi):
+                exps[p.name] = e
                 break
-        if len(exps) == len(projs):
-            return k, exps
-    return None
+        else:
+            return None
+    return k, exps
 
 
 def _quantize_population(g: Graph, pop: Population, t: TargetSpec, f: _Format,
@@ -282,11 +277,13 @@ def _quantize_population(g: Graph, pop: Population, t: TargetSpec, f: _Format,
         vth = np.round(k * pop.v_th / f.vth_unit)
         if (vth > f.vth_max).any():
             i = int(np.argmax(vth))
+            wmax = max((float(np.abs(p.weight).max(initial=0)) for p in projs), default=0.0)
+            ratio = f" (the threshold is {pop.v_th[i] / wmax:.3g}x the largest weight)" \
+                if wmax > 0 else ""
             raise QuantizeError(
                 f"population '{pop.name}': threshold {pop.v_th[i]:g} needs mantissa {vth[i]:.0f} "
-                f"at the scale its weights need, beyond the target's {f.vth_max} (the threshold "
-                f"is {pop.v_th[i] * f.unit / f.vth_unit * k[i] / f.level / f.unit:.0f}x the "
-                "largest weight); rescale the model's weights or threshold")
+                f"at the scale its weights need, beyond the target's {f.vth_max}{ratio}; "
+                "rescale the model's weights or threshold")
     else:
         vth = np.full(pop.size, float(f.vth_max))
     current = pop.model in HAS_CURRENT

@@ -30,6 +30,29 @@ REQUIRED_BY_SEMANTICS = {
 }
 
 
+_BOOL = ("format.current_bias",)
+_RESETS = ("zero", "subtract", "none")
+
+
+def _check_type(key: str, value: Any) -> str | None:
+    """Why a required fact's value has the wrong type, or None."""
+    if key in _BOOL:
+        return None if isinstance(value, bool) else "must be true or false"
+    if key == "chip.mesh":
+        ok = (isinstance(value, list) and len(value) == 2
+              and all(isinstance(v, int) and v > 0 for v in value))
+        return None if ok else "must be [columns, rows] of positive integers"
+    if key == "format.resets":
+        ok = isinstance(value, list) and value and all(v in _RESETS for v in value)
+        return None if ok else f"must be a list drawn from {list(_RESETS)}"
+    if key.startswith("energy_pj."):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+        return None if ok else "must be a non-negative number"
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be an integer"
+    return None
+
+
 class TargetError(SnncError):
     """A target file is missing, malformed, or lacks a fact or a source."""
 
@@ -125,5 +148,9 @@ def load_target(name_or_path: str, _seen: tuple[str, ...] = ()) -> TargetSpec:
     if missing:
         raise TargetError(f"{path}: target {name!r} lacks the facts {', '.join(missing)}; "
                           "add them or say extends = \"loihi2\"")
+    for k in REQUIRED + REQUIRED_BY_SEMANTICS[semantics]:
+        if (why := _check_type(k, facts[k].value)) is not None:
+            sec, key = k.split(".", 1)
+            raise TargetError(f"{path}: [{sec}] {key} = {facts[k].value!r} {why}")
     return TargetSpec(name=str(name), description=str(doc.get("description", "")),
                       semantics=semantics, facts=facts, path=str(path))

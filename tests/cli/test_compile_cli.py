@@ -48,6 +48,15 @@ def test_compile_json_summary_and_byte_identical_artifact(tmp_path, capsys, targ
     assert manifest["target"]["name"] == target and manifest["source"]["file"] == "digits.nir"
 
 
+def test_recompiling_into_a_directory_drops_the_old_targets_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    art = tmp_path / "art"
+    assert main(["compile", DIGITS, "--target", "loihi2", "-o", str(art)]) == 0
+    assert (art / "lava" / "network.py").exists()
+    assert main(["compile", DIGITS, "--target", "tianjic", "-o", str(art)]) == 0
+    assert not (art / "lava").exists()
+    assert sorted(tree(art)) == ["arrays.npz", "ir.snn", "manifest.json"]
+
+
 def test_run_artifact_default_engine_is_fixed(tmp_path, capsys, rng) -> None:  # type: ignore[no-untyped-def]
     art = tmp_path / "art"
     assert main(["compile", DIGITS, "-o", str(art)]) == 0

@@ -164,3 +164,26 @@ def test_fixed_engine_refuses_float_graphs_and_graded_input() -> None:
     fixed, _ = api.compile_graph(g, "loihi2")
     with pytest.raises(InputError, match="binary spikes"):
         FixedEngine(fixed).run({"input": np.full((1, 3, 64), 0.5)})
+
+
+def test_input_beyond_int32_after_shift_stops_with_the_population_named() -> None:
+    """Lava computes a << 6 in int32 and would wrap silently; the engine refuses instead.
+    1100 inputs x 254 x 2^7 x 64 > 2^31. A quantized model never gets there."""
+    from snnc.compiler.ir import NeuronModel, Population, Port, Projection
+    from snnc.runtime.fixed_engine import FixedRunError
+
+    n_in = 1100
+    pop = Population.make("big", (1,), NeuronModel.LIF, du=0.0, v_th=100.0)
+    pop = replace(pop, du=np.full(1, 4095.0))
+    proj = Projection(name="w", src="in", dst="big", kind=Conn.DENSE,
+                      weight=np.full((1, n_in), 254.0), delay=np.zeros((1, n_in), dtype=np.int64),
+                      weight_exp=7, weight_bits=8)
+    g = Graph.build([pop], [proj], [Port(name="in", shape=(n_in,))],
+                    [Port(name="out", shape=(1,), source="big")],
+                    meta={"stage": "fixed", "semantics": "loihi", "target": "loihi2"})
+    eng = FixedEngine(g)
+    assert eng.unsafe == {"big"}
+    with pytest.raises(FixedRunError, match="population 'big'.*int32"):
+        eng.run({"in": np.ones((1, 3, n_in), dtype=np.int64)})
+    quiet = eng.run({"in": np.zeros((1, 3, n_in), dtype=np.int64)})  # no spikes: no overflow
+    assert quiet.outputs["out"].sum() == 0

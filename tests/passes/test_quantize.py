@@ -159,6 +159,11 @@ def test_target_files_need_a_source_for_every_number(tmp_path) -> None:  # type:
                     '[core]\nneurons = { value = 128, source = "my choice" }\n')
     t = load_target(str(good))
     assert t["core.neurons"] == 128 and t["format.vth_bits"] == 17 and t.semantics == "loihi"
+    typo = tmp_path / "typo.toml"
+    typo.write_text('name = "t"\nextends = "loihi2"\n'
+                    '[core]\nneurons = { value = "many", source = "typo" }\n')
+    with pytest.raises(TargetError, match=r"\[core\] neurons = 'many' must be an integer"):
+        load_target(str(typo))
     with pytest.raises(TargetError, match="unknown target 'nope'"):
         load_target("nope")
     for name in ("loihi2", "tianjic", "refsim"):
