@@ -39,6 +39,9 @@ demo: $(STAMP)
 	$(PY) -c "import numpy as np; np.save('$(OUT)/digits_5.npy', np.load('$(OUT)/digits_test.npy')[:5])"
 	$(SNNC) run $(OUT)/digits.loihi2 --engine lava --input $(OUT)/digits_5.npy --batch --steps 18 -o $(OUT)/digits_lava.npz > /dev/null
 	$(PY) -c "import numpy as np; a=np.load('$(OUT)/digits_lava.npz')['output_spikes']; b=np.load('$(OUT)/digits_fixed.npz')['output_spikes'][:5]; print('  lava == fixed on 5 digits:', bool((a==b).all()))"
+	@echo "== snnc compile: tianjic core map (per-core crossbars, routes) -> $(OUT)/digits.tianjic"
+	$(SNNC) compile digits --target tianjic -o $(OUT)/digits.tianjic
+	@echo "  core files: $$(ls $(OUT)/digits.tianjic/tianjic/cores | wc -l); summary in $(OUT)/digits.tianjic/cores.md"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

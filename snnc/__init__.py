@@ -5,6 +5,7 @@ from snnc.api import (
     convert,
     load,
     load_artifact,
+    map_compiled,
     run,
     run_compiled,
     summary,
@@ -12,5 +13,5 @@ from snnc.api import (
 )
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "compile_graph", "convert", "load", "load_artifact", "run",
-           "run_compiled", "summary", "write_compiled"]
+__all__ = ["__version__", "compile_graph", "convert", "load", "load_artifact", "map_compiled",
+           "run", "run_compiled", "summary", "write_compiled"]

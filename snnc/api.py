@@ -156,20 +156,50 @@ def compile_graph(graph: Graph, target: str, opts: Any = None,
     return run_pipeline(graph, spec, opts, on_pass=on_pass), opts
 
 
-def compile_summary(fixed: Graph, opts: Any, artifact: str | None) -> dict[str, Any]:
+def map_compiled(fixed: Graph, target: str, opts: Any = None,
+                 on_pass: Callable[[str, float], None] | None = None,
+                 on_progress: Callable[[str], None] | None = None) -> Any:
+    """Fixed IR -> core map (partition, place, route) for `target`.
+
+    Raises DoesNotFit, naming the layer and the chips needed, if opts.max_chips is too few.
+    """
+    from snnc.compiler.pipeline import CompileOptions, run_mapping
+    from snnc.compiler.targets import load_target
+
+    return run_mapping(fixed, load_target(target), opts or CompileOptions(), on_pass, on_progress)
+
+
+def mapping_summary(coremap: Any) -> dict[str, Any]:
+    from snnc.backends.coremap_files import summary as _summary
+
+    return _summary(coremap)
+
+
+def compile_summary(fixed: Graph, opts: Any, artifact: str | None, coremap: Any = None
+                    ) -> dict[str, Any]:
     """The JSON summary `snnc compile --json` prints."""
     q = fixed.meta.get("quantize", {})
-    return {"artifact": artifact, "target": fixed.meta.get("target"),
+    mapping: dict[str, Any] = {}
+    if coremap is not None:
+        m = mapping_summary(coremap)
+        mapping = {k: m[k] for k in ("cores_used", "cores_lower_bound", "lower_bounds", "chips",
+                                     "weighted_hops", "routed_hops", "max_link_load",
+                                     "placer", "seed", "max_utilization", "layers",
+                                     "dendrite_split_cores")}
+    return {**mapping, "artifact": artifact, "target": fixed.meta.get("target"),
             "semantics": fixed.meta.get("semantics"),
             "populations": len(fixed.populations), "neurons": fixed.n_neurons,
             "synapses": fixed.n_synapses, "weight_bits": opts.weight_bits,
             "per_channel": opts.per_channel, "gain": dict(opts.gain),
             "projections": q.get("projections", {}), "population_errors": q.get("populations", {}),
-            "warnings": q.get("warnings", []), "digest": fixed.digest()}
+            "warnings": q.get("warnings", []), "digest": fixed.digest(),
+            "relay_neurons": fixed.meta.get("lower_delays", {}).get("relay_neurons", 0)}
 
 
-def write_compiled(fixed: Graph, target: str, opts: Any, out: str, source: str) -> str:
-    """Write the artifact directory of a compiled graph (byte-identical on re-run)."""
+def write_compiled(fixed: Graph, target: str, opts: Any, out: str, source: str,
+                   coremap: Any = None) -> str:
+    """Write the artifact directory of a compiled graph and its core map (byte-identical on
+    re-run)."""
     from dataclasses import asdict
 
     from snnc.artifact import write_artifact
@@ -183,13 +213,15 @@ def write_compiled(fixed: Graph, target: str, opts: Any, out: str, source: str) 
 
         with open(source, "rb") as f:
             src["sha256"] = hashlib.sha256(f.read()).hexdigest()
-    summ = compile_summary(fixed, opts, None)
+    summ = compile_summary(fixed, opts, None, coremap)
     manifest = {"source": src, "options": {**asdict(opts), "gain": dict(opts.gain)},
                 "passes": pass_names(spec),
                 "summary": {k: summ[k] for k in ("populations", "neurons", "synapses",
-                                                  "weight_bits")},
+                                                  "weight_bits", "cores_used",
+                                                  "cores_lower_bound", "chips",
+                                                  "weighted_hops") if k in summ},
                 "quantize": fixed.meta.get("quantize", {})}
-    return str(write_artifact(out, fixed, spec, manifest))
+    return str(write_artifact(out, fixed, spec, manifest, coremap))
 
 
 def load_artifact(path: str) -> tuple[Graph, dict[str, Any]]:
@@ -236,4 +268,5 @@ def run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None 
 
 
 __all__ = ["load", "convert", "summary", "run", "prepare_input", "result_arrays",
-           "list_targets", "compile_graph", "write_compiled", "load_artifact", "run_compiled"]
+           "list_targets", "compile_graph", "map_compiled", "mapping_summary", "write_compiled",
+           "load_artifact", "run_compiled"]

@@ -6,6 +6,8 @@
     arrays.npz        integer tables (zip members in sorted order, fixed timestamps)
     lava/network.py   Loihi targets: runnable Lava script (backends/lava_network.py)
     lava/weights.npz  ... and the process description it builds
+    mapping/, cores.md  partition, placement and routes (backends/coremap_files.py)
+    tianjic/          Tianjic targets: per-core files, crossbars, routes (backends/tianjic.py)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,8 @@ from snnc.compiler.targets import TargetSpec
 
 ARTIFACT_VERSION = 1
 MANIFEST = "manifest.json"
-MANAGED = (MANIFEST, "ir.snn", "arrays.npz", "lava/network.py", "lava/weights.npz")
+MANAGED = (MANIFEST, "ir.snn", "arrays.npz", "lava/network.py", "lava/weights.npz", "cores.md")
+MANAGED_DIRS = ("mapping", "tianjic")
 
 
 class ArtifactError(SnncError):
@@ -48,8 +52,9 @@ def _sha(path: Path) -> str:
 
 
 def write_artifact(out: str | Path, graph: Graph, target: TargetSpec,
-                   manifest: dict[str, Any]) -> Path:
-    """Write the artifact for a fixed IR; `manifest` adds source, options, summary."""
+                   manifest: dict[str, Any], coremap: Any = None) -> Path:
+    """Write the artifact for a fixed IR and its core map; `manifest` adds source, options,
+    summary."""
     from snnc.frontends.text import print_ir
 
     root = Path(out)
@@ -58,6 +63,9 @@ def write_artifact(out: str | Path, graph: Graph, target: TargetSpec,
     root.mkdir(parents=True, exist_ok=True)
     for f in MANAGED:  # a re-compile for another target must not leave the old target's files
         (root / f).unlink(missing_ok=True)
+    for d in MANAGED_DIRS:
+        if (root / d).is_dir():
+            shutil.rmtree(root / d)
     if (root / "lava").is_dir() and not any((root / "lava").iterdir()):
         (root / "lava").rmdir()
     arrays: dict[str, np.ndarray] = {}
@@ -71,6 +79,14 @@ def write_artifact(out: str | Path, graph: Graph, target: TargetSpec,
         save_npz(root / "lava" / "weights.npz", lava.describe(graph))
         (root / "lava" / "network.py").write_text(Path(lava_network.__file__).read_text())
         files += ["lava/network.py", "lava/weights.npz"]
+    if coremap is not None:
+        from snnc.backends.coremap_files import write_mapping
+
+        files += write_mapping(root, coremap, save_npz)
+        if target.semantics == "tianjic":
+            from snnc.backends.tianjic import write_tianjic
+
+            files += write_tianjic(root, graph, coremap, save_npz)
     doc = {"format_version": ARTIFACT_VERSION, **manifest,
            "target": target.to_json(), "ir_digest": graph.digest(),
            "files": {f: _sha(root / f) for f in files}}

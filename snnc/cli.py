@@ -119,14 +119,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
     calib = None
     if args.calibrate:
         calib = _read_input(args.calibrate, g, True)
-    opts = CompileOptions(weight_bits=args.weight_bits, per_channel=args.per_channel)
+    if args.max_chips is not None and args.max_chips < 1:
+        raise SnncError(f"--max-chips must be at least 1, got {args.max_chips}")
+    opts = CompileOptions(weight_bits=args.weight_bits, per_channel=args.per_channel,
+                          placer=args.placer, seed=args.seed, max_chips=args.max_chips)
     timings: list[tuple[str, float]] = []
     fixed, opts = api.compile_graph(g, args.target, opts, calibrate_inputs=calib,
                                     on_pass=lambda n, s: timings.append((n, s)))
+    big = fixed.n_synapses > 2_000_000
+    cm = api.map_compiled(fixed, args.target, opts, on_pass=lambda n, s: timings.append((n, s)),
+                          on_progress=(lambda m: print(m, file=sys.stderr)) if big else None)
     stem = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
     out = args.output or f"{stem}.{fixed.meta['target']}"
-    art = api.write_compiled(fixed, args.target, opts, out, path)
-    summ = api.compile_summary(fixed, opts, art)
+    art = api.write_compiled(fixed, args.target, opts, out, path, coremap=cm)
+    summ = api.compile_summary(fixed, opts, art, cm)
     if args.json:
         print(json.dumps(summ, indent=2))
     else:
@@ -153,7 +159,31 @@ def _print_compile_summary(s: dict[str, Any]) -> None:
         sq = "exact" if p["sqnr_db"] is None else f"{p['sqnr_db']:.1f}"
         t.add_row(name, str(p["weight_exp"]), sq, str(p["clipped"]), str(p["zeroed"]))
     con.print(t)
+    if "cores_used" in s:
+        _print_mapping(con, s)
     con.print(f"artifact: {s['artifact']}")
+
+
+def _print_mapping(con: Any, s: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    lb = s["lower_bounds"]
+    con.print(f"[bold]{s['cores_used']}[/] cores on {s['chips']} chip(s); lower bound "
+              f"{s['cores_lower_bound']} (neurons {lb['neurons']}, in_axons {lb['in_axons']}, "
+              f"out_axons {lb['out_axons']}, synapse memory {lb['synapse_memory_bits']})"
+              + (f"; {s['dendrite_split_cores']} partial-sum cores" if s["dendrite_split_cores"]
+                 else "") + (f"; {s['relay_neurons']} delay relay neurons"
+                             if s["relay_neurons"] else ""))
+    t = Table("layer", "neurons", "cores", "neurons %", "in_axons %", "out_axons %",
+              "memory %", box=None)
+    for name, L in s["layers"].items():
+        u = L["utilization"]
+        t.add_row(name, str(L["neurons"]), str(L["cores"]), *(f"{100 * u[k]:.0f}" for k in (
+            "neurons", "in_axons", "out_axons", "synapse_memory_bits")))
+    con.print(t)
+    con.print(f"placement ({s['placer']}, seed {s['seed']}): {s['weighted_hops']:.0f} "
+              f"traffic-weighted hops per step; {s['routed_hops']} routed link traversals, "
+              f"busiest link {s['max_link_load']} packets per step (each neuron firing once)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -285,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--calibrate", metavar="X.npy", default=None,
                     help="sample input spikes (B, T, *shape) to choose scales that keep spike "
                          "counts closest to the float model")
+    sp.add_argument("--placer", choices=["anneal", "hilbert", "sequential", "metis"],
+                    default="anneal", help="placement algorithm (default anneal)")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the annealing placer")
+    sp.add_argument("--max-chips", type=int, default=None,
+                    help="fail (naming the layer) if the model needs more chips")
     sp.add_argument("--json", action="store_true", help="print one JSON summary object")
     sp.add_argument("--time-passes", action="store_true", help="print each pass's time")
     sp.set_defaults(fn=cmd_compile)

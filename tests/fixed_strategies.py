@@ -6,6 +6,8 @@ largest exponents), so engines are compared where the arithmetic is most fragile
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import strategies as st
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection, ResetMode
@@ -81,3 +83,24 @@ def spike_inputs(draw, g: Graph, steps: int) -> dict[str, np.ndarray]:  # type: 
     rate = draw(st.sampled_from([0.05, 0.3, 0.8]))
     return {k: (rng.random((1, steps, p.size)) < rate).astype(np.int64)
             for k, p in g.inputs.items()}
+
+
+def tianjic_from(g: Graph, data: st.DataObject) -> Graph:
+    """Reinterpret a random integer network in the Tianjic-style arithmetic."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    pops = {}
+    for k, p in g.populations.items():
+        n = p.size
+        pops[k] = replace(
+            p, du=rng.integers(0, 257, n).astype(float) * (p.model.value == "cuba_lif"),
+            dv=np.full(n, float(data.draw(st.sampled_from([0, 1, 128, 230, 256])))),
+            v_th=rng.integers(-50, 3000, n).astype(float),
+            v_reset=rng.integers(-100, 100, n).astype(float),
+            bias=rng.integers(-500, 500, n).astype(float),
+            i_bias=rng.integers(-50, 50, n).astype(float) * (p.model.value == "cuba_lif"),
+            reset=data.draw(st.sampled_from(list(ResetMode))),
+            refractory=data.draw(st.integers(0, 15)))
+    projs = {k: replace(p, weight=np.clip(p.weight // 2, -128, 127),
+                        weight_exp=data.draw(st.integers(-2, 8))) for k, p in g.projections.items()}
+    return Graph(populations=pops, projections=projs, inputs=g.inputs, outputs=g.outputs,
+                 meta={**g.meta, "semantics": "tianjic", "target": "tianjic"})

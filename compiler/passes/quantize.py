@@ -195,15 +195,6 @@ def _check_population(pop: Population, t: TargetSpec, f: _Format) -> None:
                             "threshold is unsigned")
 
 
-def _check_delays(p: Projection, t: TargetSpec) -> None:
-    dmax = int(t["format.delay_max"])
-    if p.max_delay > dmax:
-        extra = ("" if dmax else "; this target has no native delays and lowering them (relay "
-                 "neurons) is not implemented yet")
-        raise QuantizeError(f"projection '{p.name}' has a delay of {p.max_delay} steps; target "
-                            f"{t.name} allows 0..{dmax}{extra}")
-
-
 def _exact_scale(pop: Population, projs: list[Projection], t: TargetSpec, f: _Format
                  ) -> tuple[float, dict[str, int]] | None:
     """The model's own Loihi scale, if every weight, threshold and bias is an integer of the
@@ -236,8 +227,6 @@ def _quantize_population(g: Graph, pop: Population, t: TargetSpec, f: _Format,
                          ) -> tuple[Population, list[Projection]]:
     _check_population(pop, t, f)
     projs = g.incoming(pop.name)
-    for p in projs:
-        _check_delays(p, t)
     groups = _neuron_groups(g, pop, opts.per_channel)
     n_groups = int(groups.max()) + 1
     gain = float(opts.gain.get(pop.name, 1.0))

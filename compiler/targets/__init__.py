@@ -21,7 +21,7 @@ REQUIRED = (
     "core.synapse_memory_bits", "format.weight_bits", "format.weight_min", "format.weight_max",
     "format.weight_exp_min", "format.weight_exp_max", "format.decay_bits", "format.state_bits",
     "format.delay_max", "format.current_bias", "format.resets", "format.refractory_max",
-    "energy_pj.synop",
+    "energy_pj.synop", "noc.multicast",
 )
 REQUIRED_BY_SEMANTICS = {
     "loihi": ("format.vth_bits", "format.vth_shift", "format.act_shift", "format.bias_mant_bits",
@@ -42,6 +42,8 @@ def _check_type(key: str, value: Any) -> str | None:
         ok = (isinstance(value, list) and len(value) == 2
               and all(isinstance(v, int) and v > 0 for v in value))
         return None if ok else "must be [columns, rows] of positive integers"
+    if key == "noc.multicast":
+        return None if value in ("tree", "relay") else 'must be "tree" or "relay"'
     if key == "format.resets":
         ok = isinstance(value, list) and value and all(v in _RESETS for v in value)
         return None if ok else f"must be a list drawn from {list(_RESETS)}"

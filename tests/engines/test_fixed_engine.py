@@ -13,7 +13,7 @@ from snnc.compiler.errors import InputError, SnncError
 from snnc.compiler.ir import Conn, Graph, ResetMode
 from snnc.runtime.fixed_engine import FixedEngine
 
-from tests.fixed_strategies import loihi_networks, spike_inputs
+from tests.fixed_strategies import loihi_networks, spike_inputs, tianjic_from
 
 
 def synapse_list(g: Graph, p) -> list[tuple[int, int, int, int]]:  # type: ignore[no-untyped-def]
@@ -96,27 +96,6 @@ def naive(g: Graph, x: dict[str, np.ndarray], steps: int, tianjic: bool = False
                 sent[k][t, i] = int(s)
                 tr[f"u:{k}"][0, t, i], tr[f"v:{k}"][0, t, i], tr[f"s:{k}"][0, t, i] = u, v, s
     return tr
-
-
-def tianjic_from(g: Graph, data: st.DataObject) -> Graph:
-    """Reinterpret a random integer network in the Tianjic-style arithmetic."""
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
-    pops = {}
-    for k, p in g.populations.items():
-        n = p.size
-        pops[k] = replace(
-            p, du=rng.integers(0, 257, n).astype(float) * (p.model.value == "cuba_lif"),
-            dv=np.full(n, float(data.draw(st.sampled_from([0, 1, 128, 230, 256])))),
-            v_th=rng.integers(-50, 3000, n).astype(float),
-            v_reset=rng.integers(-100, 100, n).astype(float),
-            bias=rng.integers(-500, 500, n).astype(float),
-            i_bias=rng.integers(-50, 50, n).astype(float) * (p.model.value == "cuba_lif"),
-            reset=data.draw(st.sampled_from(list(ResetMode))),
-            refractory=data.draw(st.integers(0, 15)))
-    projs = {k: replace(p, weight=np.clip(p.weight // 2, -128, 127),
-                        weight_exp=data.draw(st.integers(-2, 8))) for k, p in g.projections.items()}
-    return Graph(populations=pops, projections=projs, inputs=g.inputs, outputs=g.outputs,
-                 meta={**g.meta, "semantics": "tianjic", "target": "tianjic"})
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

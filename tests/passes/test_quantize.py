@@ -103,13 +103,6 @@ def test_threshold_beyond_mantissa_is_refused() -> None:
         quantize(one_layer([[1e-3]], v_th=1e6), LOIHI, QuantizeOptions())
 
 
-def test_delay_beyond_62_is_refused() -> None:
-    with pytest.raises(QuantizeError, match=r"projection 'w'.*delay of 63.*0\.\.62"):
-        quantize(one_layer([[1.0]], delay=63), LOIHI, QuantizeOptions())
-    with pytest.raises(QuantizeError, match=r"projection 'w'.*tianjic allows 0\.\.0"):
-        quantize(one_layer([[1.0]], delay=1), TIANJIC, QuantizeOptions())
-
-
 def test_loihi_refuses_what_lavas_lif_cannot_do() -> None:
     with pytest.raises(QuantizeError, match=r"population 'h' resets by 'subtract'"):
         quantize(one_layer([[1.0]], reset=ResetMode.SUBTRACT), LOIHI, QuantizeOptions())

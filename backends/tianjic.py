@@ -1,0 +1,160 @@
+"""Tianjic-style core map files: what each functional core is programmed with.
+
+    tianjic/cores/core_NNNNN.json  per core: mesh slot, role (soma or partial-sum), its
+                                   neurons and axons as named index ranges, where its
+                                   crossbar and neuron parameters sit in cores.npz, and its
+                                   routing table (neuron range -> relative (dx, dy) next hop)
+    tianjic/cores.npz              crossbars (axons x neurons; int8, or 2-bit ternary codes
+                                   packed four per byte: 0 -> 0, 1 -> +1, 3 -> -1) and neuron
+                                   parameters (alpha_u, alpha_v, beta, i_bias, v_th, v_reset),
+                                   all flat with per-core offsets
+    tianjic/routes.json            routing mode, hop totals and the load on every link
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from snnc.compiler.coremap import PARTIAL, CoreMap
+from snnc.compiler.errors import SnncError
+from snnc.compiler.ir import Graph
+
+PARAMS = {"alpha_u": "du", "alpha_v": "dv", "beta": "bias", "i_bias": "i_bias",
+          "v_th": "v_th", "v_reset": "v_reset"}
+
+
+class BackendError(SnncError):
+    """The core map cannot be written in the target's format."""
+
+
+def _ranges(ids: np.ndarray, names: list[str], offsets: dict[str, int]) -> list[list[Any]]:
+    """Global ids (in the given order) as [name, start, stop) runs of consecutive ids."""
+    if len(ids) == 0:
+        return []
+    starts = np.array([offsets[n] for n in names])
+    owner = np.searchsorted(starts, ids, side="right") - 1
+    brk = np.flatnonzero((np.diff(ids) != 1) | (np.diff(owner) != 0)) + 1
+    out = []
+    for a, b in zip(np.r_[0, brk], np.r_[brk, len(ids)], strict=True):
+        name = names[int(owner[a])]
+        out.append([name, int(ids[a] - offsets[name]), int(ids[b - 1] - offsets[name] + 1)])
+    return out
+
+
+def pack_ternary(w: np.ndarray) -> np.ndarray:
+    """{-1, 0, +1} -> 2-bit codes (0, 1, 3), four per byte, little end first."""
+    code = np.where(w < 0, 3, w).astype(np.uint8).ravel()
+    code = np.concatenate([code, np.zeros(-len(code) % 4, dtype=np.uint8)])
+    q = code.reshape(-1, 4)
+    return (q[:, 0] | (q[:, 1] << 2) | (q[:, 2] << 4) | (q[:, 3] << 6)).astype(np.uint8)
+
+
+def unpack_ternary(b: np.ndarray, n: int) -> np.ndarray:
+    codes = np.stack([(b >> s) & 3 for s in (0, 2, 4, 6)], axis=1).ravel()[:n]
+    return np.where(codes == 3, -1, codes).astype(np.int8)
+
+
+def crossbars(cm: CoreMap) -> tuple[list[np.ndarray], list[bool]]:
+    """Per core: the dense (axons x neurons) weight matrix, and whether it is ternary."""
+    syn = cm.syn
+    o = np.argsort(cm.syn_core, kind="stable")
+    bounds = np.searchsorted(cm.syn_core[o], np.arange(cm.n_cores + 1))
+    ternary = syn.bits[syn.proj] <= 2
+    out, tern = [], []
+    for c in range(cm.n_cores):
+        sel = o[bounds[c]:bounds[c + 1]]
+        ax, nr = cm.core_axons(c), cm.core_neurons(c)
+        col_of = np.argsort(nr, kind="stable")
+        rows = np.searchsorted(ax, syn.src[sel])
+        cols = col_of[np.searchsorted(nr[col_of], syn.dst[sel])]
+        m = np.zeros((len(ax), len(nr)), dtype=np.int64)
+        np.add.at(m, (rows, cols), syn.weight[sel])
+        if m.size and (m.min() < -128 or m.max() > 127):
+            raise BackendError(f"core {c}: two projections connect the same pair of neurons "
+                               "and their summed weight leaves int8")
+        is_t = bool(len(sel)) and bool(ternary[sel].all()) and bool(np.abs(m).max() <= 1)
+        out.append(m.astype(np.int8))
+        tern.append(is_t)
+    return out, tern
+
+
+def write_tianjic(root: Path, g: Graph, cm: CoreMap, save_npz: Any) -> list[str]:
+    """Write the files of the module docstring; returns their relative paths."""
+    base = root / "tianjic"
+    cores_dir = base / "cores"
+    if cores_dir.is_dir():
+        for f in cores_dir.glob("core_*.json"):
+            f.unlink()
+    cores_dir.mkdir(parents=True, exist_ok=True)
+    names = cm.ids.names()
+    pop_names = list(cm.ids.order)
+    bars, tern = crossbars(cm)
+    flat, ptr = [], [0]
+    for m, t in zip(bars, tern, strict=True):
+        data = pack_ternary(m) if t else m.astype(np.int8).view(np.uint8).ravel()
+        flat.append(data)
+        ptr.append(ptr[-1] + len(data))
+    arrays: dict[str, np.ndarray] = {
+        "crossbar": np.concatenate(flat) if flat else np.zeros(0, dtype=np.uint8),
+        "crossbar_ptr": np.array(ptr, dtype=np.int64)}
+    owner = cm.ids.owner(cm.neurons)
+    for key, field in PARAMS.items():
+        vals = np.zeros(len(cm.neurons), dtype=np.int64)
+        for i, name in enumerate(pop_names):
+            sel = owner == i
+            vals[sel] = getattr(g.populations[name], field)[
+                cm.neurons[sel] - cm.ids.offset[name]].astype(np.int64)
+        arrays[f"param.{key}"] = vals
+    save_npz(base / "cores.npz", arrays)
+    table = cm.routes.get("table", {})
+    rc = table.get("core", np.zeros(0, dtype=np.int64))
+    rbounds = np.searchsorted(rc, np.arange(cm.n_cores + 1))
+    files = ["tianjic/cores.npz"]
+    gx, gy = cm.global_xy()
+    for c in range(cm.n_cores):
+        nr = cm.core_neurons(c)
+        sl = slice(rbounds[c], rbounds[c + 1])
+        routing = []
+        if sl.stop > sl.start:
+            src, dx, dy = table["neuron"][sl], table["dx"][sl], table["dy"][sl]
+            o = np.lexsort((src, dy, dx))
+            src, dx, dy = src[o], dx[o], dy[o]
+            brk = np.flatnonzero((np.diff(dx) != 0) | (np.diff(dy) != 0)) + 1
+            for a, b in zip(np.r_[0, brk], np.r_[brk, len(src)], strict=True):
+                for rng in _ranges(src[a:b], names, cm.ids.offset):
+                    routing.append({"neurons": rng, "dx": int(dx[a]), "dy": int(dy[a])})
+        doc = {
+            "core": c, "chip": int(cm.chip[c]), "x": int(cm.x[c]), "y": int(cm.y[c]),
+            "role": "partial" if cm.kind[c] == PARTIAL else "soma",
+            "soma_core": int(cm.soma[c]),
+            "neurons": _ranges(nr, names, cm.ids.offset),
+            "neuron_models": sorted({names[int(i)] for i in cm.ids.owner(nr)}),
+            "axons": _ranges(cm.core_axons(c), names, cm.ids.offset),
+            "partial_inputs": [int(p) for p in np.flatnonzero((cm.soma == c) & (cm.kind == 1))],
+            "crossbar": {"format": "ternary2" if tern[c] else "int8",
+                         "shape": list(bars[c].shape), "offset": int(ptr[c]),
+                         "bytes": int(ptr[c + 1] - ptr[c])},
+            "params": {"offset": int(cm.neuron_ptr[c]), "count": len(nr)},
+            "routing": routing,
+            "partial_sums_to": ({"core": int(cm.soma[c]),
+                                 "dx": int(gx[cm.soma[c]] - gx[c]),
+                                 "dy": int(gy[cm.soma[c]] - gy[c])}
+                                if cm.kind[c] == PARTIAL else None),
+            "usage": {k: int(v[c]) for k, v in sorted(cm.usage.items())},
+        }
+        path = cores_dir / f"core_{c:05d}.json"
+        path.write_text(json.dumps(doc, sort_keys=True) + "\n")
+        files.append(f"tianjic/cores/core_{c:05d}.json")
+    populations = {n: {"model": p.model.value, "reset": p.reset.value,
+                       "refractory": p.refractory} for n, p in g.populations.items()}
+    links = cm.routes.get("links", {})
+    routes = {"routing": cm.meta.get("routing"), "routed_hops": cm.meta.get("routed_hops"),
+              "max_link_load": cm.meta.get("max_link_load"),
+              "routing_entries": int(len(rc)), "populations": populations,
+              "link_load": {k: v.tolist() for k, v in sorted(links.items())}}
+    (base / "routes.json").write_text(json.dumps(routes, sort_keys=True) + "\n")
+    files.append("tianjic/routes.json")
+    return files

@@ -1,0 +1,92 @@
+"""Compile time and peak memory from 1k to 1M neurons (100M synapses), tianjic and loihi2.
+
+Each size runs in a fresh process (so its peak RSS is its own): build the synthetic layered
+network (benchmarks/synthetic.py, 100 synapses per neuron drawn from a window of 400), then
+quantize, partition, place, route, and check every core against every limit. The baseline is
+the 1k-neuron compile of the same target in the same run; the table gives each size's time
+as a ratio of it and the growth exponent (slope of log time over log synapses).
+
+    .venv/bin/python benchmarks/mapping_scale.py [--max 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (1_000, 10_000, 100_000, 1_000_000)
+FANIN = 113  # about 100 distinct synapses per neuron after de-duplicating the draws
+
+
+def one(n: int, target: str) -> dict[str, object]:
+    """Compile one size (in this process) and return its figures."""
+    sys.path.insert(0, str(ROOT))
+    warnings.simplefilter("ignore")
+    from benchmarks.synthetic import layered
+    from snnc import api
+
+    t0 = time.perf_counter()
+    g = layered(n, fanin=FANIN)
+    t_build = time.perf_counter() - t0
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    fixed, opts = api.compile_graph(g, target, on_pass=lambda k, s: times.__setitem__(k, s))
+    cm = api.map_compiled(fixed, target, opts, on_pass=lambda k, s: times.__setitem__(k, s))
+    total = time.perf_counter() - t0
+    lim = cm.meta["limits"]
+    over = {k: int((cm.usage[k] > lim[k]).sum()) for k in lim}
+    assert not any(over.values()), over
+    return {"neurons": fixed.n_neurons, "synapses": fixed.n_synapses, "target": target,
+            "build_s": round(t_build, 2), "compile_s": round(total, 2),
+            "passes_s": {k: round(v, 2) for k, v in times.items()},
+            "cores": cm.n_cores, "bound": cm.bounds["cores"], "chips": cm.meta["chips"],
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--max", type=int, default=SIZES[-1])
+    ap.add_argument("--one", nargs=2, metavar=("N", "TARGET"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(one(int(a.one[0]), a.one[1])))
+        return 0
+    rows = []
+    for target in ("tianjic", "loihi2"):
+        for n in (s for s in SIZES if s <= a.max):
+            print(f"{target} {n} neurons ...", file=sys.stderr, flush=True)
+            out = subprocess.run([sys.executable, __file__, "--one", str(n), target],
+                                 check=True, capture_output=True, text=True)
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    res = ROOT / "benchmarks" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    (res / "mapping_scale.json").write_text(json.dumps(rows, indent=1))
+    print("| target | neurons | synapses | compile s (x 1k) | partition / place / route s | "
+          "peak RSS GB | cores | bound | chips |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        base = next(b for b in rows if b["target"] == r["target"])
+        p = r["passes_s"]
+        print(f"| {r['target']} | {r['neurons']} | {r['synapses']} | {r['compile_s']} "
+              f"({r['compile_s'] / base['compile_s']:.0f}x) | {p['partition']} / {p['place']} / "
+              f"{p['route']} | {r['peak_rss_gb']} | {r['cores']} | {r['bound']} | {r['chips']} |")
+    for target in ("tianjic", "loihi2"):
+        rs = [r for r in rows if r["target"] == target and r["synapses"] >= 1e6]
+        if len(rs) >= 2:
+            k = math.log(rs[-1]["compile_s"] / rs[0]["compile_s"]) / math.log(
+                rs[-1]["synapses"] / rs[0]["synapses"])
+            print(f"{target}: compile time grows as synapses^{k:.2f} from "
+                  f"{rs[0]['synapses']:.2g} to {rs[-1]['synapses']:.2g} synapses")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

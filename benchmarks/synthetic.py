@@ -1,0 +1,101 @@
+"""Synthetic float networks for mapping tests and benchmarks, built straight as CSR arrays so
+that a 1M-neuron / 100M-synapse network takes seconds and no dense matrix.
+
+  layered(n, fanin)        input + feed-forward LIF layers; each neuron draws `fanin` sources
+                           from a window of the previous layer around its own position
+                           (receptive-field locality, as in trained conv/dense stacks);
+                           expand=2 doubles the width from layer to layer (a decoder)
+  recurrent_sheet(side)    a side x side sheet of LIF neurons, each connected to random
+                           neighbours within radius 3 (a local recurrent reservoir), with
+                           input and a readout layer
+  modular(n, modules)      random modular network: each module projects to 3 random other
+                           modules with sparse random synapses (the ids say nothing about
+                           who talks to whom, so placement has to find it)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection
+
+
+def _csr(name: str, src: str, dst: str, rows: np.ndarray, cols: np.ndarray, n_dst: int,
+         rng: np.random.Generator, scale: float) -> Projection:
+    o = np.lexsort((cols, rows))
+    rows, cols = rows[o], cols[o]
+    keep = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]
+    rows, cols = rows[keep], cols[keep]
+    w = rng.normal(0.0, scale, len(rows))
+    return Projection(name=name, src=src, dst=dst, kind=Conn.SPARSE, weight=w,
+                      delay=np.zeros(len(rows), dtype=np.int64),
+                      indptr=np.searchsorted(rows, np.arange(n_dst + 1)), indices=cols)
+
+
+def _lif(name: str, n: int) -> Population:
+    return Population.make(name, (n,), NeuronModel.LIF, dv=0.1, v_th=1.0)
+
+
+def _window(n_dst: int, n_src: int, fanin: int, width: int, rng: np.random.Generator
+            ) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.repeat(np.arange(n_dst, dtype=np.int64), fanin)
+    centre = rows * n_src // n_dst
+    cols = centre + rng.integers(-width // 2, width // 2 + 1, len(rows))
+    return rows, np.clip(cols, 0, n_src - 1)
+
+
+def layered(n: int, fanin: int = 100, layers: int = 4, seed: int = 0, window: int | None = None,
+            expand: int = 1) -> Graph:
+    """About `n` neurons in `layers` LIF layers (widths growing by `expand`), n*fanin synapses
+    drawn from a window (default 4*fanin) of the previous layer."""
+    rng = np.random.default_rng(seed)
+    window = window or 4 * fanin
+    ratios = [expand**i for i in range(layers)]
+    base = max(1, n // sum(ratios))
+    widths = [base * r for r in ratios]
+    widths[-1] += n - sum(widths)
+    pops, projs = [], []
+    prev, prev_w = "input", base
+    for i, size in enumerate(widths):
+        name = f"layer{i}"
+        pops.append(_lif(name, size))
+        r, c = _window(size, prev_w, fanin, window, rng)
+        projs.append(_csr(f"w{i}", prev, name, r, c, size, rng, 2.0 / np.sqrt(fanin)))
+        prev, prev_w = name, size
+    return Graph.build(pops, projs, [Port(name="input", shape=(base,))],
+                       [Port(name="out", shape=(pops[-1].size,), source=prev)])
+
+
+def recurrent_sheet(side: int = 96, fanin: int = 24, seed: int = 0) -> Graph:
+    """A side x side local recurrent sheet with input and a 10-neuron readout."""
+    rng = np.random.default_rng(seed)
+    n = side * side
+    rows = np.repeat(np.arange(n, dtype=np.int64), fanin)
+    y, x = rows // side, rows % side
+    ny = np.clip(y + rng.integers(-3, 4, len(rows)), 0, side - 1)
+    nx = np.clip(x + rng.integers(-3, 4, len(rows)), 0, side - 1)
+    rec = _csr("rec", "sheet", "sheet", rows, ny * side + nx, n, rng, 0.3)
+    r_in, c_in = _window(n, 256, 8, 16, rng)
+    inp = _csr("w_in", "input", "sheet", r_in, c_in, n, rng, 0.5)
+    r_out = np.repeat(np.arange(10, dtype=np.int64), 200)
+    read = _csr("w_out", "sheet", "readout", r_out, rng.integers(0, n, len(r_out)), 10, rng, 0.1)
+    return Graph.build([_lif("sheet", n), _lif("readout", 10)], [rec, inp, read],
+                       [Port(name="input", shape=(256,))],
+                       [Port(name="out", shape=(10,), source="readout")])
+
+
+def modular(n: int = 100_000, modules: int = 100, fanin: int = 20, seed: int = 0) -> Graph:
+    """`modules` populations of n/modules LIFs; each targets 3 random others, sparsely."""
+    rng = np.random.default_rng(seed)
+    m = n // modules
+    pops = [_lif(f"m{i:03d}", m) for i in range(modules)]
+    projs = []
+    for i in range(modules):
+        for j in rng.choice(np.delete(np.arange(modules), i), 3, replace=False):
+            rows = np.repeat(np.arange(m, dtype=np.int64), fanin // 3)
+            cols = rng.integers(0, m, len(rows))
+            projs.append(_csr(f"m{i:03d}>m{j:03d}", f"m{i:03d}", f"m{j:03d}", rows, cols, m,
+                              rng, 0.3))
+    r, c = _window(m, 128, 8, 16, rng)
+    projs.append(_csr("w_in", "input", "m000", r, c, m, rng, 0.5))
+    return Graph.build(pops, projs, [Port(name="input", shape=(128,))],
+                       [Port(name="out", shape=(m,), source=f"m{modules - 1:03d}")])

@@ -1,0 +1,151 @@
+"""The core map: where every neuron, synapse and route of a fixed IR lives on the chips.
+
+Neurons get global ids: populations in `order`, each a contiguous id range. Sources (what an
+axon carries) are the neurons followed by the input ports' channels. A core is a list of
+neuron ids (CSR `neuron_ptr`/`neurons`) and a list of source ids, its axons (`axon_ptr`/
+`axons`). A "soma" core updates and fires its neurons; a "partial" core only accumulates the
+weighted sum of its axons for the neurons of its soma core and forwards that integer sum
+(dendrite splitting, for neurons whose fan-in exceeds one core's axons).
+
+Arrays are numpy, indexed by core, so a map of millions of neurons stays compact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from snnc.compiler.ir import Graph
+from snnc.compiler.linalg import projection_coo
+
+SOMA, PARTIAL = 0, 1
+LIMITS = ("neurons", "in_axons", "out_axons", "synapse_memory_bits")
+
+
+@dataclass(frozen=True)
+class Ids:
+    """Global neuron and source numbering of a graph."""
+
+    order: tuple[str, ...]  # populations, in neuron-id order
+    offset: dict[str, int]  # first global source id of each population and input port
+    size: dict[str, int]
+    n_neurons: int
+    n_sources: int
+
+    @staticmethod
+    def of(g: Graph, order: list[str]) -> Ids:
+        offset, size, k = {}, {}, 0
+        for name in order:
+            offset[name], size[name] = k, g.populations[name].size
+            k += size[name]
+        n = k
+        for name, port in g.inputs.items():
+            offset[name], size[name] = k, port.size
+            k += port.size
+        return Ids(tuple(order), offset, size, n, k)
+
+    def owner(self, gid: np.ndarray) -> np.ndarray:
+        """Index into order + inputs of each global id."""
+        names = list(self.order) + [n for n in self.offset if n not in self.order]
+        starts = np.array([self.offset[n] for n in names])
+        return np.searchsorted(starts, gid, side="right") - 1
+
+    def names(self) -> list[str]:
+        return list(self.order) + [n for n in self.offset if n not in self.order]
+
+
+@dataclass(frozen=True)
+class Synapses:
+    """Every stored synapse, sorted by the position of its target neuron."""
+
+    src: np.ndarray  # int64 global source id
+    dst: np.ndarray  # int64 global neuron id
+    pos: np.ndarray  # int64 position of dst in partition order (the sort key)
+    weight: np.ndarray  # int64
+    proj: np.ndarray  # int32 index into proj_names
+    proj_names: tuple[str, ...]
+    bits: np.ndarray  # weight bits per projection (index = proj)
+
+    @staticmethod
+    def of(g: Graph, ids: Ids, position: np.ndarray) -> Synapses:
+        srcs, dsts, ws, ps = [], [], [], []
+        names = tuple(g.projections)
+        for k, p in enumerate(g.projections.values()):
+            r, c, w, _ = projection_coo(p, g.node_shape(p.src))
+            srcs.append(np.asarray(c, dtype=np.int64) + ids.offset[p.src])
+            dsts.append(np.asarray(r, dtype=np.int64) + ids.offset[p.dst])
+            ws.append(np.asarray(w).astype(np.int64))
+            ps.append(np.full(len(r), k, dtype=np.int32))
+        cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dtype=dt))
+        src, dst = cat(srcs, np.int64), cat(dsts, np.int64)
+        pos = position[dst]
+        o = np.argsort(pos, kind="stable")
+        bits = np.array([max(p.weight_bits, 1) for p in g.projections.values()], dtype=np.int64)
+        return Synapses(src[o], dst[o], pos[o], cat(ws, np.int64)[o], cat(ps, np.int32)[o],
+                        names, bits)
+
+    @property
+    def n(self) -> int:
+        return len(self.src)
+
+
+@dataclass(frozen=True, eq=False)
+class CoreMap:
+    """Cores, their contents, placement and routes (module docstring)."""
+
+    target: str
+    ids: Ids
+    kind: np.ndarray  # int8 per core: SOMA or PARTIAL
+    soma: np.ndarray  # int64 per core: the core that fires its neurons (itself for SOMA)
+    neuron_ptr: np.ndarray
+    neurons: np.ndarray  # global neuron ids, per core
+    axon_ptr: np.ndarray
+    axons: np.ndarray  # global source ids, per core, sorted
+    usage: dict[str, np.ndarray]  # per limit (LIMITS) and "synapses", "partial_inputs"
+    syn_core: np.ndarray  # core holding each synapse of `syn`
+    syn: Synapses
+    bounds: dict[str, int]  # lower bound on cores implied by each limit
+    chip: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    x: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    y: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    routes: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_cores(self) -> int:
+        return len(self.kind)
+
+    def core_neurons(self, c: int) -> np.ndarray:
+        return self.neurons[self.neuron_ptr[c]:self.neuron_ptr[c + 1]]
+
+    def core_axons(self, c: int) -> np.ndarray:
+        return self.axons[self.axon_ptr[c]:self.axon_ptr[c + 1]]
+
+    def neuron_core(self) -> np.ndarray:
+        """The soma core of every global neuron id."""
+        out = np.full(self.ids.n_neurons, -1, dtype=np.int64)
+        counts = np.diff(self.neuron_ptr)
+        core = np.repeat(np.arange(self.n_cores), counts)
+        somas = self.kind[core] == SOMA
+        out[self.neurons[somas]] = core[somas]
+        return out
+
+    def global_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Grid coordinates of every core across the tiled chips (after place)."""
+        cols, rows = self.meta["mesh"]
+        cc = int(self.meta["chip_grid"][0])
+        return self.x + (self.chip % cc) * cols, self.y + (self.chip // cc) * rows
+
+    def with_(self, **kv: Any) -> CoreMap:
+        return replace(self, **kv)
+
+    def layer_cores(self) -> dict[str, list[int]]:
+        """Soma and partial cores holding neurons of each population."""
+        owner = self.ids.owner(self.neurons)
+        core = np.repeat(np.arange(self.n_cores), np.diff(self.neuron_ptr))
+        out: dict[str, list[int]] = {}
+        pairs = np.unique(np.stack([owner, core]), axis=1) if len(core) else np.zeros((2, 0))
+        for o, c in pairs.T:
+            out.setdefault(self.ids.order[int(o)], []).append(int(c))
+        return out

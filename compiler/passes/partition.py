@@ -1,0 +1,313 @@
+"""partition: slice a fixed IR into cores that respect every per-core limit at once.
+
+Neurons are laid out in one global order (populations topologically, spatial-major inside a
+(C, H, W) population so a core holds all channels of a patch and shares its axons), then cut
+greedily: each core takes the longest run of neurons whose distinct input axons, synapse
+memory (weight bits x stored synapses), fan-out and neuron count all fit. Small layers share
+cores. A neuron whose own fan-in does not fit one core starts a dendrite-split group: its
+sources are cut into chunks, one partial-sum core per chunk, and the soma core adds the
+forwarded integer sums (exact: integer addition is associative and no partial sum of
+<= 2^16 int8 products can saturate a 32-bit accumulator).
+
+Fan-out depends on where the targets land, so the cut is repeated with the fan-out found by
+the previous cut until every core fits (it only grows, so this ends).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import networkx as nx
+import numpy as np
+from snnc.compiler.coremap import LIMITS, PARTIAL, SOMA, CoreMap, Ids, Synapses
+from snnc.compiler.errors import SnncError
+from snnc.compiler.ir import Graph
+from snnc.compiler.targets import TargetSpec
+
+
+class PartitionError(SnncError):
+    """A neuron or synapse cannot be placed on any core of the target."""
+
+
+def population_order(g: Graph) -> list[str]:
+    """Populations in topological order of the projection graph (cycles condensed), ties by
+    name, so that layers that talk to each other get neighbouring neuron ids."""
+    dg = nx.DiGraph()
+    dg.add_nodes_from(g.populations)
+    dg.add_edges_from((p.src, p.dst) for p in g.projections.values()
+                      if p.src in g.populations and p.src != p.dst)
+    cond = nx.condensation(dg)
+    order: list[str] = []
+    for c in nx.lexicographical_topological_sort(
+            cond, key=lambda c: min(cond.nodes[c]["members"])):
+        order.extend(sorted(cond.nodes[c]["members"]))
+    return order
+
+
+def neuron_positions(g: Graph, ids: Ids) -> np.ndarray:
+    """Position of every global neuron id in the cut order (spatial-major for C,H,W)."""
+    perm = []
+    for name in ids.order:
+        shape = g.populations[name].shape
+        local = np.arange(g.populations[name].size, dtype=np.int64)
+        if len(shape) >= 3:  # (C, H, W): all channels of a pixel next to each other
+            local = local.reshape(shape).transpose(*range(1, len(shape)), 0).reshape(-1)
+        perm.append(local + ids.offset[name])
+    order = np.concatenate(perm) if perm else np.zeros(0, dtype=np.int64)
+    pos = np.empty(ids.n_neurons, dtype=np.int64)
+    pos[order] = np.arange(ids.n_neurons)
+    return pos
+
+
+class _Limits:
+    def __init__(self, t: TargetSpec):
+        self.N = int(t["core.neurons"])
+        self.A = int(t["core.in_axons"])
+        self.O = int(t["core.out_axons"])
+        self.M = int(t["core.synapse_memory_bits"])
+        self.tree = t.get("noc.multicast", "tree") == "tree"
+
+
+class _Cut:
+    """The result of one greedy cut, core by core."""
+
+    def __init__(self) -> None:
+        self.kind: list[int] = []
+        self.soma: list[int] = []
+        self.neurons: list[tuple[int, int]] = []  # position range
+        self.axons: list[np.ndarray] = []
+        self.partial_inputs: list[int] = []
+
+
+def _chunks(mem_per_src: np.ndarray, first_cap: int, A: int, M: int, where: str
+            ) -> list[int]:
+    """Boundaries of consecutive source chunks: <= cap axons and <= M bits each."""
+    cm = np.concatenate([[0], np.cumsum(mem_per_src)])
+    bounds, i, cap = [0], 0, first_cap
+    while i < len(mem_per_src):
+        j = min(len(mem_per_src), i + cap,
+                int(np.searchsorted(cm, cm[i] + M, side="right")) - 1)
+        if j <= i:
+            raise PartitionError(f"{where}: one input axon carries {int(mem_per_src[i])} bits of "
+                                 f"synapses, more than a core's {M}; split the layer")
+        bounds.append(j)
+        i, cap = j, A
+    return bounds
+
+
+def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray, sbits: np.ndarray,
+         fan: np.ndarray, lim: _Limits, name_of: Callable[[int], str]
+         ) -> tuple[_Cut, np.ndarray]:
+    """One greedy cut; returns the cores and the core of every synapse.
+
+    At each step it compares a plain core (the longest run that fits) with a dendrite-split
+    group (up to a core's worth of neurons over several cores) and takes the one that places
+    more neurons per core.
+    """
+    N, A, O, M = lim.N, lim.A, lim.O, lim.M
+    own = (prev != syn.pos).astype(np.float64)
+    fanin = np.bincount(syn.pos, weights=own, minlength=n)
+    mem1 = np.bincount(syn.pos, weights=sbits, minlength=n)
+    alone = (fanin <= A) & (mem1 <= M) & (fan <= O)
+    cut = _Cut()
+    syn_core = np.empty(syn.n, dtype=np.int64)
+    lo, W = 0, 64
+    while lo < n:
+        cnt = 0
+        if alone[lo]:
+            while True:
+                hi = min(n, lo + W, lo + N)
+                s0, s1 = ip[lo], ip[hi]
+                k = hi - lo
+                rel = syn.pos[s0:s1] - lo
+                ax = np.cumsum(np.bincount(rel, weights=(prev[s0:s1] < lo), minlength=k))
+                mem = np.cumsum(np.bincount(rel, weights=sbits[s0:s1], minlength=k))
+                ok = (ax <= A) & (mem <= M) & (np.cumsum(fan[lo:hi]) <= O)
+                cnt = k if ok.all() else int(np.argmin(ok))
+                if cnt == k and hi < min(n, lo + N):
+                    W *= 2
+                    continue
+                break
+        if cnt < min(N, n - lo):
+            plan = _plan_group(syn, n, ip, sbits, fan, lim, lo, name_of, required=cnt == 0)
+            if plan is not None and plan[0] > cnt * plan[3]:
+                lo = _emit_group(plan, lo, cut, syn_core)
+                continue
+        s0, s1 = ip[lo], ip[lo + cnt]
+        c = len(cut.kind)
+        cut.kind.append(SOMA)
+        cut.soma.append(c)
+        cut.neurons.append((lo, lo + cnt))
+        cut.axons.append(np.unique(syn.src[s0:s1]))
+        cut.partial_inputs.append(0)
+        syn_core[s0:s1] = c
+        lo += cnt
+        W = max(64, 2 * cnt)
+    return cut, syn_core
+
+
+def _plan_group(syn: Synapses, n: int, ip: np.ndarray, sbits: np.ndarray, fan: np.ndarray,
+                lim: _Limits, lo: int, name_of: Callable[[int], str], required: bool
+                ) -> tuple[int, np.ndarray, np.ndarray, int, list[int], int, int] | None:
+    """A dendrite-split group of up to N neurons at `lo`: (g, sources, source index of each
+    synapse, cores, chunk bounds, first synapse, end synapse); None if it cannot be made and
+    is not required."""
+    N, A, O, M = lim.N, lim.A, lim.O, lim.M
+    g = min(N, n - lo, max(1, M // int(syn.bits.max(initial=1))))
+    fo = np.cumsum(fan[lo:lo + g])
+    g = max(1, int(np.searchsorted(fo, O, side="right")))
+    where = f"neuron {name_of(lo)}"
+    if fan[lo] > O:
+        raise PartitionError(f"{where} sends to {int(fan[lo])} cores; a core has {O} output "
+                             "axons")
+    s0, s1 = ip[lo], ip[lo + g]
+    src, inv = np.unique(syn.src[s0:s1], return_inverse=True)
+    mem_src = np.bincount(inv, weights=sbits[s0:s1], minlength=len(src))
+    reserve = 0
+    try:
+        while True:
+            if reserve >= A:
+                raise PartitionError(f"{where} needs more partial-sum cores than a core has "
+                                     f"axons ({A}) to receive them")
+            bounds = _chunks(mem_src, A - reserve, A, M, where)
+            k = len(bounds) - 1
+            if k - 1 <= reserve:
+                break
+            reserve = k - 1
+    except PartitionError:
+        if required:
+            raise
+        return None
+    return g, src, inv, k, bounds, int(s0), int(s1)
+
+
+def _emit_group(plan: tuple[int, np.ndarray, np.ndarray, int, list[int], int, int], lo: int,
+                cut: _Cut, syn_core: np.ndarray) -> int:
+    """Append a planned group's soma and partial-sum cores; returns the next position."""
+    g, src, inv, k, bounds, s0, s1 = plan
+    base = len(cut.kind)
+    for i in range(k):
+        cut.kind.append(SOMA if i == 0 else PARTIAL)
+        cut.soma.append(base)
+        cut.neurons.append((lo, lo + g))
+        cut.axons.append(src[bounds[i]:bounds[i + 1]])
+        cut.partial_inputs.append(k - 1 if i == 0 else 0)
+    chunk_of_src = np.searchsorted(np.array(bounds), np.arange(len(src)), side="right") - 1
+    syn_core[s0:s1] = base + chunk_of_src[inv]
+    return lo + g
+
+
+def _fanout(syn: Synapses, order2: np.ndarray, syn_core: np.ndarray, n_src: int,
+            tree: bool) -> np.ndarray:
+    """Per source id: distinct cores it sends to (tree) or 1 if it sends at all (relay)."""
+    s, c = syn.src[order2], syn_core[order2]
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = (s[1:] != s[:-1]) | (c[1:] != c[:-1])
+    counts = np.bincount(s[new], minlength=n_src)
+    return counts if tree else np.minimum(counts, 1)
+
+
+def partition(g: Graph, t: TargetSpec, on_progress: Callable[[str], None] | None = None
+              ) -> CoreMap:
+    """Cut the fixed IR into cores (module docstring)."""
+    lim = _Limits(t)
+    order = population_order(g)
+    ids = Ids.of(g, order)
+    position = neuron_positions(g, ids)
+    syn = Synapses.of(g, ids, position)
+    n = ids.n_neurons
+    at = np.empty(n, dtype=np.int64)  # global id at each position
+    at[position] = np.arange(n)
+    names = ids.names()
+
+    def name_of(p: int) -> str:
+        gid = int(at[p])
+        o = int(ids.owner(np.array([gid]))[0])
+        return f"{names[o]}[{gid - ids.offset[names[o]]}]"
+
+    ip = np.searchsorted(syn.pos, np.arange(n + 1))
+    sbits = syn.bits[syn.proj].astype(np.float64)
+    order2 = np.argsort(syn.src, kind="stable")  # by source, then by target position
+    prev = np.full(syn.n, -1, dtype=np.int64)
+    same = syn.src[order2[1:]] == syn.src[order2[:-1]]
+    prev[order2[1:][same]] = syn.pos[order2[:-1][same]]
+
+    # first estimate of fan-out: one per (source neuron, target population)
+    dst_pop = ids.owner(syn.dst)
+    key = np.unique(syn.src * (len(order) + 1) + dst_pop)
+    fan_src = np.bincount(key // (len(order) + 1), minlength=ids.n_sources)
+    if not lim.tree:
+        fan_src = np.minimum(fan_src, 1)
+    for attempt in range(12):
+        fan = fan_src[at].astype(np.float64)
+        cut, syn_core = _cut(syn, n, ip, prev, sbits, fan, lim, name_of)
+        actual = _fanout(syn, order2, syn_core, ids.n_sources, lim.tree)
+        out_use = _out_usage(cut, actual[at])
+        if (out_use <= lim.O).all():
+            break
+        if on_progress:
+            on_progress(f"partition: fan-out over {lim.O} on {(out_use > lim.O).sum()} cores; "
+                        f"re-cutting ({attempt + 1})")
+        fan_src = np.maximum(fan_src, actual)
+        if attempt >= 3:  # still over after re-cuts: inflate the neurons of the cores over
+            for c in np.flatnonzero(out_use > lim.O):
+                lo, hi = cut.neurons[c]
+                gid = at[lo:hi]
+                fan_src[gid] = np.ceil(actual[gid] * out_use[c] / lim.O).astype(np.int64)
+    else:
+        raise PartitionError(f"could not meet the {lim.O} output axons per core of {t.name}")
+    return _coremap(g, t, ids, syn, at, cut, syn_core, out_use, fanin_bound(syn, n, prev, lim),
+                    lim)
+
+
+def _out_usage(cut: _Cut, fan_at: np.ndarray) -> np.ndarray:
+    cum = np.concatenate([[0], np.cumsum(fan_at)])
+    out = np.empty(len(cut.kind), dtype=np.int64)
+    for c, (lo, hi) in enumerate(cut.neurons):
+        out[c] = cum[hi] - cum[lo] if cut.kind[c] == SOMA else hi - lo
+    return out
+
+
+def fanin_bound(syn: Synapses, n: int, prev: np.ndarray, lim: _Limits) -> int:
+    """Cores one neuron's own fan-in needs at least (ceil(distinct inputs / axons))."""
+    own = (prev != syn.pos).astype(np.float64)
+    fanin = np.bincount(syn.pos, weights=own, minlength=n)
+    return int(math.ceil(fanin.max(initial=0) / lim.A))
+
+
+def _coremap(g: Graph, t: TargetSpec, ids: Ids, syn: Synapses, at: np.ndarray, cut: _Cut,
+             syn_core: np.ndarray, out_use: np.ndarray, fanin_cores: int, lim: _Limits
+             ) -> CoreMap:
+    nc = len(cut.kind)
+    sizes = np.array([hi - lo for lo, hi in cut.neurons], dtype=np.int64)
+    neuron_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    neurons = (np.concatenate([at[lo:hi] for lo, hi in cut.neurons]) if nc
+               else np.zeros(0, dtype=np.int64))
+    ax_sizes = np.array([len(a) for a in cut.axons], dtype=np.int64)
+    axon_ptr = np.concatenate([[0], np.cumsum(ax_sizes)]).astype(np.int64)
+    axons = np.concatenate(cut.axons).astype(np.int64) if nc else np.zeros(0, dtype=np.int64)
+    sbits = syn.bits[syn.proj]
+    synapses = np.bincount(syn_core, minlength=nc).astype(np.int64)
+    memory = np.bincount(syn_core, weights=sbits, minlength=nc).astype(np.int64)
+    partial = np.array(cut.partial_inputs, dtype=np.int64)
+    usage = {"neurons": sizes, "in_axons": ax_sizes + partial, "out_axons": out_use,
+             "synapse_memory_bits": memory, "synapses": synapses, "partial_inputs": partial}
+    cap = {"neurons": lim.N, "in_axons": lim.A, "out_axons": lim.O,
+           "synapse_memory_bits": lim.M}
+    sending = np.zeros(ids.n_sources, dtype=bool)
+    sending[syn.src] = True
+    n_sending = int(sending[:ids.n_neurons].sum())
+    used_sources = int(sending.sum())
+    bounds = {
+        "neurons": math.ceil(ids.n_neurons / lim.N),
+        "in_axons": max(math.ceil(used_sources / lim.A), fanin_cores),
+        "out_axons": math.ceil(n_sending / lim.O),
+        "synapse_memory_bits": math.ceil(int(sbits.sum()) / lim.M),
+    }
+    bounds["cores"] = max(bounds[k] for k in LIMITS)
+    meta = {"limits": cap, "dendrite_split_cores": int((np.array(cut.kind) == PARTIAL).sum())}
+    return CoreMap(target=t.name, ids=ids, kind=np.array(cut.kind, dtype=np.int8),
+                   soma=np.array(cut.soma, dtype=np.int64), neuron_ptr=neuron_ptr,
+                   neurons=neurons, axon_ptr=axon_ptr, axons=axons, usage=usage,
+                   syn_core=syn_core, syn=syn, bounds=bounds, meta=meta)
