@@ -45,14 +45,30 @@ def population_order(g: Graph) -> list[str]:
     return order
 
 
+def morton(coords: np.ndarray) -> np.ndarray:
+    """Z-order code of integer points (d, n): interleaved bits, so runs of the order are
+    compact 2-D (or 3-D) tiles."""
+    d = coords.shape[0]
+    code = np.zeros(coords.shape[1], dtype=np.int64)
+    for b in range(max(1, int(coords.max(initial=0)).bit_length())):
+        for k in range(d):
+            code |= ((coords[k] >> b) & 1) << (b * d + k)
+    return code
+
+
 def neuron_positions(g: Graph, ids: Ids) -> np.ndarray:
-    """Position of every global neuron id in the cut order (spatial-major for C,H,W)."""
+    """Position of every global neuron id in the cut order: for (C, *spatial) populations,
+    pixels in Z-order and all channels of a pixel together, so a core holds compact patches
+    whose receptive fields overlap (fewer distinct input axons)."""
     perm = []
     for name in ids.order:
         shape = g.populations[name].shape
         local = np.arange(g.populations[name].size, dtype=np.int64)
-        if len(shape) >= 3:  # (C, H, W): all channels of a pixel next to each other
-            local = local.reshape(shape).transpose(*range(1, len(shape)), 0).reshape(-1)
+        if len(shape) >= 3:
+            pix = np.indices(shape[1:]).reshape(len(shape) - 1, -1)
+            zorder = np.argsort(morton(pix), kind="stable")  # pixels, Z-order
+            grid = local.reshape(shape[0], -1)  # (C, pixels)
+            local = grid[:, zorder].T.reshape(-1)
         perm.append(local + ids.offset[name])
     order = np.concatenate(perm) if perm else np.zeros(0, dtype=np.int64)
     pos = np.empty(ids.n_neurons, dtype=np.int64)
