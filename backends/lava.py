@@ -118,8 +118,8 @@ def describe(g: Graph) -> dict[str, np.ndarray]:
                     w = w_full[didx][:, sidx]
                     if (abs(w) != 0).sum() == 0:
                         continue
-                    wi = w.toarray() if sp.issparse(w) else w
-                    if wi.min() < -256 or wi.max() > 255:
+                    wi = w.data if sp.issparse(w) else w  # never densify a sparse matrix
+                    if wi.size and (wi.min() < -256 or wi.max() > 255):
                         raise LavaError(f"projection '{name}': synapses sharing a (target, "
                                         "source) pair sum beyond Lava's 8-bit weight range")
                     j = len(conns)

@@ -124,11 +124,25 @@ def cmd_compile(args: argparse.Namespace) -> int:
     opts = CompileOptions(weight_bits=args.weight_bits, per_channel=args.per_channel,
                           placer=args.placer, seed=args.seed, max_chips=args.max_chips)
     timings: list[tuple[str, float]] = []
+    big = g.n_synapses > 2_000_000  # long compiles say what they are doing on stderr
+
+    def on_pass(name: str, sec: float) -> None:
+        timings.append((name, sec))
+        if big:
+            print(f"  {name}: {sec:.1f} s", file=sys.stderr, flush=True)
+
+    def on_progress(msg: str) -> None:
+        print(f"  {msg}", file=sys.stderr, flush=True)
+
+    if big:
+        print(f"compiling {g.n_neurons} neurons, {g.n_synapses} synapses for {args.target}",
+              file=sys.stderr, flush=True)
     fixed, opts = api.compile_graph(g, args.target, opts, calibrate_inputs=calib,
-                                    on_pass=lambda n, s: timings.append((n, s)))
-    big = fixed.n_synapses > 2_000_000
-    cm = api.map_compiled(fixed, args.target, opts, on_pass=lambda n, s: timings.append((n, s)),
-                          on_progress=(lambda m: print(m, file=sys.stderr)) if big else None)
+                                    on_pass=on_pass)
+    cm = api.map_compiled(fixed, args.target, opts, on_pass=on_pass,
+                          on_progress=on_progress if big else None)
+    if big:
+        print(f"  writing the artifact ({cm.n_cores} cores)", file=sys.stderr, flush=True)
     stem = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
     out = args.output or f"{stem}.{fixed.meta['target']}"
     art = api.write_compiled(fixed, args.target, opts, out, path, coremap=cm)
