@@ -195,7 +195,9 @@ def check_fits(cm: CoreMap, t: TargetSpec, max_chips: int | None) -> int:
         f"has {per} per chip, so --max-chips {max_chips} allows {cap}. Layer '{name}' is the "
         f"first that does not fit: its {len(cores)} cores are limited by {binding} "
         f"({cm.meta['limits'][binding]} per core). It needs {need} chips: compile with "
-        f"--max-chips {need}, or lower --weight-bits to store more synapses per core")
+        f"--max-chips {need}"
+        + (", or lower --weight-bits to store more synapses per core"
+           if binding == "synapse_memory_bits" else ""))
 
 
 def place(cm: CoreMap, t: TargetSpec, placer: str = "anneal", seed: int = 0,
