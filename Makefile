@@ -32,9 +32,9 @@ demo: $(STAMP)
 	$(PY) examples/digits/demo.py score $(OUT)/digits_run.npz $(OUT)/digits_labels.npy
 	@echo "== snnc compile: loihi2, 8-bit weights -> $(OUT)/digits.loihi2"
 	$(SNNC) compile digits --target loihi2 -o $(OUT)/digits.loihi2
-	@echo "== snnc run: fixed-point engine (bit-exact to Lava), same 450 digits"
-	$(SNNC) run $(OUT)/digits.loihi2 --input $(OUT)/digits_test.npy --batch --steps 18 -o $(OUT)/digits_fixed.npz > $(OUT)/digits_fixed.json
-	$(PY) examples/digits/demo.py score $(OUT)/digits_fixed.npz $(OUT)/digits_labels.npy loihi2-fixed-point
+	@echo "== snnc run: the core map on the simulated chip (refsim, bit-exact to Lava), same 450 digits, with counters"
+	$(SNNC) run $(OUT)/digits.loihi2 --input $(OUT)/digits_test.npy --batch --steps 18 --counters -o $(OUT)/digits_fixed.npz > $(OUT)/digits_fixed.json
+	$(PY) examples/digits/demo.py score $(OUT)/digits_fixed.npz $(OUT)/digits_labels.npy loihi2-refsim
 	@echo "== snnc run --engine lava: the first 5 digits in Lava 0.10.0, compared with the fixed engine"
 	$(PY) -c "import numpy as np; np.save('$(OUT)/digits_5.npy', np.load('$(OUT)/digits_test.npy')[:5])"
 	$(SNNC) run $(OUT)/digits.loihi2 --engine lava --input $(OUT)/digits_5.npy --batch --steps 18 -o $(OUT)/digits_lava.npz > /dev/null

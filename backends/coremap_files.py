@@ -25,6 +25,8 @@ def map_arrays(cm: CoreMap) -> dict[str, np.ndarray]:
     out.update({f"usage.{k}": v for k, v in cm.usage.items()})
     out.update({f"route.{k}": v for k, v in cm.routes.get("table", {}).items()})
     out.update({f"link.{k}": v for k, v in cm.routes.get("links", {}).items()})
+    if "spike_hops" in cm.routes:
+        out["route.spike_hops"] = cm.routes["spike_hops"]
     return out
 
 

@@ -18,6 +18,7 @@ Monitors on u, v and s_out of every LIF.
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -67,6 +68,19 @@ def ensure_lava() -> None:
         raise RuntimeError("lava-nc is not installed")
     if sys.version_info >= (3, 11) and not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
+    # Lava calls multiprocessing.set_start_method('fork') when imported, which raises if
+    # anything (numba's threading layer, for one) already fixed the start method. Let that
+    # one call through with force=True; 'fork' is the Linux default it already had.
+    mod = "lava.magma.runtime.message_infrastructure.multiprocessing"
+    import multiprocessing as mp
+
+    if mod not in sys.modules and mp.get_start_method(allow_none=True) is not None:
+        original = mp.set_start_method
+        mp.set_start_method = lambda method, force=False: original(method, force=True)
+        try:
+            importlib.import_module(mod)
+        finally:
+            mp.set_start_method = original
 
 
 # --- the network description (weights.npz)

@@ -63,27 +63,29 @@ class Synapses:
     dst: np.ndarray  # int64 global neuron id
     pos: np.ndarray  # int64 position of dst in partition order (the sort key)
     weight: np.ndarray  # int64
+    delay: np.ndarray  # int64 steps
     proj: np.ndarray  # int32 index into proj_names
     proj_names: tuple[str, ...]
     bits: np.ndarray  # weight bits per projection (index = proj)
 
     @staticmethod
     def of(g: Graph, ids: Ids, position: np.ndarray) -> Synapses:
-        srcs, dsts, ws, ps = [], [], [], []
+        srcs, dsts, ws, ds, ps = [], [], [], [], []
         names = tuple(g.projections)
         for k, p in enumerate(g.projections.values()):
-            r, c, w, _ = projection_coo(p, g.node_shape(p.src))
+            r, c, w, d = projection_coo(p, g.node_shape(p.src))
             srcs.append(np.asarray(c, dtype=np.int64) + ids.offset[p.src])
             dsts.append(np.asarray(r, dtype=np.int64) + ids.offset[p.dst])
             ws.append(np.asarray(w).astype(np.int64))
+            ds.append(np.asarray(d).astype(np.int64))
             ps.append(np.full(len(r), k, dtype=np.int32))
         cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dtype=dt))
         src, dst = cat(srcs, np.int64), cat(dsts, np.int64)
         pos = position[dst]
         o = np.argsort(pos, kind="stable")
         bits = np.array([max(p.weight_bits, 1) for p in g.projections.values()], dtype=np.int64)
-        return Synapses(src[o], dst[o], pos[o], cat(ws, np.int64)[o], cat(ps, np.int32)[o],
-                        names, bits)
+        return Synapses(src[o], dst[o], pos[o], cat(ws, np.int64)[o], cat(ds, np.int64)[o],
+                        cat(ps, np.int32)[o], names, bits)
 
     @property
     def n(self) -> int:

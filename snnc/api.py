@@ -230,12 +230,29 @@ def load_artifact(path: str) -> tuple[Graph, dict[str, Any]]:
     return read_artifact(path)
 
 
+def load_program(artifact: str) -> dict[str, np.ndarray]:
+    """The reference simulator's program of a compiled artifact (refsim/program.npz)."""
+    path = os.path.join(artifact, "refsim", "program.npz")
+    if not os.path.isfile(path):
+        raise InputError(f"{artifact} has no refsim/program.npz; recompile it with this snnc")
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
 def run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None = None,
-                 trace: bool = False, engine: str = "fixed", artifact: str | None = None,
-                 on_step: Callable[[int], None] | None = None) -> RunResult:
-    """Run a fixed IR with the fixed-point engine or in Lava (Loihi targets)."""
+                 trace: bool = False, engine: str = "refsim", artifact: str | None = None,
+                 on_step: Callable[[int], None] | None = None, counters: bool = False) -> Any:
+    """Run a compiled model: `refsim` (the core map on the simulated chip; needs the artifact
+    directory), `fixed` (the fixed IR, fixed-point engine) or `lava` (Loihi targets)."""
     if steps is not None and steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
+    if engine == "refsim":
+        from snnc.runtime.refsim import RefSim
+
+        if artifact is None:
+            raise InputError("the refsim engine runs an artifact directory; compile first")
+        return RefSim(load_program(artifact)).run(inputs, steps=steps, trace=trace,
+                                                  counters=counters, on_step=on_step)
     if engine == "fixed":
         from snnc.runtime.fixed_engine import FixedEngine
 
@@ -264,9 +281,10 @@ def run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None 
             key = ("s:" if src.model in SPIKING else "v:") + src.name
             outs[k] = tr[key].reshape(batch, steps, *o.shape)
         return RunResult(outputs=outs, traces=tr if trace else {}, steps=steps)
-    raise InputError(f"engine {engine!r} cannot run a compiled artifact; use fixed or lava")
+    raise InputError(f"engine {engine!r} cannot run a compiled artifact; use refsim, fixed "
+                     "or lava")
 
 
 __all__ = ["load", "convert", "summary", "run", "prepare_input", "result_arrays",
            "list_targets", "compile_graph", "map_compiled", "mapping_summary", "write_compiled",
-           "load_artifact", "run_compiled"]
+           "load_artifact", "load_program", "run_compiled"]

@@ -8,6 +8,7 @@
     lava/weights.npz  ... and the process description it builds
     mapping/, cores.md  partition, placement and routes (backends/coremap_files.py)
     tianjic/          Tianjic targets: per-core files, crossbars, routes (backends/tianjic.py)
+    refsim/program.npz  the core map as the reference simulator runs it (backends/refsim.py)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from snnc.compiler.targets import TargetSpec
 ARTIFACT_VERSION = 1
 MANIFEST = "manifest.json"
 MANAGED = (MANIFEST, "ir.snn", "arrays.npz", "lava/network.py", "lava/weights.npz", "cores.md")
-MANAGED_DIRS = ("mapping", "tianjic")
+MANAGED_DIRS = ("mapping", "tianjic", "refsim")
 
 
 class ArtifactError(SnncError):
@@ -83,6 +84,11 @@ def write_artifact(out: str | Path, graph: Graph, target: TargetSpec,
         from snnc.backends.coremap_files import write_mapping
 
         files += write_mapping(root, coremap, save_npz)
+        from snnc.backends.refsim import program
+
+        (root / "refsim").mkdir(exist_ok=True)
+        save_npz(root / "refsim" / "program.npz", program(graph, coremap, target))
+        files.append("refsim/program.npz")
         if target.semantics == "tianjic":
             from snnc.backends.tianjic import write_tianjic
 

@@ -235,33 +235,57 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_artifact(args: argparse.Namespace) -> int:
     if args.dt is not None or args.reset is not None:
         raise SnncError("--dt/--reset are compile options; this artifact is already compiled")
-    engine = "fixed" if args.engine == "float" and not args.engine_given else args.engine
-    if engine not in ("fixed", "lava"):
-        raise SnncError(f"engine '{engine}' cannot run a compiled artifact; use fixed or lava")
+    engine = "refsim" if args.engine == "float" and not args.engine_given else args.engine
+    if engine not in ("refsim", "fixed", "lava"):
+        raise SnncError(f"engine '{engine}' cannot run a compiled artifact; use refsim "
+                        "(default), fixed or lava")
+    if args.counters and engine != "refsim":
+        raise SnncError("--counters come from the simulated chip; use --engine refsim")
     g, _ = api.load_artifact(args.model)
     inputs = _read_input(args.input, g, args.batch)
     x = next(iter(inputs.values()))
+    steps = args.steps or x.shape[1]
     progress, on_step = None, None
-    if engine == "lava" and x.shape[0] > 1 and not args.quiet:
+    total = x.shape[0] if engine == "lava" else steps
+    slow = (engine == "lava" and x.shape[0] > 1) or (
+        engine != "lava" and steps * x.shape[0] * max(g.n_neurons, 1) >= PROGRESS_MIN_WORK)
+    if slow and not args.quiet:
         from rich.progress import Progress
 
         progress = Progress(transient=True, console=_stderr_console())
-        task = progress.add_task("running in Lava", total=x.shape[0])
+        task = progress.add_task(f"running ({engine})", total=total)
         progress.start()
 
-        def on_step(b: int) -> None:
-            progress.update(task, completed=b + 1)
+        def on_step(i: int) -> None:
+            progress.update(task, completed=i + 1)
     try:
         res = api.run_compiled(g, inputs, steps=args.steps, trace=args.trace, engine=engine,
-                               artifact=args.model, on_step=on_step)
+                               artifact=args.model, on_step=on_step, counters=args.counters)
     finally:
         if progress is not None:
             progress.stop()
-    return _report_run(args, g, res, x)
+    extra = {}
+    if args.counters:
+        extra = {f"counter:{k}": v for k, v in res.counters.items()}
+        _print_counters(res.counters)
+    return _report_run(args, g, res, x, extra)
 
 
-def _report_run(args: argparse.Namespace, g: Any, res: Any, x: np.ndarray) -> int:
-    arrays = api.result_arrays(g, res, args.batch)
+def _print_counters(c: dict[str, np.ndarray]) -> None:
+    lat = c["latency_cycles"]
+    msg = (f"per step: {c['synops'].mean():.0f} synaptic ops, {c['spikes'].mean():.1f} spikes, "
+           f"{c['packets'].mean():.1f} packets, {c['hops'].mean():.1f} hops (all samples); "
+           f"latency mean {lat.mean():.0f} / max {lat.max():.0f} cycles "
+           f"({c['latency_seconds'].max() * 1e6:.3f} us), critical core "
+           f"{int(np.bincount(c['critical_core'].ravel()).argmax())}")
+    if "fits_budget" in c:
+        msg += f"; {100 * c['fits_budget'].mean():.0f}% of steps fit the step budget"
+    print(msg, file=sys.stderr)
+
+
+def _report_run(args: argparse.Namespace, g: Any, res: Any, x: np.ndarray,
+                extra: dict[str, np.ndarray] | None = None) -> int:
+    arrays = {**api.result_arrays(g, res, args.batch), **(extra or {})}
     if args.output:
         with open(args.output, "wb") as f:
             np.savez(f, **arrays)
@@ -345,9 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "--batch; .npz with one array per input port")
     sp.add_argument("--steps", type=int, default=None, help="steps to run (default: input T)")
     sp.add_argument("--engine", default=None, choices=["float", "fixed", "lava", "refsim"],
-                    help="model files: float; artifacts: fixed (default) or lava")
+                    help="model files: float; artifacts: refsim (default: the simulated chip "
+                         "runs the core map), fixed (fixed-point engine on the IR) or lava")
     sp.add_argument("--batch", action="store_true", help="input has a leading batch axis")
     sp.add_argument("--trace", action="store_true", help="also save v:/u:/s:<population>")
+    sp.add_argument("--counters", action="store_true",
+                    help="refsim: save per-step counters and latency (counter:*) and print a "
+                         "summary")
     sp.add_argument("-o", "--output", default=None, help="OUT.npz")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(fn=cmd_run)

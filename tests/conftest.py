@@ -44,3 +44,15 @@ def _quiet_repairs():
 _hsettings.register_profile("ci", derandomize=True, print_blob=True)
 _hsettings.register_profile("dev", print_blob=True)
 _hsettings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def assert_same_traces(want: dict[str, np.ndarray], got: dict[str, np.ndarray],
+                       other: str) -> None:
+    """Every trace equal; a failure names the trace, sample, step and neuron."""
+    assert sorted(want) == sorted(got), (sorted(want), sorted(got))
+    for k in sorted(want):
+        a, b = want[k], got[k]
+        if not np.array_equal(a, b):
+            bi, t, n = np.argwhere(a != b)[0]
+            pytest.fail(f"{k}: first difference at sample {bi}, step {t}, neuron {n}: "
+                        f"fixed {a[bi, t, n]} vs {other} {b[bi, t, n]}")

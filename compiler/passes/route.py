@@ -64,8 +64,9 @@ class _Links:
 
 
 def _tree(src: np.ndarray, dst: np.ndarray, sx: np.ndarray, sy: np.ndarray, dx: np.ndarray,
-          dy: np.ndarray, links: _Links) -> int:
-    """Multicast trees, one per source neuron; returns the links used in total."""
+          dy: np.ndarray, links: _Links, per_src: np.ndarray) -> int:
+    """Multicast trees, one per source neuron; returns the links used in total and adds each
+    tree's link count to per_src[source]."""
     n = len(src)
     if n == 0:
         return 0
@@ -76,7 +77,9 @@ def _tree(src: np.ndarray, dst: np.ndarray, sx: np.ndarray, sy: np.ndarray, dx: 
     x0, y0 = sx[first], sy[first]
     links.row(y0, x0, np.maximum(xmax, x0), one)
     links.row(y0, x0, np.minimum(xmin, x0), one)
-    hops = int((np.maximum(xmax - x0, 0) + np.maximum(x0 - xmin, 0)).sum())
+    xh = np.maximum(xmax - x0, 0) + np.maximum(x0 - xmin, 0)
+    np.add.at(per_src, src[first], xh)
+    hops = int(xh.sum())
     # per (source, destination column): the farthest row each way
     o = np.lexsort((dx, src))
     s2, x2, y2 = src[o], dx[o], dy[o]
@@ -88,7 +91,9 @@ def _tree(src: np.ndarray, dst: np.ndarray, sx: np.ndarray, sy: np.ndarray, dx: 
     one = np.ones(len(f2), dtype=np.int64)
     links.col(col, ys, np.maximum(ymax, ys), one)
     links.col(col, ys, np.minimum(ymin, ys), one)
-    return hops + int((np.maximum(ymax - ys, 0) + np.maximum(ys - ymin, 0)).sum())
+    yh = np.maximum(ymax - ys, 0) + np.maximum(ys - ymin, 0)
+    np.add.at(per_src, s2[f2], yh)
+    return hops + int(yh.sum())
 
 
 def _unicast(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, n: np.ndarray,
@@ -110,9 +115,10 @@ def route(cm: CoreMap, t: TargetSpec) -> CoreMap:
     scode = home[src]
     local = dst == scode
     tree = t["noc.multicast"] == "tree"
+    spike_hops = np.zeros(cm.ids.n_neurons, dtype=np.int64)  # links one spike crosses
     if tree:
         rs, rd = src[~local], dst[~local]
-        hops = _tree(rs, rd, gx[home[rs]], gy[home[rs]], gx[rd], gy[rd], links)
+        hops = _tree(rs, rd, gx[home[rs]], gy[home[rs]], gx[rd], gy[rd], links, spike_hops)
         # table at the source core: one entry per (neuron, destination core)
         t_core, t_src, t_to = home[rs], rs, rd
     else:
@@ -126,6 +132,7 @@ def route(cm: CoreMap, t: TargetSpec) -> CoreMap:
         prev = np.where(first, home[s], np.r_[0, d[:-1]] if len(d) else d)
         one = np.ones(len(s), dtype=np.int64)
         hops = _unicast(gx[prev], gy[prev], gx[d], gy[d], one, links)
+        np.add.at(spike_hops, s, np.abs(gx[d] - gx[prev]) + np.abs(gy[d] - gy[prev]))
         # table at each core on the chain: (neuron) -> next hop
         t_core, t_src, t_to = prev, s, d
     part = np.flatnonzero(cm.kind == PARTIAL)
@@ -141,4 +148,5 @@ def route(cm: CoreMap, t: TargetSpec) -> CoreMap:
     link_all = np.concatenate([v.ravel() for v in loads.values()])
     meta = dict(cm.meta, routed_hops=int(hops), max_link_load=int(link_all.max(initial=0)),
                 links_used=int((link_all > 0).sum()), routing=t["noc.multicast"])
-    return cm.with_(routes={"table": table, "links": loads}, usage=usage, meta=meta)
+    return cm.with_(routes={"table": table, "links": loads, "spike_hops": spike_hops},
+                    usage=usage, meta=meta)

@@ -59,16 +59,24 @@ def test_recompiling_into_a_directory_drops_the_old_targets_files(tmp_path) -> N
     assert "tianjic/cores/core_00000.json" in listed and "cores.md" in listed
 
 
-def test_run_artifact_default_engine_is_fixed(tmp_path, capsys, rng) -> None:  # type: ignore[no-untyped-def]
+def test_run_artifact_default_engine_is_refsim(tmp_path, capsys, rng) -> None:  # type: ignore[no-untyped-def]
+    """`snnc run ART` runs the core map on the simulated chip; the fixed engine and Lava give
+    the same spikes; --counters adds counters and latency to the npz and prints a summary."""
     art = tmp_path / "art"
     assert main(["compile", DIGITS, "-o", str(art)]) == 0
     x = (rng.random((2, 10, 64)) < 0.3).astype(np.uint8)
     np.save(tmp_path / "x.npy", x)
     assert main(["run", str(art), "--input", str(tmp_path / "x.npy"), "--batch", "--steps", "12",
-                 "--trace", "-o", str(tmp_path / "o.npz")]) == 0
-    capsys.readouterr()
-    with np.load(tmp_path / "o.npz") as z:
+                 "--trace", "--counters", "-o", str(tmp_path / "o.npz")]) == 0
+    err = capsys.readouterr().err
+    assert "synaptic ops" in err and "latency" in err
+    assert main(["run", str(art), "--engine", "fixed", "--input", str(tmp_path / "x.npy"),
+                 "--batch", "--steps", "12", "--trace", "-o", str(tmp_path / "f.npz")]) == 0
+    with np.load(tmp_path / "o.npz") as z, np.load(tmp_path / "f.npz") as f:
         assert z["output_spikes"].shape == (2, 12, 10) and "u:lif1" in z.files
+        assert z["counter:latency_cycles"].shape == (12, 2) and "counter:synops" in z.files
+        for k in f.files:
+            np.testing.assert_array_equal(z[k], f[k], err_msg=k)
     if have_lava():
         assert main(["run", str(art), "--engine", "lava", "--input", str(tmp_path / "x.npy"),
                      "--batch", "--steps", "12", "-o", str(tmp_path / "l.npz")]) == 0
@@ -104,7 +112,7 @@ def test_compile_and_run_errors_are_one_line(tmp_path, capsys, rng) -> None:  # 
     x = (rng.random((10, 64)) < 0.3).astype(np.uint8)
     np.save(tmp_path / "x.npy", x)
     assert main(["run", str(art), "--engine", "float", "--input", str(tmp_path / "x.npy")]) == 1
-    assert "fixed or lava" in one_error(capsys)
+    assert "refsim (default), fixed or lava" in one_error(capsys)
     np.save(tmp_path / "g.npy", x * 0.5)
     assert main(["run", str(art), "--input", str(tmp_path / "g.npy")]) == 1
     assert "binary spikes" in one_error(capsys)

@@ -18,7 +18,7 @@ from snnc.backends import lava, lava_network
 from snnc.compiler.ir import Graph
 from snnc.runtime.fixed_engine import FixedEngine
 
-from tests.conftest import ROOT, shared_file
+from tests.conftest import ROOT, assert_same_traces, shared_file
 from tests.fixed_strategies import loihi_networks, spike_inputs
 
 pytestmark = pytest.mark.skipif(not lava_network.have_lava(),
@@ -27,13 +27,7 @@ N_RANDOM = int(os.environ.get("SNNC_LAVA_EXAMPLES", "200"))
 
 
 def assert_same(fixed: dict[str, np.ndarray], lv: dict[str, np.ndarray]) -> None:
-    assert sorted(fixed) == sorted(lv)
-    for k in sorted(fixed):
-        a, b = fixed[k], lv[k]
-        if not np.array_equal(a, b):
-            bi, t, n = np.argwhere(a != b)[0]
-            pytest.fail(f"{k}: first difference at sample {bi}, step {t}, neuron {n}: "
-                        f"fixed {a[bi, t, n]} vs lava {b[bi, t, n]}")
+    assert_same_traces(fixed, lv, "lava")
 
 
 def run_both(g, inputs, steps):  # type: ignore[no-untyped-def]

@@ -1,0 +1,168 @@
+"""The reference simulator's program: the core map as flat integer tables (refsim/program.npz).
+
+What each core holds and how spikes reach it, with nothing left to re-derive from the IR:
+
+    per neuron      du, dv, bias, i_bias, v_th, v_reset, reset code, refractory, flags,
+                    home core, hops and packets of one spike (from the routing pass)
+    axon entries    (core, source) pairs: every axon of every core, in core order
+    deliveries      source -> the axon entries it reaches: its home core's own axon, plus the
+                    cores its routing-table entries name (checked to be exactly the cores
+                    whose axon tables list it); input channels are written by the host
+    synapses        per axon entry: accumulator slot, integer weight, delay
+    slots           one accumulator per (neuron, projection, delay): the target shifts (and
+                    for Tianjic saturates) each such sum on its own (DESIGN.md §4)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from snnc.compiler.coremap import CoreMap
+from snnc.compiler.errors import SnncError
+from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, ResetMode
+from snnc.compiler.targets import TargetSpec
+
+RESET_CODE = {ResetMode.ZERO: 0, ResetMode.SUBTRACT: 1, ResetMode.NONE: 2}
+PROGRAM_VERSION = 1
+
+
+class ProgramError(SnncError):
+    """The core map is inconsistent: a route and an axon table disagree."""
+
+
+def _neuron_arrays(g: Graph, cm: CoreMap) -> dict[str, np.ndarray]:
+    n = cm.ids.n_neurons
+    out = {k: np.zeros(n, dtype=np.int64) for k in ("du", "dv", "bias", "i_bias", "v_th",
+                                                      "v_reset", "reset", "refractory",
+                                                      "spiking", "current")}
+    for name in cm.ids.order:
+        p = g.populations[name]
+        sl = slice(cm.ids.offset[name], cm.ids.offset[name] + p.size)
+        for k in ("du", "dv", "bias", "i_bias", "v_th", "v_reset"):
+            vals = getattr(p, k)
+            out[k][sl] = np.where(np.isfinite(vals), vals, 0).astype(np.int64)
+        out["reset"][sl] = RESET_CODE[p.reset]
+        out["refractory"][sl] = p.refractory
+        out["spiking"][sl] = p.model in SPIKING
+        out["current"][sl] = p.model in HAS_CURRENT
+    return {f"neuron.{k}": v for k, v in out.items()}
+
+
+def timing_facts(t: TargetSpec) -> dict[str, Any]:
+    """The cycle costs runtime/refsim_timing.py needs, from the target's facts."""
+    hop = t.get("noc.hop_latency_cycles")
+    ew = float(hop if hop is not None else t.get("noc.hop_latency_cycles_ew", 1))
+    ns = float(hop if hop is not None else t.get("noc.hop_latency_cycles_ns", ew))
+    budget = t.get("timing.cycles_per_step")
+    return {"clock_hz": float(t.get("timing.clock_hz", 1e9)),
+            "cycles_per_synop": float(t.get("timing.cycles_per_synop", 1)),
+            "cycles_per_neuron_update": float(t.get("timing.cycles_per_neuron_update", 1)),
+            "cycles_per_spike": float(t.get("timing.cycles_per_spike", 1)),
+            "hop_latency_cycles": [ew, ew, ns, ns],  # east, west, north, south
+            "link_occupancy_cycles": float(t.get("noc.link_occupancy_cycles", 1)),
+            "cycles_per_step": None if budget is None else float(budget)}
+
+
+def _destinations(cm: CoreMap, home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per neuron, the cores its packets reach: tree, any order; relay, in chain order."""
+    table = cm.routes["table"]
+    n = cm.ids.n_neurons
+    if cm.meta.get("routing") != "relay":
+        o = np.lexsort((table["to"], table["neuron"]))
+        ptr = np.searchsorted(table["neuron"][o], np.arange(n + 1))
+        return ptr.astype(np.int64), table["to"][o].astype(np.int64)
+    # relay: follow each chain from the home core; entries are (core, neuron) -> next
+    nxt = {(int(c), int(s)): int(d) for c, s, d in
+           zip(table["core"], table["neuron"], table["to"], strict=True)}
+    counts = np.bincount(table["neuron"], minlength=n)
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    dests = np.empty(int(ptr[-1]), dtype=np.int64)
+    for s in np.flatnonzero(counts):
+        at, i = int(home[s]), int(ptr[s])
+        while (at, int(s)) in nxt and i < ptr[s + 1]:
+            at = nxt[(at, int(s))]
+            dests[i] = at
+            i += 1
+        if i != ptr[s + 1]:
+            raise ProgramError(f"the relay chain of neuron {s} is broken at core {at}")
+    return ptr, dests
+
+
+def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
+    """Flat tables of the module docstring, from a fixed IR and its routed core map."""
+    syn, ids, nc = cm.syn, cm.ids, cm.n_cores
+    ns = ids.n_sources
+    # axon entries, in core order; entry of (core, source) found by search
+    entry_core = np.repeat(np.arange(nc), np.diff(cm.axon_ptr))
+    entry_src = cm.axons
+    ekey = entry_core * (ns + 1) + entry_src  # sorted: cores ascending, axons sorted per core
+    skey = cm.syn_core * (ns + 1) + syn.src
+    syn_entry = np.searchsorted(ekey, skey)
+    if len(skey) and not np.array_equal(ekey[np.minimum(syn_entry, len(ekey) - 1)], skey):
+        raise ProgramError("a synapse's source is not on its core's axon table")
+    # deliveries from the routing tables (neurons) and the host (input channels)
+    home = cm.neuron_core()
+    table = cm.routes["table"]
+    neuron_src = entry_src < ids.n_neurons
+    local = neuron_src.copy()
+    local[neuron_src] = entry_core[neuron_src] == home[entry_src[neuron_src]]
+    routed = np.unique(table["to"] * (ns + 1) + table["neuron"])
+    need = np.sort(ekey[neuron_src & ~local])
+    if not np.array_equal(routed, need):
+        raise ProgramError(f"routing tables reach {len(routed)} (core, neuron) axons but the "
+                           f"axon tables list {len(need)}; re-run the route pass")
+    o = np.argsort(entry_src, kind="stable")
+    src_entry_ptr = np.searchsorted(entry_src[o], np.arange(ns + 1))
+    # accumulator slots: one per (neuron, projection, delay)
+    skey2 = (syn.dst * len(syn.proj_names) + syn.proj.astype(np.int64)) * (
+        int(syn.delay.max(initial=0)) + 1) + syn.delay
+    slot_key, syn_slot = np.unique(skey2, return_inverse=True)
+    slot_neuron = slot_key // (int(syn.delay.max(initial=0)) + 1) // len(syn.proj_names)
+    slot_proj = (slot_key // (int(syn.delay.max(initial=0)) + 1)) % len(syn.proj_names)
+    exps = np.array([g.projections[p].weight_exp for p in syn.proj_names], dtype=np.int64)
+    slot_ptr = np.searchsorted(slot_neuron, np.arange(ids.n_neurons + 1))
+    so = np.argsort(syn_entry, kind="stable")
+    entry_syn_ptr = np.searchsorted(syn_entry[so], np.arange(len(entry_src) + 1))
+    gx, gy = cm.global_xy()
+    remote = np.bincount(table["neuron"], minlength=ids.n_neurons)
+    dest_ptr, dests = _destinations(cm, home)
+    arrays: dict[str, np.ndarray] = {
+        **_neuron_arrays(g, cm),
+        "neuron.home": home, "neuron.spike_hops": cm.routes["spike_hops"],
+        "neuron.spike_packets": remote.astype(np.int64),
+        "entry.core": entry_core.astype(np.int64), "entry.src": entry_src.astype(np.int64),
+        "src.entry_ptr": src_entry_ptr.astype(np.int64), "src.entry": o.astype(np.int64),
+        "entry.syn_ptr": entry_syn_ptr.astype(np.int64),
+        "syn.slot": syn_slot[so].astype(np.int64), "syn.weight": syn.weight[so],
+        "syn.delay": syn.delay[so], "syn.layer": ids.owner(syn.dst[so]).astype(np.int64),
+        "slot.ptr": slot_ptr.astype(np.int64), "slot.exp": exps[slot_proj],
+        "core.kind": cm.kind.astype(np.int64), "core.soma": cm.soma,
+        "core.neurons": np.diff(cm.neuron_ptr), "core.gx": gx, "core.gy": gy,
+        "core.chip": cm.chip, "neuron.dest_ptr": dest_ptr, "neuron.dests": dests,
+    }
+    index = {
+        "version": PROGRAM_VERSION, "target": cm.target, "semantics": g.meta["semantics"],
+        "n_neurons": ids.n_neurons, "n_sources": ns, "n_cores": nc,
+        "routing": cm.meta.get("routing"), "timing": timing_facts(t),
+        "grid": [int(gx.max(initial=0)) + 1, int(gy.max(initial=0)) + 1],
+        "populations": [{"name": k, "offset": ids.offset[k], "size": ids.size[k],
+                         "spiking": g.populations[k].model in SPIKING,
+                         "current": g.populations[k].model in HAS_CURRENT}
+                        for k in ids.order],
+        "inputs": [{"name": k, "offset": ids.offset[k], "size": ids.size[k],
+                    "shape": list(p.shape)} for k, p in g.inputs.items()],
+        "outputs": [{"name": k, "source": p.source, "shape": list(p.shape)}
+                    for k, p in g.outputs.items()],
+    }
+    arrays["index"] = np.array(json.dumps(index, sort_keys=True))
+    return arrays
+
+
+def load_index(arrays: dict[str, Any]) -> dict[str, Any]:
+    idx = json.loads(str(arrays["index"]))
+    if idx.get("version") != PROGRAM_VERSION:
+        raise ProgramError(f"refsim program version {idx.get('version')!r}; this snnc reads "
+                           f"{PROGRAM_VERSION}; recompile the model")
+    return idx

@@ -1,0 +1,156 @@
+"""Speed of the reference simulator against Lava and the fixed-point engine, same machine,
+same run, same network and input, identical output checked before any time is reported.
+
+  vs Lava:   Loihi2SimCfg(select_tag="fixed_pt"), one sample, layered synthetic networks of
+             2k and 8k neurons (benchmarks/synthetic.py) compiled for loihi2
+  vs fixed:  the fixed-point engine on the same fixed IR, batch of 8
+  scaling:   refsim alone on 100k and 1M neurons (100M synapses), each in its own process
+             for its peak RSS; steps/s and synaptic events/s
+
+Writes benchmarks/results/refsim_speed.json and prints Markdown tables.
+
+    .venv/bin/python benchmarks/refsim_speed.py [--no-scale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+warnings.simplefilter("ignore")
+
+STEPS = 50
+
+
+def build(n: int, fanin: int, target: str = "loihi2"):  # type: ignore[no-untyped-def]
+    from benchmarks.synthetic import layered
+    from snnc import api
+    from snnc.backends.refsim import program
+    from snnc.compiler.targets import load_target
+
+    g = layered(n, fanin=fanin, layers=4)
+    fixed, opts = api.compile_graph(g, target)
+    del g
+    cm = api.map_compiled(fixed, target, opts)
+    return fixed, program(fixed, cm, load_target(target))
+
+
+def inputs(fixed, batch: int, steps: int, rate: float = 0.2) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    return {k: (rng.random((batch, steps, p.size)) < rate).astype(np.int64)
+            for k, p in fixed.inputs.items()}
+
+
+def timed(fn):  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def vs_lava(n: int) -> dict[str, object]:
+    from snnc.backends import lava
+    from snnc.runtime.refsim import RefSim
+
+    fixed, prog = build(n, fanin=32)
+    x = inputs(fixed, 1, STEPS)
+    sim = RefSim(prog)
+    sim.run(x, steps=2)  # numba compile outside the timing
+    ref, t_ref = timed(lambda: sim.run(x, steps=STEPS))
+    desc = lava.describe(fixed)
+    lv, t_lava = timed(lambda: lava.run_lava(desc, x, STEPS))
+    out = fixed.outputs["out"].source
+    same = bool(np.array_equal(ref.outputs["out"].reshape(1, STEPS, -1),
+                               lv[f"s:{out}"].reshape(1, STEPS, -1)))
+    assert same, "refsim and Lava disagree"
+    ev = int(ref.counters["synops"].sum())
+    return {"neurons": fixed.n_neurons, "synapses": fixed.n_synapses, "steps": STEPS,
+            "refsim_s": round(t_ref, 4), "lava_s": round(t_lava, 2),
+            "speedup": round(t_lava / t_ref, 1), "synaptic_events": ev, "identical": same}
+
+
+def vs_fixed(n: int) -> dict[str, object]:
+    from snnc.runtime.fixed_engine import FixedEngine
+    from snnc.runtime.refsim import RefSim
+
+    fixed, prog = build(n, fanin=32)
+    x = inputs(fixed, 8, STEPS)
+    sim = RefSim(prog)
+    sim.run(x, steps=2)
+    ref, t_ref = timed(lambda: sim.run(x, steps=STEPS))
+    eng = FixedEngine(fixed)
+    fx, t_fx = timed(lambda: eng.run(x, steps=STEPS))
+    assert np.array_equal(ref.outputs["out"], fx.outputs["out"]), "refsim and fixed disagree"
+    return {"neurons": fixed.n_neurons, "synapses": fixed.n_synapses, "batch": 8,
+            "steps": STEPS, "refsim_s": round(t_ref, 3), "fixed_s": round(t_fx, 3),
+            "ratio_fixed_over_refsim": round(t_fx / t_ref, 2)}
+
+
+def scale_one(n: int) -> dict[str, object]:
+    from snnc.runtime.refsim import RefSim
+
+    fixed, prog = build(n, fanin=113)
+    syn = fixed.n_synapses
+    x = inputs(fixed, 1, 20)
+    del fixed
+    sim = RefSim(prog)
+    sim.run(x, steps=1)
+    res, t = timed(lambda: sim.run(x, steps=20))
+    ev = int(res.counters["synops"].sum())
+    return {"neurons": n, "synapses": syn, "steps": 20, "seconds": round(t, 2),
+            "steps_per_s": round(20 / t, 2), "synaptic_events_per_s": round(ev / t),
+            "spikes": int(res.counters["spikes"].sum()),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-scale", action="store_true")
+    ap.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.scale_one:
+        print(json.dumps(scale_one(a.scale_one)))
+        return 0
+    lava_rows = [vs_lava(n) for n in (2_000, 8_000)]
+    fixed_rows = [vs_fixed(n) for n in (2_000, 20_000, 100_000)]
+    scale_rows = []
+    if not a.no_scale:
+        for n in (100_000, 1_000_000):
+            out = subprocess.run([sys.executable, __file__, "--scale-one", str(n)], check=True,
+                                 capture_output=True, text=True)
+            scale_rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    res = ROOT / "benchmarks" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    (res / "refsim_speed.json").write_text(json.dumps(
+        {"vs_lava": lava_rows, "vs_fixed": fixed_rows, "scale": scale_rows}, indent=1))
+    print("| neurons | synapses | steps | Lava fixed_pt s | refsim s | refsim speed-up | "
+          "identical |")
+    print("|---|---|---|---|---|---|---|")
+    for r in lava_rows:
+        print(f"| {r['neurons']} | {r['synapses']} | {r['steps']} | {r['lava_s']} | "
+              f"{r['refsim_s']} | **{r['speedup']}x** | {r['identical']} |")
+    print("\n| neurons | synapses | batch x steps | fixed engine s | refsim s | fixed / refsim |")
+    print("|---|---|---|---|---|---|")
+    for r in fixed_rows:
+        print(f"| {r['neurons']} | {r['synapses']} | {r['batch']} x {r['steps']} | "
+              f"{r['fixed_s']} | {r['refsim_s']} | {r['ratio_fixed_over_refsim']} |")
+    if scale_rows:
+        print("\n| neurons | synapses | steps/s | synaptic events/s | peak RSS GB |")
+        print("|---|---|---|---|---|")
+        for r in scale_rows:
+            print(f"| {r['neurons']} | {r['synapses']} | {r['steps_per_s']} | "
+                  f"{r['synaptic_events_per_s']:.3g} | {r['peak_rss_gb']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
