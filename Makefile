@@ -35,10 +35,10 @@ demo: $(STAMP)
 	@echo "== snnc run: the core map on the simulated chip (refsim, bit-exact to Lava), same 450 digits, with counters"
 	$(SNNC) run $(OUT)/digits.loihi2 --input $(OUT)/digits_test.npy --batch --steps 18 --counters -o $(OUT)/digits_fixed.npz > $(OUT)/digits_fixed.json
 	$(PY) examples/digits/demo.py score $(OUT)/digits_fixed.npz $(OUT)/digits_labels.npy loihi2-refsim
-	@echo "== snnc run --engine lava: the first 5 digits in Lava 0.10.0, compared with the fixed engine"
+	@echo "== snnc run --engine lava: the first 5 digits in Lava 0.10.0, compared with the simulated chip"
 	$(PY) -c "import numpy as np; np.save('$(OUT)/digits_5.npy', np.load('$(OUT)/digits_test.npy')[:5])"
 	$(SNNC) run $(OUT)/digits.loihi2 --engine lava --input $(OUT)/digits_5.npy --batch --steps 18 -o $(OUT)/digits_lava.npz > /dev/null
-	$(PY) -c "import numpy as np; a=np.load('$(OUT)/digits_lava.npz')['output_spikes']; b=np.load('$(OUT)/digits_fixed.npz')['output_spikes'][:5]; print('  lava == fixed on 5 digits:', bool((a==b).all()))"
+	$(PY) -c "import numpy as np; a=np.load('$(OUT)/digits_lava.npz')['output_spikes']; b=np.load('$(OUT)/digits_fixed.npz')['output_spikes'][:5]; print('  lava == refsim on 5 digits:', bool((a==b).all()))"
 	@echo "== snnc compile: tianjic core map (per-core crossbars, routes) -> $(OUT)/digits.tianjic"
 	$(SNNC) compile digits --target tianjic -o $(OUT)/digits.tianjic
 	@echo "  core files: $$(ls $(OUT)/digits.tianjic/tianjic/cores | wc -l); summary in $(OUT)/digits.tianjic/cores.md"
