@@ -42,6 +42,8 @@ demo: $(STAMP)
 	@echo "== snnc compile: tianjic core map (per-core crossbars, routes) -> $(OUT)/digits.tianjic"
 	$(SNNC) compile digits --target tianjic -o $(OUT)/digits.tianjic
 	@echo "  core files: $$(ls $(OUT)/digits.tianjic/tianjic/cores | wc -l); summary in $(OUT)/digits.tianjic/cores.md"
+	@echo "== snnc report: resources, energy, time, fidelity -> $(OUT)/digits_report.{json,md,html}"
+	$(SNNC) report $(OUT)/digits.tianjic -q --json $(OUT)/digits_report.json --md $(OUT)/digits_report.md --html $(OUT)/digits_report.html
 
 test: $(STAMP)
 	$(PY) -m pytest -q

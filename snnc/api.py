@@ -197,7 +197,7 @@ def compile_summary(fixed: Graph, opts: Any, artifact: str | None, coremap: Any 
 
 
 def write_compiled(fixed: Graph, target: str, opts: Any, out: str, source: str,
-                   coremap: Any = None) -> str:
+                   coremap: Any = None, float_graph: Graph | None = None) -> str:
     """Write the artifact directory of a compiled graph and its core map (byte-identical on
     re-run)."""
     from dataclasses import asdict
@@ -221,7 +221,7 @@ def write_compiled(fixed: Graph, target: str, opts: Any, out: str, source: str,
                                                   "cores_lower_bound", "chips",
                                                   "weighted_hops") if k in summ},
                 "quantize": fixed.meta.get("quantize", {})}
-    return str(write_artifact(out, fixed, spec, manifest, coremap))
+    return str(write_artifact(out, fixed, spec, manifest, coremap, float_graph))
 
 
 def load_artifact(path: str) -> tuple[Graph, dict[str, Any]]:

@@ -9,6 +9,8 @@
     mapping/, cores.md  partition, placement and routes (backends/coremap_files.py)
     tianjic/          Tianjic targets: per-core files, crossbars, routes (backends/tianjic.py)
     refsim/program.npz  the core map as the reference simulator runs it (backends/refsim.py)
+    float/            the float IR it was compiled from (reports compare float and fixed)
+    sample_input.npz  one deterministic sample of input spikes (rate 0.2, 20 steps)
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from snnc.compiler.targets import TargetSpec
 
 ARTIFACT_VERSION = 1
 MANIFEST = "manifest.json"
-MANAGED = (MANIFEST, "ir.snn", "arrays.npz", "lava/network.py", "lava/weights.npz", "cores.md")
-MANAGED_DIRS = ("mapping", "tianjic", "refsim")
+MANAGED = (MANIFEST, "ir.snn", "arrays.npz", "lava/network.py", "lava/weights.npz", "cores.md",
+           "sample_input.npz")
+MANAGED_DIRS = ("mapping", "tianjic", "refsim", "float")
+SAMPLE_STEPS, SAMPLE_RATE = 20, 0.2  # the sample input `snnc report` uses without --input
 
 
 class ArtifactError(SnncError):
@@ -53,7 +57,8 @@ def _sha(path: Path) -> str:
 
 
 def write_artifact(out: str | Path, graph: Graph, target: TargetSpec,
-                   manifest: dict[str, Any], coremap: Any = None) -> Path:
+                   manifest: dict[str, Any], coremap: Any = None,
+                   float_graph: Graph | None = None) -> Path:
     """Write the artifact for a fixed IR and its core map; `manifest` adds source, options,
     summary."""
     from snnc.frontends.text import print_ir
@@ -93,11 +98,39 @@ def write_artifact(out: str | Path, graph: Graph, target: TargetSpec,
             from snnc.backends.tianjic import write_tianjic
 
             files += write_tianjic(root, graph, coremap, save_npz)
+    if float_graph is not None:
+        (root / "float").mkdir(exist_ok=True)
+        farrays: dict[str, np.ndarray] = {}
+        (root / "float" / "ir.snn").write_text(print_ir(float_graph, farrays))
+        save_npz(root / "float" / "arrays.npz", farrays)
+        files += ["float/ir.snn", "float/arrays.npz"]
+    rng = np.random.default_rng(0)
+    save_npz(root / "sample_input.npz", {
+        k: (rng.random((1, SAMPLE_STEPS, *p.shape)) < SAMPLE_RATE).astype(np.uint8)
+        for k, p in graph.inputs.items()})
+    files.append("sample_input.npz")
     doc = {"format_version": ARTIFACT_VERSION, **manifest,
            "target": target.to_json(), "ir_digest": graph.digest(),
            "files": {f: _sha(root / f) for f in files}}
     (root / MANIFEST).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return root
+
+
+def read_float(path: str | Path) -> Graph | None:
+    """The float IR an artifact was compiled from, if it has one."""
+    from snnc.frontends.text import parse_ir
+
+    root = Path(path) / "float"
+    if not (root / "ir.snn").is_file():
+        return None
+    with np.load(root / "arrays.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return parse_ir((root / "ir.snn").read_text(), arrays, str(root / "ir.snn"))
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def is_artifact(path: str | Path) -> bool:

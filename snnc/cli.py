@@ -145,7 +145,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"  writing the artifact ({cm.n_cores} cores)", file=sys.stderr, flush=True)
     stem = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
     out = args.output or f"{stem}.{fixed.meta['target']}"
-    art = api.write_compiled(fixed, args.target, opts, out, path, coremap=cm)
+    art = api.write_compiled(fixed, args.target, opts, out, path, coremap=cm, float_graph=g)
     summ = api.compile_summary(fixed, opts, art, cm)
     if args.json:
         print(json.dumps(summ, indent=2))
@@ -198,6 +198,40 @@ def _print_mapping(con: Any, s: dict[str, Any]) -> None:
     con.print(f"placement ({s['placer']}, seed {s['seed']}): {s['weighted_hops']:.0f} "
               f"traffic-weighted hops per step; {s['routed_hops']} routed link traversals, "
               f"busiest link {s['max_link_load']} packets per step (each neuron firing once)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from snnc.artifact import is_artifact
+    from snnc.runtime import report_render
+    from snnc.runtime.report import build_report
+
+    if not is_artifact(args.artifact):
+        raise SnncError(f"{args.artifact} is not a compiled artifact; make one with "
+                        f"`snnc compile MODEL --target loihi2 -o DIR`")
+    inputs = None
+    if args.input:
+        g, _ = api.load_artifact(args.artifact)
+        inputs = {k: v.astype(np.int64) for k, v in _read_input(args.input, g, args.batch).items()}
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=_stderr_console(), disable=args.quiet) as prog:
+        task = prog.add_task("simulating for the report", total=None)
+        rep = build_report(args.artifact, inputs, args.steps,
+                           on_step=lambda t: prog.update(task, completed=t + 1))
+        prog.update(task, description="rendering")
+        for path, fn in ((args.json, report_render.to_json),
+                         (args.md, report_render.to_markdown), (args.html, report_render.to_html)):
+            if path:
+                with open(path, "w") as f:
+                    f.write(fn(rep))
+    if not (args.json or args.md or args.html):
+        print(report_render.to_markdown(rep))
+    else:
+        print(json.dumps({"energy_per_inference_joules": rep["energy"]["per_inference_joules"],
+                          "cores_used": rep["resources"]["cores_used"],
+                          "cycles_per_step_mean": rep["timing"]["cycles_per_step"]["mean"],
+                          "written": [p for p in (args.json, args.md, args.html) if p]}))
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -361,6 +395,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print one JSON summary object")
     sp.add_argument("--time-passes", action="store_true", help="print each pass's time")
     sp.set_defaults(fn=cmd_compile)
+
+    sp = sub.add_parser("report", help="resources, activity, energy, time and fidelity of an "
+                        "artifact (JSON / Markdown / HTML)")
+    sp.add_argument("artifact", help="a compiled artifact directory")
+    sp.add_argument("--input", default=None, help="X.npy input spikes (default: the artifact's "
+                    "sample_input.npz)")
+    sp.add_argument("--batch", action="store_true", help="input has a leading batch axis")
+    sp.add_argument("--steps", type=int, default=None)
+    sp.add_argument("--json", default=None, metavar="OUT.json")
+    sp.add_argument("--md", default=None, metavar="OUT.md")
+    sp.add_argument("--html", default=None, metavar="OUT.html")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    sp.set_defaults(fn=cmd_report)
 
     sp = sub.add_parser("run", help="simulate a model file (float engine) or a compiled "
                         "artifact (fixed or lava engine)")
