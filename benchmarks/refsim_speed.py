@@ -2,7 +2,7 @@
 same run, same network and input, identical output checked before any time is reported.
 
   vs Lava:   Loihi2SimCfg(select_tag="fixed_pt"), one sample, layered synthetic networks of
-             2k and 8k neurons (benchmarks/synthetic.py) compiled for loihi2
+             2k, 8k and 32k neurons (benchmarks/synthetic.py) compiled for loihi2
   vs fixed:  the fixed-point engine on the same fixed IR, batch of 8
   scaling:   refsim alone on 100k and 1M neurons (100M synapses), each in its own process
              for its peak RSS; steps/s and synaptic events/s
@@ -120,7 +120,7 @@ def main() -> int:
     if a.scale_one:
         print(json.dumps(scale_one(a.scale_one)))
         return 0
-    lava_rows = [vs_lava(n) for n in (2_000, 8_000)]
+    lava_rows = [vs_lava(n) for n in (2_000, 8_000, 32_000)]
     fixed_rows = [vs_fixed(n) for n in (2_000, 20_000, 100_000)]
     scale_rows = []
     if not a.no_scale:

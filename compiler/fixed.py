@@ -30,6 +30,7 @@ beta, i_bias the current bias, v_th and v_reset are integers in v units.
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
 
 # --- Loihi / Lava constants (lava/proc/lif/models.py, AbstractPyLifModelFixed)
 DECAY_UNITY = 4096
@@ -115,3 +116,67 @@ def tianjic_accumulate(acc: np.ndarray, exp: int) -> np.ndarray:
 def tianjic_decay(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """floor(x * alpha / 256): the leak as a multiply and an arithmetic right shift."""
     return (x * alpha) >> T_ALPHA_SHIFT
+
+
+# --- One neuron at a time: the same equations on Python ints, written so that numba can
+# compile them (runtime/refsim_kernels.py). tests/engines/test_refsim.py holds them equal to
+# the array versions above on random networks and every real model.
+
+
+@register_jitable
+def trunc0_scalar(x: int, s: int) -> int:
+    """sign(x) * (|x| >> s) for one integer."""
+    return x >> s if x >= 0 else -((-x) >> s)
+
+
+@register_jitable
+def shift_sum_scalar(acc: int, exp: int) -> int:
+    return acc << exp if exp > 0 else acc >> -exp
+
+
+@register_jitable
+def loihi_neuron(u: int, v: int, a: int, du: int, dv: int, bias: int, vth: int
+                 ) -> tuple[int, int, bool]:
+    """One neuron of loihi_update: returns (u, v, spike); the caller checks |a << 6| < 2^31."""
+    x = trunc0_scalar(u * (DECAY_UNITY - (du + DU_OFFSET)), DECAY_SHIFT) + (a << ACT_SHIFT)
+    if x > MAX_UV:
+        u = x - 2 * MAX_UV
+    elif x <= -MAX_UV:
+        u = x + 2 * MAX_UV
+    else:
+        u = x
+    v = trunc0_scalar(v * (DECAY_UNITY - dv), DECAY_SHIFT) + u + bias
+    v = min(max(v, -MAX_UV + 1), MAX_UV - 1)
+    s = v > (vth << VTH_SHIFT)
+    return u, (0 if s else v), s
+
+
+@register_jitable
+def _sat(x: int, bits: int) -> int:
+    hi = 1 << (bits - 1)
+    return min(max(x, -hi), hi - 1)
+
+
+@register_jitable
+def tianjic_neuron(u: int, v: int, ref: int, a: int, alpha_u: int, alpha_v: int, i_bias: int,
+                   beta: int, vth: int, v_reset: int, reset: int, refractory: int,
+                   current: bool, spiking: bool) -> tuple[int, int, int, bool]:
+    """One neuron of the Tianjic soma (reset 0 zero, 1 subtract, 2 none): (u, v, ref, s)."""
+    if current:
+        u = _sat(((u * alpha_u) >> T_ALPHA_SHIFT) + a + i_bias, T_STATE_BITS)
+    else:
+        u = a
+    v = _sat(((v * alpha_v) >> T_ALPHA_SHIFT) + u + beta, T_STATE_BITS)
+    held = ref > 0
+    if held:
+        v = v_reset
+    ref = max(ref - 1, 0)
+    s = spiking and (v > vth) and not held
+    if s:
+        if refractory > 0:
+            ref = refractory
+        if reset == 0:
+            v = v_reset
+        elif reset == 1:
+            v = _sat(v - vth, T_STATE_BITS)
+    return u, v, ref, s

@@ -21,10 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from snnc.backends.refsim import load_index
-from snnc.compiler import fixed
 from snnc.compiler.errors import InputError, SnncError
-
-ZERO, SUBTRACT = 0, 1
 
 
 class RefSimError(SnncError):
@@ -84,45 +81,29 @@ class RefSim:
             raise InputError("the model has no input port; nothing to run")
         return batch, steps, out
 
-    # --- step phases
-    def _synaptic_input(self, acc: np.ndarray) -> np.ndarray:
-        """Per-slot shift (and Tianjic saturation), then the sum per neuron."""
-        if self.semantics == "tianjic":
-            acc = fixed.saturate(acc, fixed.T_ACC_BITS)
-        pos = self.exp > 0
-        shifted = np.where(pos, acc << np.maximum(self.exp, 0), acc >> np.maximum(-self.exp, 0))
-        cs = np.zeros((acc.shape[0], self.n_slots + 1), dtype=np.int64)
-        np.cumsum(shifted, axis=1, out=cs[:, 1:])
-        return cs[:, self.slot_ptr[1:]] - cs[:, self.slot_ptr[:-1]]
+    # --- the soma phase (runtime/refsim_kernels.py, arithmetic from compiler/fixed.py)
+    def _update(self, st: dict[str, np.ndarray], ring_t: np.ndarray) -> np.ndarray:
+        from snnc.runtime.refsim_kernels import update_loihi, update_tianjic
 
-    def _update_loihi(self, st: dict[str, np.ndarray], a_in: np.ndarray) -> np.ndarray:
         a = self.a
-        try:
-            st["u"], st["v"], s = fixed.loihi_update(
-                st["u"], st["v"], a_in, a["neuron.du"], a["neuron.dv"], a["neuron.bias"],
-                a["neuron.v_th"], check_overflow=True)
-        except fixed.FixedOverflow as e:
-            bad = int(np.argwhere(np.abs(a_in << fixed.ACT_SHIFT) >= fixed.INT32)[0][1])
-            raise RefSimError(f"population '{self._pop_of(bad)}': {e}") from None
-        return s
-
-    def _update_tianjic(self, st: dict[str, np.ndarray], a_in: np.ndarray) -> np.ndarray:
-        a, bits = self.a, fixed.T_STATE_BITS
-        cur = a["neuron.current"].astype(bool)
-        u = np.where(cur, fixed.saturate(fixed.tianjic_decay(st["u"], a["neuron.du"]) + a_in
-                                         + a["neuron.i_bias"], bits), a_in)
-        v = fixed.saturate(fixed.tianjic_decay(st["v"], a["neuron.dv"]) + u + a["neuron.bias"],
-                           bits)
-        held = st["ref"] > 0
-        v = np.where(held, a["neuron.v_reset"], v)
-        ref = np.maximum(st["ref"] - 1, 0)
-        s = (v > a["neuron.v_th"]) & ~held & a["neuron.spiking"].astype(bool)
-        ref = np.where(s & (a["neuron.refractory"] > 0), a["neuron.refractory"], ref)
-        reset = a["neuron.reset"]
-        v = np.where(s & (reset == ZERO), a["neuron.v_reset"], v)
-        v = np.where(s & (reset == SUBTRACT), fixed.saturate(v - a["neuron.v_th"], bits), v)
-        st["u"], st["v"], st["ref"] = u, v, ref
-        return s
+        spikes = np.zeros(st["u"].shape, dtype=np.bool_)
+        if self.semantics == "loihi":
+            over = np.empty(st["u"].shape[0], dtype=np.int64)
+            update_loihi(ring_t, self.slot_ptr, self.exp, st["u"], st["v"], a["neuron.du"],
+                         a["neuron.dv"], a["neuron.bias"], a["neuron.v_th"], spikes, over)
+            if (over >= 0).any():
+                i = int(over[over >= 0][0])
+                raise RefSimError(f"population '{self._pop_of(i)}': synaptic input << 6 exceeds "
+                                  "int32, where Lava's arithmetic wraps; lower the weights or "
+                                  "weight_exp of the projections into it")
+        else:
+            update_tianjic(ring_t, self.slot_ptr, self.exp, st["u"], st["v"], st["ref"],
+                           a["neuron.du"], a["neuron.dv"], a["neuron.i_bias"],
+                           a["neuron.bias"], a["neuron.v_th"], a["neuron.v_reset"],
+                           a["neuron.reset"], a["neuron.refractory"],
+                           a["neuron.current"].astype(np.bool_),
+                           a["neuron.spiking"].astype(np.bool_), spikes)
+        return spikes
 
     def _pop_of(self, neuron: int) -> str:
         for p in self.idx["populations"]:
@@ -176,14 +157,11 @@ class RefSim:
         layer_synops = np.zeros((steps, n_layers), dtype=np.int64) if counters else None
         layer_spikes = np.zeros((steps, n_layers), dtype=np.int64) if counters else None
         lsyn = np.zeros((batch, n_layers if counters else 1), dtype=np.int64)
-        update = self._update_loihi if self.semantics == "loihi" else self._update_tianjic
         for t in range(steps):
             slot = t % self.depth
-            a_in = self._synaptic_input(ring[slot])
-            ring[slot] = 0
             arriving = core_ring[slot].copy() if counters else None
             core_ring[slot] = 0
-            spikes = update(st, a_in)
+            spikes = self._update(st, ring[slot])  # also clears ring[slot]
             if counters:
                 for b in range(batch):
                     f = np.flatnonzero(spikes[b])

@@ -104,3 +104,16 @@ def tianjic_from(g: Graph, data: st.DataObject) -> Graph:
                         weight_exp=data.draw(st.integers(-2, 8))) for k, p in g.projections.items()}
     return Graph(populations=pops, projections=projs, inputs=g.inputs, outputs=g.outputs,
                  meta={**g.meta, "semantics": "tianjic", "target": "tianjic"})
+
+
+def int32_overflow_graph(n_in: int = 1100) -> Graph:
+    """One LIF fed by n_in inputs of weight 254 at weight_exp 7: with every input spiking,
+    n_in x 254 x 2^7 << 6 > 2^31, where Lava's int32 arithmetic would wrap."""
+    pop = replace(Population.make("big", (1,), NeuronModel.LIF, v_th=100.0),
+                  du=np.full(1, 4095.0))
+    proj = Projection(name="w", src="in", dst="big", kind=Conn.DENSE,
+                      weight=np.full((1, n_in), 254.0), delay=np.zeros((1, n_in), dtype=np.int64),
+                      weight_exp=7, weight_bits=8)
+    return Graph.build([pop], [proj], [Port(name="in", shape=(n_in,))],
+                       [Port(name="out", shape=(1,), source="big")],
+                       meta={"stage": "fixed", "semantics": "loihi", "target": "loihi2"})

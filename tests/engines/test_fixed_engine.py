@@ -3,7 +3,6 @@ written from DESIGN.md §4 (Loihi) and docs/fixed_point.md (Tianjic), on random 
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -148,18 +147,12 @@ def test_fixed_engine_refuses_float_graphs_and_graded_input() -> None:
 def test_input_beyond_int32_after_shift_stops_with_the_population_named() -> None:
     """Lava computes a << 6 in int32 and would wrap silently; the engine refuses instead.
     1100 inputs x 254 x 2^7 x 64 > 2^31. A quantized model never gets there."""
-    from snnc.compiler.ir import NeuronModel, Population, Port, Projection
     from snnc.runtime.fixed_engine import FixedRunError
 
-    n_in = 1100
-    pop = Population.make("big", (1,), NeuronModel.LIF, du=0.0, v_th=100.0)
-    pop = replace(pop, du=np.full(1, 4095.0))
-    proj = Projection(name="w", src="in", dst="big", kind=Conn.DENSE,
-                      weight=np.full((1, n_in), 254.0), delay=np.zeros((1, n_in), dtype=np.int64),
-                      weight_exp=7, weight_bits=8)
-    g = Graph.build([pop], [proj], [Port(name="in", shape=(n_in,))],
-                    [Port(name="out", shape=(1,), source="big")],
-                    meta={"stage": "fixed", "semantics": "loihi", "target": "loihi2"})
+    from tests.fixed_strategies import int32_overflow_graph
+
+    g = int32_overflow_graph()
+    n_in = g.inputs["in"].size
     eng = FixedEngine(g)
     assert eng.unsafe == {"big"}
     with pytest.raises(FixedRunError, match="population 'big'.*int32"):

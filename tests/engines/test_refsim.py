@@ -107,3 +107,17 @@ def test_real_models_bit_exact(model: str, target: str, rng) -> None:  # type: i
     want = FixedEngine(fixed).run(x, steps=16, trace=True)
     assert_same_traces(want.traces, got.traces, "refsim")
     assert got.counters["spikes"].sum() > 0
+
+
+def test_input_beyond_int32_stops_with_the_population_named() -> None:
+    """As the fixed engine: the input << 6 leaves int32, where Lava would wrap."""
+    from snnc.runtime.refsim import RefSimError
+
+    from tests.fixed_strategies import int32_overflow_graph
+
+    g, t = int32_overflow_graph(), load_target("loihi2")
+    sim = RefSim(program(g, route(place(partition(g, t), t), t), t))
+    n_in = g.inputs["in"].size
+    with pytest.raises(RefSimError, match="population 'big'.*int32"):
+        sim.run({"in": np.ones((1, 3, n_in), dtype=np.int64)})
+    assert sim.run({"in": np.zeros((1, 3, n_in), dtype=np.int64)}).outputs["out"].sum() == 0
