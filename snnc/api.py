@@ -12,7 +12,8 @@ from snnc.compiler.errors import InputError, ModelError
 from snnc.compiler.ir import SPIKING, Graph, ResetMode
 from snnc.runtime.float_engine import FloatEngine, RunResult
 
-FORMATS = {".nir": "nir", ".net": "netx", ".h5": "netx", ".hdf5": "netx", ".snn": "text"}
+FORMATS = {".nir": "nir", ".net": "netx", ".h5": "netx", ".hdf5": "netx", ".snn": "text",
+           ".onnx": "onnx"}
 
 
 def load(path: str, dt: float | None = None, reset: str | None = None) -> Graph:
@@ -22,6 +23,11 @@ def load(path: str, dt: float | None = None, reset: str | None = None) -> Graph:
     if fmt is None:
         raise ModelError(path, None, f"unknown model extension '{ext}'",
                          f"supported: {', '.join(sorted(FORMATS))}")
+    if fmt == "onnx":
+        from snnc.compiler.verify import validate
+        from snnc.frontends.onnx_spiking import load_onnx_spiking
+
+        return validate(load_onnx_spiking(path))
     if fmt == "nir":
         from snnc.frontends.nir import load_nir
 
@@ -39,7 +45,7 @@ def load(path: str, dt: float | None = None, reset: str | None = None) -> Graph:
 
 
 def convert(graph: Graph, out: str) -> str:
-    """Write the IR as .snn text (plus .npz for large arrays) or as .nir."""
+    """Write the IR as .snn text (plus .npz for large arrays), .nir, or spiking .onnx."""
     ext = os.path.splitext(out)[1].lower()
     if ext == ".snn":
         from snnc.frontends.text import write_text
@@ -49,8 +55,12 @@ def convert(graph: Graph, out: str) -> str:
         from snnc.backends.nir_export import write_nir
 
         write_nir(graph, out)
+    elif ext == ".onnx":
+        from snnc.backends.onnx_spiking import write_onnx
+
+        write_onnx(graph, out)
     else:
-        raise ModelError(out, None, f"cannot write '{ext}' files", "use .snn or .nir")
+        raise ModelError(out, None, f"cannot write '{ext}' files", "use .snn, .nir or .onnx")
     return out
 
 

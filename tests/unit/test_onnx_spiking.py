@@ -1,0 +1,65 @@
+"""Spiking ONNX (ai.snnc domain): IR -> ONNX -> IR is exact on random graphs, float and fixed,
+and every written model passes onnx.checker."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from snnc import api
+from snnc.backends.onnx_spiking import to_onnx
+from snnc.cli import main
+from snnc.compiler.errors import ModelError
+from snnc.compiler.ir import graph_diff
+from snnc.frontends.onnx_spiking import from_onnx
+
+from tests.fixed_strategies import loihi_networks
+from tests.strategies import graphs
+
+DIGITS = str(api.__file__).replace("api.py", "models/digits.nir")
+
+
+def roundtrip(g):  # type: ignore[no-untyped-def]
+    model = to_onnx(g)
+    onnx.checker.check_model(model)
+    back = from_onnx(onnx.load_from_string(model.SerializeToString()))
+    assert back == g, graph_diff(g, back)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(g=graphs())
+def test_float_graphs_roundtrip_exactly(g) -> None:  # type: ignore[no-untyped-def]
+    roundtrip(g)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(g=loihi_networks(max_pops=3, max_n=6, max_delay=8))
+def test_fixed_graphs_roundtrip_exactly(g) -> None:  # type: ignore[no-untyped-def]
+    roundtrip(g)
+
+
+def test_convert_writes_checked_onnx_and_loads_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "digits.onnx"
+    assert main(["convert", DIGITS, "-o", str(out)]) == 0
+    onnx.checker.check_model(onnx.load(str(out)))
+    g = api.load(DIGITS)
+    back = api.load(str(out))
+    assert back == g, graph_diff(g, back)
+    x = (np.random.default_rng(0).random((2, 10, 64)) < 0.3).astype(np.float64)
+    a, b = api.run(g, {"input": x}), api.run(back, {"input": x})
+    np.testing.assert_array_equal(a.outputs["output"], b.outputs["output"])
+
+
+def test_plain_onnx_ann_is_refused_clearly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from onnx import TensorProto, helper
+
+    n = helper.make_node("Relu", ["x"], ["y"], name="relu0")
+    gr = helper.make_graph([n], "ann", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                       [3])],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    path = tmp_path / "ann.onnx"
+    onnx.save(helper.make_model(gr), str(path))
+    with pytest.raises(ModelError, match="ann.onnx.*no ai.snnc operators"):
+        api.load(str(path))
