@@ -139,6 +139,14 @@ class CoreMap:
         cc = int(self.meta["chip_grid"][0])
         return self.x + (self.chip % cc) * cols, self.y + (self.chip // cc) * rows
 
+    def neuron_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (source neuron, destination core) pairs of the synapses, sorted: what the
+        routes carry (host input channels are not routed)."""
+        nc = self.n_cores
+        is_neuron = self.syn.src < self.ids.n_neurons
+        key = np.unique(self.syn.src[is_neuron] * nc + self.syn_core[is_neuron])
+        return key // nc, key % nc
+
     def with_(self, **kv: Any) -> CoreMap:
         return replace(self, **kv)
 

@@ -21,39 +21,50 @@ def is_spiking(model: onnx.ModelProto) -> bool:
     return any(o.domain == DOMAIN for o in model.opset_import)
 
 
+def _node(node: onnx.NodeProto, inits: dict[str, Any], pops: list[Population],
+          projs: list[Projection], outs: list[tuple[str, str]], path: str) -> None:
+    """Lower one node of a spiking ONNX graph."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
+    if node.domain == DOMAIN and node.op_type in PROJ_KINDS:
+        src = node.input[0][:-2] if node.input[0].endswith(".s") else node.input[0]
+        extra: dict[str, Any] = {}
+        if PROJ_KINDS[node.op_type] is Conn.SPARSE:
+            extra = {"indptr": inits[node.input[3]], "indices": inits[node.input[4]]}
+        projs.append(Projection(
+            name=node.name, src=src, dst=str(attrs["dst"]), kind=PROJ_KINDS[node.op_type],
+            weight=inits[node.input[1]], delay=inits[node.input[2]],
+            stride=tuple(attrs.get("stride", ())), padding=tuple(attrs.get("padding", ())),
+            dilation=tuple(attrs.get("dilation", ())), groups=int(attrs["groups"]),
+            weight_exp=int(attrs["weight_exp"]), weight_bits=int(attrs["weight_bits"]),
+            **extra))
+    elif node.domain == DOMAIN and node.op_type in POP_KINDS:
+        k = int(attrs["n_inputs"])
+        params = {p: inits[n] for p, n in zip(POP_PARAMS, node.input[k:], strict=True)}
+        pops.append(Population(name=node.name, shape=tuple(attrs["shape"]),
+                               model=POP_KINDS[node.op_type],
+                               reset=ResetMode(attrs["reset"]),
+                               refractory=int(attrs["refractory"]), **params))
+    elif node.domain in ("", "ai.onnx") and node.op_type == "Identity":
+        outs.append((node.output[0], node.input[0][: -len(".s_next")]))
+    else:
+        raise ModelError(path, node.name, f"operator {node.domain or 'ai.onnx'}::"
+                         f"{node.op_type} is not part of spiking ONNX ({DOMAIN})")
+
+
 def from_onnx(model: onnx.ModelProto, path: str = "<onnx>") -> Graph:
     """The IR of a spiking ONNX model (one step; see backends/onnx_spiking.py)."""
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    pops, projs, outs = [], [], []
-    proj_src: dict[str, str] = {}
+    pops: list[Population] = []
+    projs: list[Projection] = []
+    outs: list[tuple[str, str]] = []
     for node in model.graph.node:
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
-        if node.domain == DOMAIN and node.op_type in PROJ_KINDS:
-            src = node.input[0][:-2] if node.input[0].endswith(".s") else node.input[0]
-            extra: dict[str, Any] = {}
-            if PROJ_KINDS[node.op_type] is Conn.SPARSE:
-                extra = {"indptr": inits[node.input[3]], "indices": inits[node.input[4]]}
-            projs.append(Projection(
-                name=node.name, src=src, dst=str(attrs["dst"]), kind=PROJ_KINDS[node.op_type],
-                weight=inits[node.input[1]], delay=inits[node.input[2]],
-                stride=tuple(attrs.get("stride", ())), padding=tuple(attrs.get("padding", ())),
-                dilation=tuple(attrs.get("dilation", ())), groups=int(attrs["groups"]),
-                weight_exp=int(attrs["weight_exp"]), weight_bits=int(attrs["weight_bits"]),
-                **extra))
-            proj_src[node.name] = src
-        elif node.domain == DOMAIN and node.op_type in POP_KINDS:
-            k = int(attrs["n_inputs"])
-            params = {p: inits[n] for p, n in zip(POP_PARAMS, node.input[k:], strict=True)}
-            pops.append(Population(name=node.name, shape=tuple(attrs["shape"]),
-                                   model=POP_KINDS[node.op_type],
-                                   reset=ResetMode(attrs["reset"]),
-                                   refractory=int(attrs["refractory"]), **params))
-        elif node.domain in ("", "ai.onnx") and node.op_type == "Identity":
-            outs.append((node.output[0], node.input[0][: -len(".s_next")]))
-        else:
-            raise ModelError(path, node.name, f"operator {node.domain or 'ai.onnx'}::"
-                             f"{node.op_type} is not part of spiking ONNX ({DOMAIN})")
+        try:
+            _node(node, inits, pops, projs, outs, path)
+        except (KeyError, IndexError, ValueError, TypeError) as e:
+            raise ModelError(path, node.name, f"malformed {node.domain}::{node.op_type} node "
+                             f"({type(e).__name__}: {e})",
+                             "write spiking ONNX with `snnc convert MODEL -o OUT.onnx`") from None
     shapes = {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim)
               for v in list(model.graph.input) + list(model.graph.output)}
     pop_names = {p.name for p in pops}
@@ -61,7 +72,10 @@ def from_onnx(model: onnx.ModelProto, path: str = "<onnx>") -> Graph:
               if not (v.name.endswith(".s") and v.name[:-2] in pop_names)]
     outputs = [Port(name=n, shape=shapes[n], source=src) for n, src in outs]
     props = {p.key: p.value for p in model.metadata_props}
-    meta = json.loads(props.get("snnc.meta", "{}"))
+    try:
+        meta = json.loads(props.get("snnc.meta", "{}"))
+    except ValueError:
+        raise ModelError(path, None, "metadata 'snnc.meta' is not valid JSON") from None
     return Graph.build(pops, projs, inputs, outputs, meta=meta)
 
 

@@ -34,6 +34,7 @@ class SimResult:
     traces: dict[str, np.ndarray]
     steps: int
     counters: dict[str, np.ndarray] = field(default_factory=dict)
+    layers: list[str] = field(default_factory=list)  # populations, in the layer_* counters' order
 
 
 class RefSim:
@@ -233,4 +234,5 @@ class RefSim:
                 np.array([p["size"] * batch for p in pops]), (steps, 1))
             if tm["cycles_per_step"] is not None:
                 extra["fits_budget"] = latency <= tm["cycles_per_step"]  # type: ignore[operator]
-        return SimResult(outputs=shaped, traces=traces, steps=steps, counters=extra)
+        return SimResult(outputs=shaped, traces=traces, steps=steps, counters=extra,
+                         layers=[p["name"] for p in pops])

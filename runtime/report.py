@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from snnc.compiler.errors import SnncError
 from snnc.compiler.ir import SPIKING, Graph
 
 E_MAC_PJ, E_AC_PJ = 4.6, 0.9
@@ -163,6 +164,10 @@ def build_report(art: str, inputs: dict[str, np.ndarray] | None = None,
 
     g, manifest = api.load_artifact(art)
     root = Path(art)
+    for f in ("mapping/summary.json", "mapping/map.npz", "refsim/program.npz"):
+        if not (root / f).is_file():
+            raise SnncError(f"{art} has no {f} (compiled by an older snnc); recompile it: "
+                            f"snnc compile MODEL --target {manifest['target']['name']} -o {art}")
     summ = json.loads((root / "mapping" / "summary.json").read_text())
     m = read_npz(root / "mapping" / "map.npz")
     source = "given"
@@ -174,7 +179,7 @@ def build_report(art: str, inputs: dict[str, np.ndarray] | None = None,
     res = api.run_compiled(g, inputs, steps=steps, engine="refsim", artifact=art,
                            counters=True, on_step=on_step)
     c = dict(res.counters)
-    names = [p["name"] for p in json.loads(str(api.load_program(art)["index"]))["populations"]]
+    names = res.layers
     fl = read_float(art)
     float_out = None
     if fl is not None:

@@ -30,8 +30,6 @@ def _coo(g: Graph, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return m.row.astype(np.int64), m.col.astype(np.int64), m.data.astype(np.int64)
     if p.kind is Conn.SPARSE:
         assert p.indptr is not None and p.indices is not None
-        m = sp.csr_matrix((p.weight, p.indices, p.indptr),
-                          shape=(g.node_size(p.dst), g.node_size(p.src))).tocoo()
         # keep explicit zeros: a stored synapse costs memory even if its weight is 0
         rows = np.repeat(np.arange(len(p.indptr) - 1), np.diff(p.indptr))
         return rows, p.indices.astype(np.int64), p.weight.astype(np.int64)

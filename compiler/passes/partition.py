@@ -82,7 +82,7 @@ class _Limits:
         self.A = int(t["core.in_axons"])
         self.O = int(t["core.out_axons"])
         self.M = int(t["core.synapse_memory_bits"])
-        self.tree = t.get("noc.multicast", "tree") == "tree"
+        self.tree = t["noc.multicast"] == "tree"
 
 
 class _Cut:
@@ -113,8 +113,8 @@ def _chunks(mem_per_src: np.ndarray, first_cap: int, A: int, M: int, where: str
 
 
 def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray, sbits: np.ndarray,
-         fan: np.ndarray, lim: _Limits, name_of: Callable[[int], str]
-         ) -> tuple[_Cut, np.ndarray]:
+         fan: np.ndarray, lim: _Limits, name_of: Callable[[int], str], fanin: np.ndarray,
+         mem1: np.ndarray) -> tuple[_Cut, np.ndarray]:
     """One greedy cut; returns the cores and the core of every synapse.
 
     At each step it compares a plain core (the longest run that fits) with a dendrite-split
@@ -122,9 +122,6 @@ def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray, sbits: np.ndar
     more neurons per core.
     """
     N, A, O, M = lim.N, lim.A, lim.O, lim.M
-    own = (prev != syn.pos).astype(np.float64)
-    fanin = np.bincount(syn.pos, weights=own, minlength=n)
-    mem1 = np.bincount(syn.pos, weights=sbits, minlength=n)
     alone = (fanin <= A) & (mem1 <= M) & (fan <= O)
     cut = _Cut()
     syn_core = np.empty(syn.n, dtype=np.int64)
@@ -248,6 +245,9 @@ def partition(g: Graph, t: TargetSpec, on_progress: Callable[[str], None] | None
     prev = np.full(syn.n, -1, dtype=np.int64)
     same = syn.src[order2[1:]] == syn.src[order2[:-1]]
     prev[order2[1:][same]] = syn.pos[order2[:-1][same]]
+    # per position: distinct inputs and synapse bits of the neuron alone (fan-out independent)
+    fanin = np.bincount(syn.pos, weights=(prev != syn.pos).astype(np.float64), minlength=n)
+    mem1 = np.bincount(syn.pos, weights=sbits, minlength=n)
 
     # first estimate of fan-out: one per (source neuron, target population)
     dst_pop = ids.owner(syn.dst)
@@ -257,7 +257,7 @@ def partition(g: Graph, t: TargetSpec, on_progress: Callable[[str], None] | None
         fan_src = np.minimum(fan_src, 1)
     for attempt in range(12):
         fan = fan_src[at].astype(np.float64)
-        cut, syn_core = _cut(syn, n, ip, prev, sbits, fan, lim, name_of)
+        cut, syn_core = _cut(syn, n, ip, prev, sbits, fan, lim, name_of, fanin, mem1)
         actual = _fanout(syn, order2, syn_core, ids.n_sources, lim.tree)
         out_use = _out_usage(cut, actual[at])
         if (out_use <= lim.O).all():
@@ -273,8 +273,9 @@ def partition(g: Graph, t: TargetSpec, on_progress: Callable[[str], None] | None
                 fan_src[gid] = np.ceil(actual[gid] * out_use[c] / lim.O).astype(np.int64)
     else:
         raise PartitionError(f"could not meet the {lim.O} output axons per core of {t.name}")
-    return _coremap(g, t, ids, syn, at, cut, syn_core, out_use, fanin_bound(syn, n, prev, lim),
-                    lim)
+    # one neuron's own fan-in needs at least ceil(distinct inputs / axons) cores
+    fanin_cores = int(math.ceil(fanin.max(initial=0) / lim.A))
+    return _coremap(g, t, ids, syn, at, cut, syn_core, out_use, fanin_cores, lim)
 
 
 def _out_usage(cut: _Cut, fan_at: np.ndarray) -> np.ndarray:
@@ -283,13 +284,6 @@ def _out_usage(cut: _Cut, fan_at: np.ndarray) -> np.ndarray:
     for c, (lo, hi) in enumerate(cut.neurons):
         out[c] = cum[hi] - cum[lo] if cut.kind[c] == SOMA else hi - lo
     return out
-
-
-def fanin_bound(syn: Synapses, n: int, prev: np.ndarray, lim: _Limits) -> int:
-    """Cores one neuron's own fan-in needs at least (ceil(distinct inputs / axons))."""
-    own = (prev != syn.pos).astype(np.float64)
-    fanin = np.bincount(syn.pos, weights=own, minlength=n)
-    return int(math.ceil(fanin.max(initial=0) / lim.A))
 
 
 def _coremap(g: Graph, t: TargetSpec, ids: Ids, syn: Synapses, at: np.ndarray, cut: _Cut,

@@ -34,16 +34,8 @@ class DoesNotFit(SnncError):
 def traffic(cm: CoreMap) -> sp.csr_matrix:
     """w[a, b]: packets per step from core a to core b if every neuron fires once."""
     nc = cm.n_cores
-    home = cm.neuron_core()
-    syn = cm.syn
-    is_neuron = syn.src < cm.ids.n_neurons
-    a = home[syn.src[is_neuron]]
-    b = cm.syn_core[is_neuron]
-    s = syn.src[is_neuron]
-    # distinct (source neuron, destination core) pairs
-    key = np.unique(s * nc + b)
-    a = home[key // nc]
-    b = key % nc
+    src, b = cm.neuron_pairs()
+    a = cm.neuron_core()[src]
     w = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(nc, nc)).tocsr()
     part = np.flatnonzero(cm.kind == PARTIAL)
     if len(part):

@@ -21,15 +21,6 @@ from snnc.compiler.targets import TargetSpec
 DIRS = ("east", "west", "north", "south")
 
 
-def _pairs(cm: CoreMap) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (source neuron, destination core) pairs, sorted."""
-    syn = cm.syn
-    nc = cm.n_cores
-    is_neuron = syn.src < cm.ids.n_neurons
-    key = np.unique(syn.src[is_neuron] * nc + cm.syn_core[is_neuron])
-    return key // nc, key % nc
-
-
 class _Links:
     """Difference arrays of link loads on the global grid, one per direction."""
 
@@ -111,7 +102,7 @@ def route(cm: CoreMap, t: TargetSpec) -> CoreMap:
     h, w = -(-h // rows) * rows, -(-w // cols) * cols
     links = _Links(h, w)
     home = cm.neuron_core()
-    src, dst = _pairs(cm)
+    src, dst = cm.neuron_pairs()
     scode = home[src]
     local = dst == scode
     tree = t["noc.multicast"] == "tree"

@@ -108,3 +108,9 @@ def test_html_report_renders_in_headless_chromium(tmp_path) -> None:  # type: ig
     img = mpimg.imread(shot)
     assert img.shape[0] == 1600 and img.shape[1] == 1200
     assert img[..., :3].std() > 0.05  # plots and tables drawn, not a blank page
+
+
+def test_report_of_a_non_artifact_is_one_error_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["report", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a compiled artifact" in err[0]

@@ -63,3 +63,18 @@ def test_plain_onnx_ann_is_refused_clearly(tmp_path) -> None:  # type: ignore[no
     onnx.save(helper.make_model(gr), str(path))
     with pytest.raises(ModelError, match="ann.onnx.*no ai.snnc operators"):
         api.load(str(path))
+
+
+def test_malformed_spiking_node_is_one_clear_error(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A hand-edited ai.snnc node missing an attribute names the file and the node."""
+    model = to_onnx(api.load(DIGITS))
+    node = next(n for n in model.graph.node if n.op_type == "LIF")
+    keep = [a for a in node.attribute if a.name != "reset"]
+    del node.attribute[:]
+    node.attribute.extend(keep)
+    path = tmp_path / "bad.onnx"
+    onnx.save(model, str(path))
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.onnx" in err[0] and f"'{node.name}'" in err[0]
+    assert "malformed ai.snnc::LIF" in err[0] and "Traceback" not in err[0]
