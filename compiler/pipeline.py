@@ -15,6 +15,7 @@ from snnc.compiler.coremap import CoreMap
 from snnc.compiler.ir import Graph
 from snnc.compiler.passes.lower_current_bias import lower_current_bias
 from snnc.compiler.passes.lower_delays import lower_delays
+from snnc.compiler.passes.lower_reset import lower_reset
 from snnc.compiler.passes.partition import partition
 from snnc.compiler.passes.place import place
 from snnc.compiler.passes.route import route
@@ -48,6 +49,8 @@ class Pass:
 
 PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("validate", lambda g, t, o: validate(g), "float IR invariants"),
+    Pass("lower_reset", lambda g, t, o: lower_reset(g, t),
+         "reset by subtraction -> integrating current + self-synapse (zero-reset targets)"),
     Pass("lower_current_bias", lambda g, t, o: lower_current_bias(g, t),
          "current bias -> input from an always-on neuron (targets without one)"),
     Pass("quantize", lambda g, t, o: quantize(g, t, o.quantize()),
@@ -76,7 +79,8 @@ MAPPING: tuple[MapPass, ...] = (
 )
 
 PIPELINES: dict[str, tuple[str, ...]] = {
-    "loihi": ("validate", "lower_current_bias", "quantize", "lower_delays", "validate_fixed"),
+    "loihi": ("validate", "lower_reset", "lower_current_bias", "quantize", "lower_delays",
+              "validate_fixed"),
     "tianjic": ("validate", "quantize", "lower_delays", "validate_fixed"),
 }
 

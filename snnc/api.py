@@ -16,8 +16,14 @@ FORMATS = {".nir": "nir", ".net": "netx", ".h5": "netx", ".hdf5": "netx", ".snn"
            ".onnx": "onnx"}
 
 
-def load(path: str, dt: float | None = None, reset: str | None = None) -> Graph:
-    """Read a model file (.nir, .net netx HDF5, .snn text) into a validated float IR."""
+def load(path: str, dt: float | None = None, reset: str | None = None,
+         balance_data: np.ndarray | None = None, ann: Any = None) -> Graph:
+    """Read a model file (.nir, .net netx HDF5, .snn text, .onnx) into a validated float IR.
+
+    An ONNX ANN (no ai.snnc operators) is converted to an SNN: `balance_data` (N, *input
+    shape) are typical inputs for threshold balancing, `ann` an AnnOptions (defaults
+    otherwise; `reset` overrides its reset).
+    """
     ext = os.path.splitext(path)[1].lower()
     fmt = FORMATS.get(ext)
     if fmt is None:
@@ -25,9 +31,10 @@ def load(path: str, dt: float | None = None, reset: str | None = None) -> Graph:
                          f"supported: {', '.join(sorted(FORMATS))}")
     if fmt == "onnx":
         from snnc.compiler.verify import validate
-        from snnc.frontends.onnx_spiking import load_onnx_spiking
 
-        return validate(load_onnx_spiking(path))
+        return validate(_load_onnx(path, dt, reset, balance_data, ann))
+    if balance_data is not None or ann is not None:
+        raise ModelError(path, None, "ANN conversion options apply to ONNX ANNs only")
     if fmt == "nir":
         from snnc.frontends.nir import load_nir
 
@@ -42,6 +49,52 @@ def load(path: str, dt: float | None = None, reset: str | None = None) -> Graph:
     from snnc.frontends.text import load_text
 
     return load_text(path)
+
+
+def _load_onnx(path: str, dt: float | None, reset: str | None,
+               balance_data: np.ndarray | None, ann: Any) -> Graph:
+    import onnx
+
+    from snnc.frontends.ann_to_snn import AnnOptions, load_onnx_ann
+    from snnc.frontends.onnx_spiking import is_spiking, load_onnx_spiking
+
+    if dt is not None:
+        raise ModelError(path, None, "--dt applies to NIR graphs only; ONNX models are "
+                         "discrete-time")
+    try:
+        spiking = is_spiking(onnx.load(path, load_external_data=False))
+    except Exception as e:  # noqa: BLE001 - protobuf raises many kinds
+        raise ModelError(path, None, f"not a readable ONNX file ({e})") from None
+    if spiking:
+        if reset is not None or balance_data is not None or ann is not None:
+            raise ModelError(path, None, "this is a spiking ONNX graph (ai.snnc); --reset and "
+                             "the ANN conversion options do not apply")
+        return load_onnx_spiking(path)
+    from dataclasses import replace
+
+    opts = ann or AnnOptions()
+    if reset is not None:
+        opts = replace(opts, reset=reset)
+    return load_onnx_ann(path, balance_data, opts)
+
+
+def encode_input(graph: Graph, x: np.ndarray, steps: int | None = None, seed: int = 0
+                 ) -> np.ndarray:
+    """(B, *input shape) values -> (B, T, *shape) spikes, the way a converted ANN expects
+    (its encoding, input scale and steps from graph.meta['ann'])."""
+    from snnc.frontends.ann_to_snn import encode
+
+    ann = graph.meta.get("ann")
+    if not ann:
+        raise InputError("this model was not converted from an ANN; encode its input spikes "
+                         "yourself")
+    (name, port), = graph.inputs.items()
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 2 or int(np.prod(x.shape[1:])) != port.size:
+        raise InputError(f"values have shape {x.shape}; expected (N, "
+                         f"{', '.join(map(str, port.shape))}) for input '{name}'")
+    return encode(x.reshape(x.shape[0], *port.shape), int(steps or ann["steps"]),
+                  str(ann["encoding"]), float(ann["input_scale"]), seed)
 
 
 def convert(graph: Graph, out: str) -> str:

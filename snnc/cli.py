@@ -30,8 +30,48 @@ def _model_path(arg: str) -> str:
     return arg
 
 
+def _ann_options(args: argparse.Namespace) -> tuple[np.ndarray | None, Any]:
+    """--balance-data and the ANN conversion options (None where an option was not given)."""
+    from snnc.frontends.ann_to_snn import AnnOptions
+
+    given = {k: getattr(args, k, None) for k in ("steps_ann", "encoding", "percentile", "leak",
+                                                 "maxpool")}
+    data = None
+    if getattr(args, "balance_data", None):
+        data = _read_values(args.balance_data)
+    if data is None and all(v is None for v in given.values()):
+        return None, None
+    names = {"steps_ann": "steps"}
+    return data, AnnOptions(**{names.get(k, k): v for k, v in given.items() if v is not None})
+
+
+def _read_values(path: str) -> np.ndarray:
+    if not os.path.exists(path):
+        raise InputError(f"{path}: file not found")
+    try:
+        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+    except Exception as e:
+        raise InputError(f"{path}: cannot read as .npy ({type(e).__name__}: {e})") from None
+
+
 def _load(args: argparse.Namespace) -> Any:
-    return api.load(_model_path(args.model), dt=args.dt, reset=args.reset)
+    data, ann = _ann_options(args)
+    return api.load(_model_path(args.model), dt=args.dt, reset=args.reset, balance_data=data,
+                    ann=ann)
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    if os.path.isdir(args.model):
+        g, _ = api.load_artifact(args.model)
+    else:
+        g = _load(args)
+    spikes = api.encode_input(g, _read_values(args.values), args.steps, args.seed)
+    with open(args.output, "wb") as f:
+        np.save(f, spikes)
+    ann = g.meta["ann"]
+    print(f"wrote {args.output}: {spikes.shape[0]} samples x {spikes.shape[1]} steps, "
+          f"{ann['encoding']} encoding, input scale {ann['input_scale']:.4g}", file=sys.stderr)
+    return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -115,7 +155,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from snnc.compiler.pipeline import CompileOptions
 
     path = _model_path(args.model)
-    g = api.load(path, dt=args.dt, reset=args.reset)
+    g = _load(args)
     calib = None
     if args.calibrate:
         calib = _read_input(args.calibrate, g, True)
@@ -267,8 +307,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_artifact(args: argparse.Namespace) -> int:
-    if args.dt is not None or args.reset is not None:
-        raise SnncError("--dt/--reset are compile options; this artifact is already compiled")
+    if args.dt is not None or args.reset is not None or _ann_options(args) != (None, None):
+        raise SnncError("--dt/--reset and the ANN options are compile options; this artifact "
+                        "is already compiled")
     engine = "refsim" if args.engine == "float" and not args.engine_given else args.engine
     if engine not in ("refsim", "fixed", "lava"):
         raise SnncError(f"engine '{engine}' cannot run a compiled artifact; use refsim "
@@ -332,6 +373,9 @@ def _report_run(args: argparse.Namespace, g: Any, res: Any, x: np.ndarray,
     if main_key == "output_spikes":
         msg["spike_counts"] = counts.astype(int).tolist()
         msg["argmax"] = np.argmax(counts, axis=-1).tolist()
+    elif g.meta.get("ann"):  # a converted ANN reads out the integrators' last v
+        last = out[:, -1] if args.batch else out[-1]
+        msg["argmax"] = np.argmax(last.reshape(*last.shape[:-1], -1), axis=-1).tolist()
     if args.output:
         msg["written"] = args.output
     print(json.dumps(msg))
@@ -351,12 +395,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def model_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("model", help="model file (.nir, .net, .snn) or 'digits' (shipped)")
+        sp.add_argument("model", help="model file (.nir, .net, .snn, .onnx) or 'digits' "
+                        "(shipped)")
         sp.add_argument("--dt", type=float, default=None,
                         help="time step in seconds for NIR time constants (default: 1e-4 if "
                              "the graph has time constants, else 1; a warning names it)")
         sp.add_argument("--reset", choices=["zero", "subtract", "none"], default=None,
-                        help="reset mode for NIR spiking nodes (NIR itself says 'zero')")
+                        help="reset mode for NIR spiking nodes (NIR itself says 'zero'); for "
+                             "ONNX ANNs subtract (default) or zero")
+        ann = sp.add_argument_group("ONNX ANN conversion (docs/onnx.md)")
+        ann.add_argument("--balance-data", metavar="X.npy", default=None,
+                         help="(N, *input shape) typical input values for threshold "
+                              "balancing (required to convert an ANN)")
+        ann.add_argument("--ann-steps", dest="steps_ann", type=int, default=None,
+                         help="time steps per inference the conversion targets (default 64)")
+        ann.add_argument("--encoding", choices=["direct", "rate"], default=None,
+                         help="input spike code: direct (deterministic, default) or rate "
+                              "(Bernoulli)")
+        ann.add_argument("--percentile", type=float, default=None,
+                         help="robust maximum of each layer's activations (default 99.9)")
+        ann.add_argument("--leak", type=float, default=None,
+                         help="0: IF neurons (default); > 0: LIF with this leak per step")
+        ann.add_argument("--maxpool", choices=["error", "avg"], default=None,
+                         help="MaxPool: refuse (default) or approximate by average pooling")
 
     sp = sub.add_parser("inspect", help="print the IR (text) or a JSON structure summary")
     model_args(sp)
@@ -364,10 +425,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--full", action="store_true", help="print large arrays inline too")
     sp.set_defaults(fn=cmd_inspect)
 
-    sp = sub.add_parser("convert", help="write the model as .snn text or .nir")
+    sp = sub.add_parser("convert", help="write the model as .snn text, .nir or spiking .onnx")
     model_args(sp)
-    sp.add_argument("-o", "--output", required=True, help="OUT.snn or OUT.nir")
+    sp.add_argument("-o", "--output", required=True, help="OUT.snn, OUT.nir or OUT.onnx")
     sp.set_defaults(fn=cmd_convert)
+
+    sp = sub.add_parser("encode", help="encode input values as the spikes a converted ANN "
+                        "expects")
+    model_args(sp)
+    sp.add_argument("--values", required=True, metavar="X.npy",
+                    help="(N, *input shape) input values, e.g. images")
+    sp.add_argument("--steps", type=int, default=None,
+                    help="time steps (default: the conversion's --ann-steps)")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the rate (Bernoulli) code")
+    sp.add_argument("-o", "--output", required=True, help="OUT.npy of (N, T, *shape) spikes")
+    sp.set_defaults(fn=cmd_encode)
 
     sp = sub.add_parser("targets", help="list the targets, or print one with its sources")
     sp.add_argument("name", nargs="?", help="a built-in target or a .toml file")

@@ -5,7 +5,9 @@ target's integer state: v_int = k * v. Each incoming projection then gets the we
 that fits its largest weight into the chosen bit width, so every projection keeps its full
 precision; thresholds and biases are scaled by the same k, so the dynamics are unchanged up to
 rounding. Weights that already sit on the target's integer grid (lava-dl netx exports) are
-kept exactly. What rounding cost is recorded in graph.meta["quantize"].
+kept exactly. A non-spiking population whose reachable |v| a frontend recorded in
+meta["v_bound"] gets a scale that keeps k * bound within half the target's state range.
+What rounding cost is recorded in graph.meta["quantize"].
 """
 
 from __future__ import annotations
@@ -259,6 +261,10 @@ def _quantize_population(g: Graph, pop: Population, t: TargetSpec, f: _Format,
             and vth_n[fin].max() > 0 else 0
         e0 = min(max(e0, f.emin), f.emax)
         k_group = base * 2.0**e0
+        bound = float(g.meta.get("v_bound", {}).get(pop.name, 0.0))
+        over = float(k_group.max()) * bound / (f.state_max / 2)
+        if not spiking and over > 1:  # keep the reachable |v| inside half the state range
+            k_group = k_group * 2.0 ** -math.ceil(math.log2(over))
     k = k_group[groups]
 
     # --- thresholds, decays, biases

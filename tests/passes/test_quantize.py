@@ -161,3 +161,33 @@ def test_target_files_need_a_source_for_every_number(tmp_path) -> None:  # type:
         load_target("nope")
     for name in ("loihi2", "tianjic", "refsim"):
         assert all(f.source for f in load_target(name).facts.values())
+
+
+@pytest.mark.parametrize("target,n_in,steps", [("loihi2", 8, 300), ("tianjic", 1000, 2000)])
+def test_integrator_with_a_v_bound_stays_inside_the_state(target: str, n_in: int, steps: int
+                                                          ) -> None:
+    """A non-spiking readout that sums n_in inputs every step reaches |v| = n_in * steps (float
+    units), beyond the target's state at the scale its weights alone would get. With
+    meta['v_bound'] the quantizer leaves room, so the fixed engine's v stays exactly
+    proportional to the float v instead of saturating (or, on Loihi, firing at the top of its
+    range and resetting)."""
+    w = np.array([[1.0] * n_in, [-1.0] * n_in])
+    pop = Population.make("sum", (2,), NeuronModel.I)
+    proj = Projection(name="w", src="in", dst="sum", kind=Conn.DENSE, weight=w,
+                      delay=np.zeros(w.shape, dtype=np.int64))
+    g = Graph.build([pop], [proj], [Port(name="in", shape=(n_in,))],
+                    [Port(name="out", shape=(2,), source="sum")])
+    x = {"in": np.ones((1, steps, n_in))}
+    ref = api.run(g, x).outputs["out"][0]
+    spec = load_target(target)
+    limit = 2 ** (int(spec["format.state_bits"]) - 1) - 1
+
+    def proportional(fx: Graph) -> bool:  # one factor (the effective scale) for every step
+        v = FixedEngine(fx).run(x).outputs["out"][0]
+        return bool(np.allclose(v, v[1, 0] / ref[1, 0] * ref, rtol=1e-12))
+
+    assert not proportional(quantize(g, spec, QuantizeOptions()))
+    bound = 1.5 * n_in * steps
+    bounded = quantize(g.with_meta(v_bound={"sum": bound}), spec, QuantizeOptions())
+    assert bounded.meta["quantize"]["populations"]["sum"]["scale"] * bound <= limit / 2
+    assert proportional(bounded)

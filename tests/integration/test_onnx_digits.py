@@ -1,0 +1,117 @@
+"""ONNX ANNs trained in PyTorch (examples/onnx_digits) convert, compile for loihi2 and tianjic,
+and keep their accuracy within 1 percentage point at the documented 64 steps.
+
+The ANN's accuracy is measured here with onnxruntime on the 450 held-out digits; the SNN's with
+the fixed-point engine on the compiled (quantized, 8-bit) IR, which refsim reproduces bit for
+bit (tests/engines/test_refsim.py); one case runs end to end through the CLI on refsim.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from snnc import api
+from snnc.compiler.pipeline import CompileOptions
+from snnc.frontends.ann_to_snn import AnnOptions
+from snnc.runtime.fixed_engine import FixedEngine
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a dev dependency")
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "onnx_digits"
+STEPS = AnnOptions().steps  # the documented default
+
+
+def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    spec = importlib.util.spec_from_file_location("onnx_digits_train", EXAMPLE / "train.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.data()
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return _data()
+
+
+def ann_accuracy(model: Path, x: np.ndarray, y: np.ndarray) -> float:
+    s = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    logits = s.run(None, {s.get_inputs()[0].name: x})[0]
+    return float((logits.argmax(1) == y).mean())
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_converted_accuracy_within_one_point_on_both_targets(name: str, digits) -> None:  # type: ignore[no-untyped-def]
+    xtr, _, xte, yte = digits
+    path = EXAMPLE / f"{name}.onnx"
+    ann = ann_accuracy(path, xte, yte)
+    g = api.load(str(path), balance_data=xtr)
+    assert g.meta["ann"]["steps"] == STEPS == 64
+    spikes = {"image": api.encode_input(g, xte)}
+    for target in ("loihi2", "tianjic"):
+        fixed, opts = api.compile_graph(g, target, CompileOptions())
+        cm = api.map_compiled(fixed, target, opts)  # it maps onto the target's cores
+        assert cm.n_cores >= 1
+        if target == "loihi2":  # Loihi resets to zero: the subtract reset is emulated
+            assert set(fixed.meta["lower_reset"]["populations"]) == set(g.meta["ann"]["lambda"])
+        out = FixedEngine(fixed).run(spikes).outputs["logits"][:, -1]
+        snn = float((out.argmax(1) == yte).mean())
+        print(f"{name} {target}: ANN {ann:.4f}, SNN {snn:.4f} at {STEPS} steps")
+        assert abs(snn - ann) <= 0.01, f"{name} on {target}: ANN {ann:.4f} vs SNN {snn:.4f}"
+
+
+def test_the_shipped_onnx_files_are_what_the_script_reports(digits) -> None:  # type: ignore[no-untyped-def]
+    """RESULTS.json was written by train.py beside the .onnx files it exported."""
+    _, _, xte, yte = digits
+    rep = json.loads((EXAMPLE / "RESULTS.json").read_text())
+    for name in ("mlp", "cnn"):
+        assert ann_accuracy(EXAMPLE / f"{name}.onnx", xte, yte) == pytest.approx(
+            rep["test_accuracy"][name], abs=1e-9)
+
+
+def _snnc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "snnc.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_compile_encode_run_on_refsim(digits, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    xtr, _, xte, yte = digits
+    np.save(tmp_path / "xtr.npy", xtr)
+    np.save(tmp_path / "xte.npy", xte)
+    cnn = str(EXAMPLE / "cnn.onnx")
+    r = _snnc("compile", cnn, "--balance-data", "xtr.npy", "-t", "tianjic", "-o", "cnn.tj",
+              "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["cores_used"] >= 1
+    r = _snnc("encode", "cnn.tj", "--values", "xte.npy", "-o", "s.npy", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert np.load(tmp_path / "s.npy").shape == (450, STEPS, 1, 8, 8)
+    r = _snnc("run", "cnn.tj", "--input", "s.npy", "--batch", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    pred = np.array(json.loads(r.stdout)["argmax"])
+    acc = float((pred == yte).mean())
+    assert abs(acc - ann_accuracy(EXAMPLE / "cnn.onnx", xte, yte)) <= 0.01
+
+
+def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
+    cnn = str(EXAMPLE / "cnn.onnx")
+    r = _snnc("compile", cnn, "-t", "tianjic", cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "needs calibration input for threshold balancing" in r.stderr
+    assert "--balance-data X.npy with (N, 1, 8, 8)" in r.stderr
+    np.save(tmp_path / "neg.npy", -np.ones((4, 1, 8, 8)))
+    r = _snnc("inspect", cnn, "--balance-data", "neg.npy", cwd=tmp_path)
+    assert r.returncode == 1 and "negative values" in r.stderr
+    np.save(tmp_path / "bad.npy", np.ones((4, 7)))
+    r = _snnc("inspect", cnn, "--balance-data", "bad.npy", cwd=tmp_path)
+    assert r.returncode == 1 and "expected (N, 1, 8, 8)" in r.stderr
+    r = _snnc("inspect", "digits", "--encoding", "rate", cwd=tmp_path)
+    assert r.returncode == 1 and "ONNX ANNs only" in r.stderr
+    assert not (tmp_path / "cnn.tianjic").exists()
