@@ -44,6 +44,12 @@ demo: $(STAMP)
 	@echo "  core files: $$(ls $(OUT)/digits.tianjic/tianjic/cores | wc -l); summary in $(OUT)/digits.tianjic/cores.md"
 	@echo "== snnc report: resources, energy, time, fidelity -> $(OUT)/digits_report.{json,md,html}"
 	$(SNNC) report $(OUT)/digits.tianjic -q --json $(OUT)/digits_report.json --md $(OUT)/digits_report.md --html $(OUT)/digits_report.html
+	@echo "== an ONNX ANN: the digits CNN of examples/onnx_digits converted to an SNN for loihi2 (64 steps)"
+	$(PY) examples/onnx_digits/demo.py data $(OUT)/cnn_xtrain.npy $(OUT)/cnn_xtest.npy $(OUT)/cnn_labels.npy
+	$(SNNC) compile examples/onnx_digits/cnn.onnx --balance-data $(OUT)/cnn_xtrain.npy --target loihi2 -o $(OUT)/cnn.loihi2
+	$(SNNC) encode $(OUT)/cnn.loihi2 --values $(OUT)/cnn_xtest.npy -o $(OUT)/cnn_spikes.npy
+	$(SNNC) run $(OUT)/cnn.loihi2 --input $(OUT)/cnn_spikes.npy --batch > $(OUT)/cnn_run.json
+	$(PY) examples/onnx_digits/demo.py score $(OUT)/cnn_run.json $(OUT)/cnn_labels.npy
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -85,7 +85,7 @@ def load_onnx_spiking(path: str) -> Graph:
     except Exception as e:  # noqa: BLE001 - protobuf raises many kinds
         raise ModelError(path, None, f"not a readable ONNX file ({e})") from None
     if not is_spiking(model):
-        raise ModelError(path, None, "this ONNX graph has no ai.snnc operators; converting "
-                         "trained ANNs from ONNX is not implemented yet",
-                         "export spiking graphs with `snnc convert MODEL -o OUT.onnx`")
+        raise ModelError(path, None, "this ONNX graph has no ai.snnc operators: it is an ANN",
+                         "convert it with snnc.api.load(path, balance_data=X) or "
+                         "`snnc compile MODEL --balance-data X.npy`")
     return from_onnx(model, path)

@@ -90,6 +90,16 @@ def test_cli_compile_encode_run_on_refsim(digits, tmp_path: Path) -> None:  # ty
               "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["cores_used"] >= 1
+    r = _snnc("compile", cnn, "--balance-data", "xtr.npy", "-t", "tianjic", "-o", "again.tj",
+              cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.relative_to(tmp_path / "cnn.tj") for p in (tmp_path / "cnn.tj").rglob("*")
+                   if p.is_file())
+    assert len(files) > 5 and files == sorted(
+        p.relative_to(tmp_path / "again.tj") for p in (tmp_path / "again.tj").rglob("*")
+        if p.is_file())
+    for f in files:  # conversion and compile are deterministic: byte-identical artifacts
+        assert (tmp_path / "cnn.tj" / f).read_bytes() == (tmp_path / "again.tj" / f).read_bytes()
     r = _snnc("encode", "cnn.tj", "--values", "xte.npy", "-o", "s.npy", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert np.load(tmp_path / "s.npy").shape == (450, STEPS, 1, 8, 8)

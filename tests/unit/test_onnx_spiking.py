@@ -52,17 +52,20 @@ def test_convert_writes_checked_onnx_and_loads_back(tmp_path) -> None:  # type: 
     np.testing.assert_array_equal(a.outputs["output"], b.outputs["output"])
 
 
-def test_plain_onnx_ann_is_refused_clearly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_plain_onnx_ann_goes_to_the_ann_converter(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without ai.snnc operators the file is an ANN: converting it needs balance data."""
     from onnx import TensorProto, helper
 
     n = helper.make_node("Relu", ["x"], ["y"], name="relu0")
     gr = helper.make_graph([n], "ann", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                       [3])],
-                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+                                                                       ["N", 3])],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])])
     path = tmp_path / "ann.onnx"
     onnx.save(helper.make_model(gr), str(path))
-    with pytest.raises(ModelError, match="ann.onnx.*no ai.snnc operators"):
+    with pytest.raises(ModelError, match=r"ann.onnx.*needs calibration input.*--balance-data"):
         api.load(str(path))
+    g = api.load(str(path), balance_data=np.random.default_rng(0).random((20, 3)))
+    assert [p.model.value for p in g.populations.values()] == ["if"]
 
 
 def test_malformed_spiking_node_is_one_clear_error(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
