@@ -125,3 +125,22 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
     r = _snnc("inspect", "digits", "--encoding", "rate", cwd=tmp_path)
     assert r.returncode == 1 and "ONNX ANNs only" in r.stderr
     assert not (tmp_path / "cnn.tianjic").exists()
+
+
+def test_converted_mlp_runs_bit_exactly_in_lava(digits) -> None:  # type: ignore[no-untyped-def]
+    """The loihi2 compile of a converted ANN (subtract reset emulated by a self-synapse, bias
+    from the always-on neuron, integrator readout) is what Lava 0.10.0 computes too."""
+    from snnc.backends import lava_network
+
+    if not lava_network.have_lava():
+        pytest.skip("lava-nc is not installed (make setup installs it)")
+    xtr, _, xte, _ = digits
+    g = api.load(str(EXAMPLE / "mlp.onnx"), balance_data=xtr, ann=AnnOptions(steps=24))
+    fixed, _ = api.compile_graph(g, "loihi2")
+    x = {"image": api.encode_input(g, xte[:2])}
+    lv = api.run_compiled(fixed, x, engine="lava", trace=True)
+    fx = api.run_compiled(fixed, x, engine="fixed", trace=True)
+    np.testing.assert_array_equal(lv.outputs["logits"], fx.outputs["logits"])
+    for k in fx.traces:
+        np.testing.assert_array_equal(lv.traces[k], fx.traces[k], err_msg=k)
+    assert any(fx.traces[k].any() for k in fx.traces if k.startswith("s:node_relu"))
