@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from snnc.compiler.errors import InputError, ModelError
 from snnc.compiler.ir import Graph, NeuronModel, Population, Port, Projection, ResetMode
-from snnc.frontends.onnx_ann import AnnModel, Tensor, _scaled, lower_ann
+from snnc.frontends.onnx_ann import AnnModel, Tensor, lower_ann, scaled
 from snnc.frontends.projections import lin_projection
 
 ENCODINGS = ("direct", "rate")
@@ -71,7 +71,7 @@ def balance(ann: AnnModel, x: np.ndarray, percentile: float
 
 def _projections(name: str, t: Tensor, lam: dict[str, float], scale_out: float
                  ) -> list[Projection]:
-    return [lin_projection(f"{src}->{name}", src, name, _scaled(m, lam[src] / scale_out), 0)
+    return [lin_projection(f"{src}->{name}", src, name, scaled(m, lam[src] / scale_out), 0)
             for src, m in t.maps.items()]
 
 

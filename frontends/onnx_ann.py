@@ -116,7 +116,7 @@ def clean_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", name.strip("/").replace("/", ".")).strip("_.") or "x"
 
 
-def _scaled(m: Lin, c: np.ndarray | float) -> Lin:
+def scaled(m: Lin, c: np.ndarray | float) -> Lin:
     """The map followed by a per-output (or scalar) factor c."""
     c = np.asarray(c, dtype=np.float64)
     if m.kind == "ident":
