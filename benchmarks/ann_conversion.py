@@ -13,7 +13,6 @@ bit). Writes benchmarks/results/ann_conversion.json and prints Markdown tables.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -28,20 +27,13 @@ sys.path.insert(0, str(ROOT))
 warnings.simplefilter("ignore")
 
 import onnxruntime as ort  # noqa: E402
+from examples.onnx_digits.train import data  # noqa: E402
 from snnc import api  # noqa: E402
 from snnc.compiler.pipeline import CompileOptions  # noqa: E402
 from snnc.frontends.ann_to_snn import AnnOptions  # noqa: E402
 from snnc.runtime.fixed_engine import FixedEngine  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "onnx_digits"
-
-
-def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    spec = importlib.util.spec_from_file_location("onnx_digits_train", EXAMPLE / "train.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.data()
 
 
 def accuracy(out: np.ndarray, y: np.ndarray) -> float:

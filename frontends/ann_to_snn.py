@@ -8,8 +8,8 @@ percentile of the layer's positive activations on calibration input, capped at a
 (where the neuron's rate saturates at one spike per step, exactly like the clip). The weights
 from layer P into layer Q become W * lambda_P / lambda_Q and the bias b / lambda_Q. Graph
 outputs that are not rectified (logits) become non-spiking integrators whose v after T steps
-is about T * logits / lambda_out; their reachable |v| is recorded in meta['v_bound'] so the
-quantizer keeps it inside the target's state.
+is about T * logits / peak (peak: the largest calibrated |logit|); their reachable |v| is
+recorded in meta['v_bound'] so the quantizer keeps it inside the target's state.
 """
 
 from __future__ import annotations
@@ -119,13 +119,10 @@ def convert(ann: AnnModel, calibration: np.ndarray, opts: AnnOptions) -> Graph:
     return Graph.build(pops, projs, [Port(name=inp.name, shape=inp.shape)], outputs, meta=meta)
 
 
-def load_onnx_ann(path: str, calibration: np.ndarray | None, opts: AnnOptions) -> Graph:
-    """Read an ONNX ANN and convert it; calibration is (N, *input shape) typical inputs."""
+def ann_from_onnx(model: onnx.ModelProto, path: str, calibration: np.ndarray | None,
+                  opts: AnnOptions) -> Graph:
+    """Convert an ONNX ANN; calibration is (N, *input shape) typical inputs."""
     opts.check()
-    try:
-        model = onnx.load(path)
-    except Exception as e:  # noqa: BLE001 - protobuf raises many kinds
-        raise ModelError(path, None, f"not a readable ONNX file ({e})") from None
     ann = lower_ann(model, path, opts.maxpool)
     if calibration is None:
         raise ModelError(path, None, "converting an ANN needs calibration input for threshold "

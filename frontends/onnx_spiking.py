@@ -77,15 +77,3 @@ def from_onnx(model: onnx.ModelProto, path: str = "<onnx>") -> Graph:
     except ValueError:
         raise ModelError(path, None, "metadata 'snnc.meta' is not valid JSON") from None
     return Graph.build(pops, projs, inputs, outputs, meta=meta)
-
-
-def load_onnx_spiking(path: str) -> Graph:
-    try:
-        model = onnx.load(path)
-    except Exception as e:  # noqa: BLE001 - protobuf raises many kinds
-        raise ModelError(path, None, f"not a readable ONNX file ({e})") from None
-    if not is_spiking(model):
-        raise ModelError(path, None, "this ONNX graph has no ai.snnc operators: it is an ANN",
-                         "convert it with snnc.api.load(path, balance_data=X) or "
-                         "`snnc compile MODEL --balance-data X.npy`")
-    return from_onnx(model, path)

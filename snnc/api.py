@@ -55,27 +55,27 @@ def _load_onnx(path: str, dt: float | None, reset: str | None,
                balance_data: np.ndarray | None, ann: Any) -> Graph:
     import onnx
 
-    from snnc.frontends.ann_to_snn import AnnOptions, load_onnx_ann
-    from snnc.frontends.onnx_spiking import is_spiking, load_onnx_spiking
+    from snnc.frontends.ann_to_snn import AnnOptions, ann_from_onnx
+    from snnc.frontends.onnx_spiking import from_onnx, is_spiking
 
     if dt is not None:
         raise ModelError(path, None, "--dt applies to NIR graphs only; ONNX models are "
                          "discrete-time")
     try:
-        spiking = is_spiking(onnx.load(path, load_external_data=False))
+        model = onnx.load(path)
     except Exception as e:  # noqa: BLE001 - protobuf raises many kinds
         raise ModelError(path, None, f"not a readable ONNX file ({e})") from None
-    if spiking:
+    if is_spiking(model):
         if reset is not None or balance_data is not None or ann is not None:
             raise ModelError(path, None, "this is a spiking ONNX graph (ai.snnc); --reset and "
                              "the ANN conversion options do not apply")
-        return load_onnx_spiking(path)
+        return from_onnx(model, path)
     from dataclasses import replace
 
     opts = ann or AnnOptions()
     if reset is not None:
         opts = replace(opts, reset=reset)
-    return load_onnx_ann(path, balance_data, opts)
+    return ann_from_onnx(model, path, balance_data, opts)
 
 
 def encode_input(graph: Graph, x: np.ndarray, steps: int | None = None, seed: int = 0
@@ -88,6 +88,8 @@ def encode_input(graph: Graph, x: np.ndarray, steps: int | None = None, seed: in
     if not ann:
         raise InputError("this model was not converted from an ANN; encode its input spikes "
                          "yourself")
+    if steps is not None and steps < 1:
+        raise InputError(f"--steps must be at least 1, got {steps}")
     (name, port), = graph.inputs.items()
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < 2 or int(np.prod(x.shape[1:])) != port.size:

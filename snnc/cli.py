@@ -60,8 +60,18 @@ def _load(args: argparse.Namespace) -> Any:
                     ann=ann)
 
 
+def _refuse_compile_options(args: argparse.Namespace) -> None:
+    """An artifact is already compiled: --dt, --reset and the ANN options cannot apply."""
+    ann = [k for k in ("balance_data", "steps_ann", "encoding", "percentile", "leak", "maxpool")
+           if getattr(args, k, None) is not None]
+    if args.dt is not None or args.reset is not None or ann:
+        raise SnncError("--dt/--reset and the ANN options are compile options; this artifact "
+                        "is already compiled")
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     if os.path.isdir(args.model):
+        _refuse_compile_options(args)
         g, _ = api.load_artifact(args.model)
     else:
         g = _load(args)
@@ -307,9 +317,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_artifact(args: argparse.Namespace) -> int:
-    if args.dt is not None or args.reset is not None or _ann_options(args) != (None, None):
-        raise SnncError("--dt/--reset and the ANN options are compile options; this artifact "
-                        "is already compiled")
+    _refuse_compile_options(args)
     engine = "refsim" if args.engine == "float" and not args.engine_given else args.engine
     if engine not in ("refsim", "fixed", "lava"):
         raise SnncError(f"engine '{engine}' cannot run a compiled artifact; use refsim "

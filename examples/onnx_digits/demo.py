@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from train import data  # noqa: E402
+sys.path.insert(0, str(HERE.parents[1]))
+from examples.onnx_digits.train import data  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

@@ -13,24 +13,22 @@ beside this file.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+if str(HERE.parents[1]) not in sys.path:  # run as a script: make `examples.*` importable
+    sys.path.insert(0, str(HERE.parents[1]))
+from examples.digits.train import dataset  # noqa: E402  (the split shared with examples/digits)
 
 
 def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x_train, y_train, x_test, y_test); x as (N, 1, 8, 8) float32 in [0, 1]."""
-    spec = importlib.util.spec_from_file_location("digits_train", HERE.parent / "digits" /
-                                                  "train.py")
-    assert spec is not None and spec.loader is not None
-    digits = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(digits)  # the split shared with examples/digits
-    xtr, xte, ytr, yte = digits.dataset()
+    xtr, xte, ytr, yte = dataset()
     img = lambda x: (x / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)  # noqa: E731
     return img(xtr), ytr, img(xte), yte
 

@@ -8,7 +8,6 @@ bit (tests/engines/test_refsim.py); one case runs end to end through the CLI on 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from examples.onnx_digits.train import data
 from snnc import api
 from snnc.compiler.pipeline import CompileOptions
 from snnc.frontends.ann_to_snn import AnnOptions
@@ -28,17 +28,9 @@ EXAMPLE = ROOT / "examples" / "onnx_digits"
 STEPS = AnnOptions().steps  # the documented default
 
 
-def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    spec = importlib.util.spec_from_file_location("onnx_digits_train", EXAMPLE / "train.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.data()
-
-
 @pytest.fixture(scope="module")
 def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return _data()
+    return data()
 
 
 def ann_accuracy(model: Path, x: np.ndarray, y: np.ndarray) -> float:
@@ -100,6 +92,16 @@ def test_cli_compile_encode_run_on_refsim(digits, tmp_path: Path) -> None:  # ty
         if p.is_file())
     for f in files:  # conversion and compile are deterministic: byte-identical artifacts
         assert (tmp_path / "cnn.tj" / f).read_bytes() == (tmp_path / "again.tj" / f).read_bytes()
+    for bad, msg in ((["encode", "cnn.tj", "--values", "xte.npy", "--steps", "0", "-o",
+                       "bad.npy"], "--steps must be at least 1"),
+                     (["encode", "cnn.tj", "--values", "xte.npy", "--encoding", "rate", "-o",
+                       "bad.npy"], "already compiled"),
+                     (["run", "cnn.tj", "--input", "xte.npy", "--balance-data", "xtr.npy"],
+                      "already compiled")):
+        r = _snnc(*bad, cwd=tmp_path)
+        assert r.returncode == 1 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.npy").exists()
     r = _snnc("encode", "cnn.tj", "--values", "xte.npy", "-o", "s.npy", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert np.load(tmp_path / "s.npy").shape == (450, STEPS, 1, 8, 8)
