@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev,lava]"
 	# lava-nc 0.10.0 declares Python < 3.11 and numpy < 2; both are fine in practice
-	# (DESIGN.md §7): install it without its pins; snnc patches its one 3.11 issue at import.
+	# (README, "Two commands"): install it without its pins; snnc patches its one 3.11 issue
+	# at import.
 	$(PY) -m pip install -q --no-deps --ignore-requires-python lava-nc==0.10.0
 	touch $(STAMP)
 

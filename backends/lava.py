@@ -4,21 +4,28 @@ Lava's LIF holds one du, dv and vth per process, so a population becomes one LIF
 of neurons sharing them; a projection becomes one Dense (dense weights) or Sparse (sparse and
 convolution weights, expanded) per pair of groups, Delay* when it has delays. What Lava cannot
 express is refused here with the construct named.
+
+Lava 0.10.0 computes with the format of the built-in loihi2 target (its facts are Lava's
+constants, with sources): a target whose format leaves it is refused before anything is
+compiled, because its Lava network would compute something else than the simulated chip.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from snnc.backends import lava_network
 from snnc.compiler.errors import SnncError
+from snnc.compiler.fixed import LoihiArithmetic, arithmetic_of
 from snnc.compiler.ir import SPIKING, Conn, Graph, Projection
 from snnc.compiler.linalg import projection_matrices
+from snnc.compiler.targets import TargetSpec, load_target
 
-MAX_DELAY = 62
+LAVA_FORMAT = "loihi2"  # the built-in target whose [format] facts are Lava 0.10.0's
 
 
 class LavaError(SnncError):
@@ -31,18 +38,6 @@ def _groups(du: np.ndarray, dv: np.ndarray, vth: np.ndarray) -> list[np.ndarray]
     _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first)
     return [np.flatnonzero(inv.reshape(-1) == u) for u in order]
-
-
-def _split(bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Effective bias -> (bias_mant, bias_exp): the smallest exp with |mant| <= 4095."""
-    b = bias.astype(np.int64)
-    exp = np.zeros(b.shape, dtype=np.int64)
-    while (big := np.abs(b) > 4095 * (1 << exp)).any() and exp.max() <= 7:
-        exp[big] += 1
-    mant = b >> exp
-    if ((mant << exp) != b).any() or (exp > 7).any():
-        raise LavaError("a bias is not representable as bias_mant << bias_exp")
-    return mant, exp
 
 
 def _put_matrix(arrays: dict[str, np.ndarray], key: str, m: Any) -> None:
@@ -81,55 +76,85 @@ def _delay_like(m: Any, d: int) -> Any:
     return np.where(np.asarray(m) != 0, d, 0).astype(np.int64)
 
 
-def describe(g: Graph) -> dict[str, np.ndarray]:
-    """Fixed IR (loihi semantics) -> arrays of lava/weights.npz (with a JSON 'index')."""
-    if g.meta.get("stage") != "fixed" or g.meta.get("semantics") != "loihi":
-        raise LavaError("the Lava backend takes a model compiled for a Loihi target")
-    arrays: dict[str, np.ndarray] = {}
-    lifs, conns, pop_groups = [], [], {}
+def check_lava_format(ar: Any, where: str) -> LoihiArithmetic:
+    """The arithmetic, if Lava 0.10.0 computes exactly it; LavaError naming what differs."""
+    if not isinstance(ar, LoihiArithmetic):
+        raise LavaError(f"{where}: Lava runs the loihi arithmetic; this is {ar.semantics}")
+    diff = ar.lava_differences(load_target(LAVA_FORMAT).arith)  # type: ignore[arg-type]
+    if diff:
+        raise LavaError(f"{where}: Lava 0.10.0 computes with {LAVA_FORMAT}'s format, and this "
+                        f"one differs in {', '.join(diff)}; its Lava network would not compute "
+                        "what the simulated chip does. Remove \"lava\" from the target's emit "
+                        "list (the simulator follows the target's facts)")
+    return ar
+
+
+def _lifs(g: Graph, ar: LoihiArithmetic, arrays: dict[str, np.ndarray]
+          ) -> tuple[list[dict[str, Any]], dict[str, list[tuple[int, np.ndarray]]]]:
+    """One LIF process per group of neurons sharing (du, dv, vth); biases split into
+    bias_mant << bias_exp. Returns the processes and, per population, (lif, neurons)."""
+    lifs: list[dict[str, Any]] = []
+    pop_groups: dict[str, list[tuple[int, np.ndarray]]] = {}
     for name, p in g.populations.items():
-        groups = _groups(p.du, p.dv, p.v_th)
         pop_groups[name] = []
-        for idx in groups:
+        for idx in _groups(p.du, p.dv, p.v_th):
             i = len(lifs)
-            mant, exp = _split(p.bias[idx])
+            mant, exp = ar.split_bias(p.bias[idx])
             arrays[f"lif{i}.bias_mant"], arrays[f"lif{i}.bias_exp"] = mant, exp
             arrays[f"lif{i}.neurons"] = idx.astype(np.int64)
             lifs.append({"pop": name, "size": int(idx.size), "du": int(p.du[idx[0]]),
                          "dv": int(p.dv[idx[0]]), "vth": int(p.v_th[idx[0]])})
             pop_groups[name].append((i, idx))
+    return lifs, pop_groups
+
+
+def _connections(g: Graph, name: str, p: Projection, ar: LoihiArithmetic,
+                 pop_groups: dict[str, list[tuple[int, np.ndarray]]],
+                 arrays: dict[str, np.ndarray], conns: list[dict[str, Any]]) -> None:
+    """One Dense/Sparse (Delay*) process per (weights, delays) pair and pair of groups."""
+    if p.max_delay > ar.delay_max:
+        raise LavaError(f"projection '{name}': delay {p.max_delay} exceeds Lava's "
+                        f"DelayDense/DelaySparse limit of {ar.delay_max}")
+    src_parts: list[tuple[Any, np.ndarray]] = (
+        [(p.src, np.arange(g.node_size(p.src)))] if p.src in g.inputs else pop_groups[p.src])
+    if len(src_parts) > 1 and p.weight_exp < 0:
+        raise LavaError(
+            f"projection '{name}': its source '{p.src}' needs {len(src_parts)} Lava LIF "
+            "processes (neurons differ in du, dv or vth) and its weight_exp "
+            f"{p.weight_exp} < 0 rounds each process's sum separately; compile without "
+            "--per-channel")
+    for w_full, d_full in _weights_and_delays(g, p):
+        for di, didx in pop_groups[p.dst]:
+            for src, sidx in src_parts:
+                w = w_full[didx][:, sidx]
+                if (abs(w) != 0).sum() == 0:
+                    continue
+                wi = w.data if sp.issparse(w) else w  # never densify a sparse matrix
+                if wi.size and (wi.min() < ar.weight_min or wi.max() > ar.weight_max):
+                    raise LavaError(f"projection '{name}': synapses sharing a (target, "
+                                    "source) pair sum beyond Lava's stored weight range "
+                                    f"{ar.weight_min}..{ar.weight_max}")
+                j = len(conns)
+                _put_matrix(arrays, f"c{j}.w", w)
+                if d_full is not None:
+                    _put_matrix(arrays, f"c{j}.d", d_full[didx][:, sidx])
+                conns.append({"projection": name, "src_kind": "input" if isinstance(src, str)
+                              else "lif", "src": src, "dst": di, "delayed": d_full is not None,
+                              "weight_exp": p.weight_exp, "num_weight_bits": p.weight_bits})
+
+
+def describe(g: Graph) -> dict[str, np.ndarray]:
+    """Fixed IR (loihi semantics) -> arrays of lava/weights.npz (with a JSON 'index')."""
+    try:
+        ar = check_lava_format(arithmetic_of(g), "the model")
+    except (LavaError, ValueError) as e:
+        raise LavaError(f"the Lava backend takes a model compiled for a Loihi target ({e})"
+                        ) from None
+    arrays: dict[str, np.ndarray] = {}
+    lifs, pop_groups = _lifs(g, ar, arrays)
+    conns: list[dict[str, Any]] = []
     for name, p in g.projections.items():
-        if p.max_delay > MAX_DELAY:
-            raise LavaError(f"projection '{name}': delay {p.max_delay} exceeds Lava's "
-                            f"DelayDense/DelaySparse limit of {MAX_DELAY}")
-        if p.src in g.inputs:
-            src_parts = [(p.src, np.arange(g.node_size(p.src)))]
-        else:
-            src_parts = pop_groups[p.src]
-        if len(src_parts) > 1 and p.weight_exp < 0:
-            raise LavaError(
-                f"projection '{name}': its source '{p.src}' needs {len(src_parts)} Lava LIF "
-                "processes (neurons differ in du, dv or vth) and its weight_exp "
-                f"{p.weight_exp} < 0 rounds each process's sum separately; compile without "
-                "--per-channel")
-        for w_full, d_full in _weights_and_delays(g, p):
-            for di, didx in pop_groups[p.dst]:
-                for src, sidx in src_parts:
-                    w = w_full[didx][:, sidx]
-                    if (abs(w) != 0).sum() == 0:
-                        continue
-                    wi = w.data if sp.issparse(w) else w  # never densify a sparse matrix
-                    if wi.size and (wi.min() < -256 or wi.max() > 255):
-                        raise LavaError(f"projection '{name}': synapses sharing a (target, "
-                                        "source) pair sum beyond Lava's 8-bit weight range")
-                    j = len(conns)
-                    _put_matrix(arrays, f"c{j}.w", w)
-                    if d_full is not None:
-                        _put_matrix(arrays, f"c{j}.d", d_full[didx][:, sidx])
-                    conns.append({"projection": name, "src_kind": "input" if isinstance(src, str)
-                                  else "lif", "src": src, "dst": di,
-                                  "delayed": d_full is not None,
-                                  "weight_exp": p.weight_exp, "num_weight_bits": p.weight_bits})
+        _connections(g, name, p, ar, pop_groups, arrays, conns)
     # Lava runs the processes connected to the one it is started from: tie stray LIFs to it
     if lifs:
         linked = _connected(len(lifs), conns)
@@ -138,7 +163,8 @@ def describe(g: Graph) -> dict[str, np.ndarray]:
                 j = len(conns)
                 arrays[f"c{j}.w"] = np.zeros((lifs[i]["size"], lifs[0]["size"]), dtype=np.int64)
                 conns.append({"projection": None, "src_kind": "lif", "src": 0, "dst": i,
-                              "delayed": False, "weight_exp": 0, "num_weight_bits": 8})
+                              "delayed": False, "weight_exp": 0,
+                              "num_weight_bits": ar.weight_bits})
     index = {
         "inputs": [{"name": k, "size": v.size, "shape": list(v.shape)}
                    for k, v in g.inputs.items()],
@@ -189,3 +215,21 @@ def run_lava(desc: dict[str, np.ndarray], inputs: dict[str, np.ndarray], steps: 
         if on_sample is not None:
             on_sample(b)
     return {k: np.stack(v) for k, v in out.items()}
+
+
+class LavaBackend:
+    """Emits lava/network.py (a verbatim copy of backends/lava_network.py) and
+    lava/weights.npz (the process description it builds)."""
+
+    name = "lava"
+    owns = ("lava/network.py", "lava/weights.npz")  # what it writes under the artifact root
+
+    def check(self, t: TargetSpec) -> None:
+        check_lava_format(t.arith, f"target {t.name} ({t.path})")
+
+    def emit(self, root: Path, fixed: Graph, coremap: Any, t: TargetSpec, save_npz: Any
+             ) -> list[str]:
+        (root / "lava").mkdir(exist_ok=True)
+        save_npz(root / "lava" / "weights.npz", describe(fixed))
+        (root / "lava" / "network.py").write_text(Path(lava_network.__file__).read_text())
+        return ["lava/network.py", "lava/weights.npz"]

@@ -4,7 +4,7 @@ ONNX graphs are acyclic, and a spiking network is not (recurrence), so the graph
 like an RNN cell: its inputs are the input ports and every population's spikes of the previous
 step (`<pop>.s`). Its outputs are every population's new spikes (`<pop>.s_next`) and the
 output ports (standard `Identity` nodes). Projections read the previous step, as in the IR
-(DESIGN.md §4).
+(docs/semantics.md).
 
   ai.snnc::Dense | Sparse | Conv    one per projection: inputs (source, weight, delay
                                     [, indptr, indices]); attributes weight_exp,

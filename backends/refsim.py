@@ -10,22 +10,28 @@ What each core holds and how spikes reach it, with nothing left to re-derive fro
                     whose axon tables list it); input channels are written by the host
     synapses        per axon entry: accumulator slot, integer weight, delay
     slots           one accumulator per (neuron, projection, delay): the target shifts (and
-                    for Tianjic saturates) each such sum on its own (DESIGN.md §4)
+                    for Tianjic saturates) each such sum on its own (docs/semantics.md)
+    index           JSON: the arithmetic the IR was quantized for (compiler/fixed.py), the
+                    timing facts, populations, ports
+
+The core map must have passed compiler/verify_mapped.py (the pipeline runs it after every
+mapping pass): routes reach exactly the cores whose axon tables list a neuron.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from snnc.compiler.coremap import CoreMap
 from snnc.compiler.errors import SnncError
-from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, ResetMode
+from snnc.compiler.fixed import arithmetic_of, neuron_params
+from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph
 from snnc.compiler.targets import TargetSpec
 
-RESET_CODE = {ResetMode.ZERO: 0, ResetMode.SUBTRACT: 1, ResetMode.NONE: 2}
-PROGRAM_VERSION = 1
+PROGRAM_VERSION = 2  # 2: the index carries the arithmetic; timing facts have no defaults
 
 
 class ProgramError(SnncError):
@@ -33,35 +39,31 @@ class ProgramError(SnncError):
 
 
 def _neuron_arrays(g: Graph, cm: CoreMap) -> dict[str, np.ndarray]:
+    """Per global neuron id, the integer parameters the soma reads (fixed.neuron_params)."""
     n = cm.ids.n_neurons
-    out = {k: np.zeros(n, dtype=np.int64) for k in ("du", "dv", "bias", "i_bias", "v_th",
-                                                      "v_reset", "reset", "refractory",
-                                                      "spiking", "current")}
+    keys = ("du", "dv", "bias", "i_bias", "v_th", "v_reset", "reset", "refractory")
+    out = {k: np.zeros(n, dtype=np.int64) for k in (*keys, "spiking", "current")}
     for name in cm.ids.order:
-        p = g.populations[name]
-        sl = slice(cm.ids.offset[name], cm.ids.offset[name] + p.size)
-        for k in ("du", "dv", "bias", "i_bias", "v_th", "v_reset"):
-            vals = getattr(p, k)
-            out[k][sl] = np.where(np.isfinite(vals), vals, 0).astype(np.int64)
-        out["reset"][sl] = RESET_CODE[p.reset]
-        out["refractory"][sl] = p.refractory
-        out["spiking"][sl] = p.model in SPIKING
-        out["current"][sl] = p.model in HAS_CURRENT
+        prm = neuron_params(g.populations[name])
+        sl = slice(cm.ids.offset[name], cm.ids.offset[name] + g.populations[name].size)
+        for k in keys:
+            out[k][sl] = getattr(prm, k)
+        out["spiking"][sl] = prm.spiking
+        out["current"][sl] = prm.current
     return {f"neuron.{k}": v for k, v in out.items()}
 
 
 def timing_facts(t: TargetSpec) -> dict[str, Any]:
-    """The cycle costs runtime/refsim_timing.py needs, from the target's facts."""
-    hop = t.get("noc.hop_latency_cycles")
-    ew = float(hop if hop is not None else t.get("noc.hop_latency_cycles_ew", 1))
-    ns = float(hop if hop is not None else t.get("noc.hop_latency_cycles_ns", ew))
+    """The cycle costs runtime/refsim_timing.py needs, from the target's facts (all required
+    by the target loader; the per-step budget is optional)."""
+    ew, ns = float(t["noc.hop_latency_cycles_ew"]), float(t["noc.hop_latency_cycles_ns"])
     budget = t.get("timing.cycles_per_step")
-    return {"clock_hz": float(t.get("timing.clock_hz", 1e9)),
-            "cycles_per_synop": float(t.get("timing.cycles_per_synop", 1)),
-            "cycles_per_neuron_update": float(t.get("timing.cycles_per_neuron_update", 1)),
-            "cycles_per_spike": float(t.get("timing.cycles_per_spike", 1)),
+    return {"clock_hz": float(t["timing.clock_hz"]),
+            "cycles_per_synop": float(t["timing.cycles_per_synop"]),
+            "cycles_per_neuron_update": float(t["timing.cycles_per_neuron_update"]),
+            "cycles_per_spike": float(t["timing.cycles_per_spike"]),
             "hop_latency_cycles": [ew, ew, ns, ns],  # east, west, north, south
-            "link_occupancy_cycles": float(t.get("noc.link_occupancy_cycles", 1)),
+            "link_occupancy_cycles": float(t["noc.link_occupancy_cycles"]),
             "cycles_per_step": None if budget is None else float(budget)}
 
 
@@ -102,17 +104,10 @@ def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
     syn_entry = np.searchsorted(ekey, skey)
     if len(skey) and not np.array_equal(ekey[np.minimum(syn_entry, len(ekey) - 1)], skey):
         raise ProgramError("a synapse's source is not on its core's axon table")
-    # deliveries from the routing tables (neurons) and the host (input channels)
+    # deliveries: a source reaches every axon entry that lists it (the routes reach exactly
+    # those cores, checked by compiler/verify_mapped.py); the host writes input channels
     home = cm.neuron_core()
     table = cm.routes["table"]
-    neuron_src = entry_src < ids.n_neurons
-    local = neuron_src.copy()
-    local[neuron_src] = entry_core[neuron_src] == home[entry_src[neuron_src]]
-    routed = np.unique(table["to"] * (ns + 1) + table["neuron"])
-    need = np.sort(ekey[neuron_src & ~local])
-    if not np.array_equal(routed, need):
-        raise ProgramError(f"routing tables reach {len(routed)} (core, neuron) axons but the "
-                           f"axon tables list {len(need)}; re-run the route pass")
     o = np.argsort(entry_src, kind="stable")
     src_entry_ptr = np.searchsorted(entry_src[o], np.arange(ns + 1))
     # accumulator slots: one per (neuron, projection, delay)
@@ -142,8 +137,10 @@ def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
         "core.neurons": np.diff(cm.neuron_ptr), "core.gx": gx, "core.gy": gy,
         "core.chip": cm.chip, "neuron.dest_ptr": dest_ptr, "neuron.dests": dests,
     }
+    ar = arithmetic_of(g)
     index = {
-        "version": PROGRAM_VERSION, "target": cm.target, "semantics": g.meta["semantics"],
+        "version": PROGRAM_VERSION, "target": cm.target, "semantics": ar.semantics,
+        "arithmetic": ar.to_json(),
         "n_neurons": ids.n_neurons, "n_sources": ns, "n_cores": nc,
         "routing": cm.meta.get("routing"), "timing": timing_facts(t),
         "grid": [int(gx.max(initial=0)) + 1, int(gy.max(initial=0)) + 1],
@@ -166,3 +163,19 @@ def load_index(arrays: dict[str, Any]) -> dict[str, Any]:
         raise ProgramError(f"refsim program version {idx.get('version')!r}; this snnc reads "
                            f"{PROGRAM_VERSION}; recompile the model")
     return idx
+
+
+class RefsimBackend:
+    """Emits refsim/program.npz: the core map as the reference simulator runs it."""
+
+    name = "refsim"
+    owns = ("refsim",)
+
+    def check(self, t: TargetSpec) -> None:
+        """Every arithmetic and core map runs on the simulator."""
+
+    def emit(self, root: Path, fixed: Graph, coremap: CoreMap, t: TargetSpec, save_npz: Any
+             ) -> list[str]:
+        (root / "refsim").mkdir(exist_ok=True)
+        save_npz(root / "refsim" / "program.npz", program(fixed, coremap, t))
+        return ["refsim/program.npz"]

@@ -20,8 +20,11 @@ from typing import Any
 import numpy as np
 from snnc.compiler.coremap import PARTIAL, CoreMap
 from snnc.compiler.errors import SnncError
+from snnc.compiler.fixed import Arithmetic, TianjicArithmetic
 from snnc.compiler.ir import Graph
+from snnc.compiler.targets import TargetSpec
 
+CROSSBAR_DTYPE = np.int8  # the file format's crossbar cells (ternary ones are packed 2-bit)
 PARAMS = {"alpha_u": "du", "alpha_v": "dv", "beta": "bias", "i_bias": "i_bias",
           "v_th": "v_th", "v_reset": "v_reset"}
 
@@ -57,7 +60,7 @@ def unpack_ternary(b: np.ndarray, n: int) -> np.ndarray:
     return np.where(codes == 3, -1, codes).astype(np.int8)
 
 
-def crossbars(cm: CoreMap) -> tuple[list[np.ndarray], list[bool]]:
+def crossbars(cm: CoreMap, ar: Arithmetic) -> tuple[list[np.ndarray], list[bool]]:
     """Per core: the dense (axons x neurons) weight matrix, and whether it is ternary."""
     syn = cm.syn
     o = np.argsort(cm.syn_core, kind="stable")
@@ -72,29 +75,24 @@ def crossbars(cm: CoreMap) -> tuple[list[np.ndarray], list[bool]]:
         cols = col_of[np.searchsorted(nr[col_of], syn.dst[sel])]
         m = np.zeros((len(ax), len(nr)), dtype=np.int64)
         np.add.at(m, (rows, cols), syn.weight[sel])
-        if m.size and (m.min() < -128 or m.max() > 127):
+        if m.size and (m.min() < ar.weight_min or m.max() > ar.weight_max):
             raise BackendError(f"core {c}: two projections connect the same pair of neurons "
-                               "and their summed weight leaves int8")
+                               "and their summed weight leaves the stored range "
+                               f"{ar.weight_min}..{ar.weight_max}")
         is_t = bool(len(sel)) and bool(ternary[sel].all()) and bool(np.abs(m).max() <= 1)
-        out.append(m.astype(np.int8))
+        out.append(m.astype(CROSSBAR_DTYPE))
         tern.append(is_t)
     return out, tern
 
 
-def write_tianjic(root: Path, g: Graph, cm: CoreMap, save_npz: Any) -> list[str]:
-    """Write the files of the module docstring; returns their relative paths."""
-    base = root / "tianjic"
-    cores_dir = base / "cores"
-    if cores_dir.is_dir():
-        for f in cores_dir.glob("core_*.json"):
-            f.unlink()
-    cores_dir.mkdir(parents=True, exist_ok=True)
-    names = cm.ids.names()
-    pop_names = list(cm.ids.order)
-    bars, tern = crossbars(cm)
+def _core_arrays(g: Graph, cm: CoreMap, ar: Arithmetic) -> tuple[dict[str, np.ndarray],
+                                                                   list[np.ndarray], list[bool]]:
+    """cores.npz: crossbars (int8 or packed ternary) and neuron parameters, flat with
+    per-core offsets; also the crossbars and their formats, for the core files."""
+    bars, tern = crossbars(cm, ar)
     flat, ptr = [], [0]
     for m, t in zip(bars, tern, strict=True):
-        data = pack_ternary(m) if t else m.astype(np.int8).view(np.uint8).ravel()
+        data = pack_ternary(m) if t else m.astype(CROSSBAR_DTYPE).view(np.uint8).ravel()
         flat.append(data)
         ptr.append(ptr[-1] + len(data))
     arrays: dict[str, np.ndarray] = {
@@ -103,58 +101,103 @@ def write_tianjic(root: Path, g: Graph, cm: CoreMap, save_npz: Any) -> list[str]
     owner = cm.ids.owner(cm.neurons)
     for key, field in PARAMS.items():
         vals = np.zeros(len(cm.neurons), dtype=np.int64)
-        for i, name in enumerate(pop_names):
+        for i, name in enumerate(cm.ids.order):
             sel = owner == i
             vals[sel] = getattr(g.populations[name], field)[
                 cm.neurons[sel] - cm.ids.offset[name]].astype(np.int64)
         arrays[f"param.{key}"] = vals
-    save_npz(base / "cores.npz", arrays)
+    return arrays, bars, tern
+
+
+def _routing(cm: CoreMap, c: int, rbounds: np.ndarray) -> list[dict[str, Any]]:
+    """Core c's routing table: runs of neurons that share a relative (dx, dy) next hop."""
     table = cm.routes.get("table", {})
-    rc = table.get("core", np.zeros(0, dtype=np.int64))
-    rbounds = np.searchsorted(rc, np.arange(cm.n_cores + 1))
-    files = ["tianjic/cores.npz"]
-    gx, gy = cm.global_xy()
-    for c in range(cm.n_cores):
-        nr = cm.core_neurons(c)
-        sl = slice(rbounds[c], rbounds[c + 1])
-        routing = []
-        if sl.stop > sl.start:
-            src, dx, dy = table["neuron"][sl], table["dx"][sl], table["dy"][sl]
-            o = np.lexsort((src, dy, dx))
-            src, dx, dy = src[o], dx[o], dy[o]
-            brk = np.flatnonzero((np.diff(dx) != 0) | (np.diff(dy) != 0)) + 1
-            for a, b in zip(np.r_[0, brk], np.r_[brk, len(src)], strict=True):
-                for rng in _ranges(src[a:b], names, cm.ids.offset):
-                    routing.append({"neurons": rng, "dx": int(dx[a]), "dy": int(dy[a])})
-        doc = {
-            "core": c, "chip": int(cm.chip[c]), "x": int(cm.x[c]), "y": int(cm.y[c]),
-            "role": "partial" if cm.kind[c] == PARTIAL else "soma",
-            "soma_core": int(cm.soma[c]),
-            "neurons": _ranges(nr, names, cm.ids.offset),
-            "neuron_models": sorted({names[int(i)] for i in cm.ids.owner(nr)}),
-            "axons": _ranges(cm.core_axons(c), names, cm.ids.offset),
-            "partial_inputs": [int(p) for p in np.flatnonzero((cm.soma == c) & (cm.kind == 1))],
-            "crossbar": {"format": "ternary2" if tern[c] else "int8",
-                         "shape": list(bars[c].shape), "offset": int(ptr[c]),
-                         "bytes": int(ptr[c + 1] - ptr[c])},
-            "params": {"offset": int(cm.neuron_ptr[c]), "count": len(nr)},
-            "routing": routing,
-            "partial_sums_to": ({"core": int(cm.soma[c]),
-                                 "dx": int(gx[cm.soma[c]] - gx[c]),
-                                 "dy": int(gy[cm.soma[c]] - gy[c])}
-                                if cm.kind[c] == PARTIAL else None),
-            "usage": {k: int(v[c]) for k, v in sorted(cm.usage.items())},
-        }
-        path = cores_dir / f"core_{c:05d}.json"
-        path.write_text(json.dumps(doc, sort_keys=True) + "\n")
-        files.append(f"tianjic/cores/core_{c:05d}.json")
-    populations = {n: {"model": p.model.value, "reset": p.reset.value,
-                       "refractory": p.refractory} for n, p in g.populations.items()}
+    sl = slice(rbounds[c], rbounds[c + 1])
+    if sl.stop <= sl.start:
+        return []
+    src, dx, dy = table["neuron"][sl], table["dx"][sl], table["dy"][sl]
+    o = np.lexsort((src, dy, dx))
+    src, dx, dy = src[o], dx[o], dy[o]
+    brk = np.flatnonzero((np.diff(dx) != 0) | (np.diff(dy) != 0)) + 1
+    out = []
+    for a, b in zip(np.r_[0, brk], np.r_[brk, len(src)], strict=True):
+        for rng in _ranges(src[a:b], cm.ids.names(), cm.ids.offset):
+            out.append({"neurons": rng, "dx": int(dx[a]), "dy": int(dy[a])})
+    return out
+
+
+def _core_doc(cm: CoreMap, c: int, bar: np.ndarray, ternary: bool, ptr: np.ndarray,
+              routing: list[dict[str, Any]], gx: np.ndarray, gy: np.ndarray) -> dict[str, Any]:
+    """What core c is programmed with (tianjic/cores/core_NNNNN.json)."""
+    names = cm.ids.names()
+    nr = cm.core_neurons(c)
+    partial = cm.kind[c] == PARTIAL
+    return {
+        "core": c, "chip": int(cm.chip[c]), "x": int(cm.x[c]), "y": int(cm.y[c]),
+        "role": "partial" if partial else "soma", "soma_core": int(cm.soma[c]),
+        "neurons": _ranges(nr, names, cm.ids.offset),
+        "neuron_models": sorted({names[int(i)] for i in cm.ids.owner(nr)}),
+        "axons": _ranges(cm.core_axons(c), names, cm.ids.offset),
+        "partial_inputs": [int(p) for p in np.flatnonzero((cm.soma == c) & (cm.kind == 1))],
+        "crossbar": {"format": "ternary2" if ternary else "int8", "shape": list(bar.shape),
+                     "offset": int(ptr[c]), "bytes": int(ptr[c + 1] - ptr[c])},
+        "params": {"offset": int(cm.neuron_ptr[c]), "count": len(nr)},
+        "routing": routing,
+        "partial_sums_to": ({"core": int(cm.soma[c]), "dx": int(gx[cm.soma[c]] - gx[c]),
+                             "dy": int(gy[cm.soma[c]] - gy[c])} if partial else None),
+        "usage": {k: int(v[c]) for k, v in sorted(cm.usage.items())},
+    }
+
+
+def _routes_doc(g: Graph, cm: CoreMap) -> dict[str, Any]:
+    """tianjic/routes.json: routing mode, hop totals and the load on every link."""
     links = cm.routes.get("links", {})
-    routes = {"routing": cm.meta.get("routing"), "routed_hops": cm.meta.get("routed_hops"),
-              "max_link_load": cm.meta.get("max_link_load"),
-              "routing_entries": int(len(rc)), "populations": populations,
-              "link_load": {k: v.tolist() for k, v in sorted(links.items())}}
-    (base / "routes.json").write_text(json.dumps(routes, sort_keys=True) + "\n")
+    return {"routing": cm.meta.get("routing"), "routed_hops": cm.meta.get("routed_hops"),
+            "max_link_load": cm.meta.get("max_link_load"),
+            "routing_entries": int(len(cm.routes.get("table", {}).get("core", []))),
+            "populations": {n: {"model": p.model.value, "reset": p.reset.value,
+                                "refractory": p.refractory} for n, p in g.populations.items()},
+            "link_load": {k: v.tolist() for k, v in sorted(links.items())}}
+
+
+def write_tianjic(root: Path, g: Graph, cm: CoreMap, ar: Arithmetic, save_npz: Any
+                  ) -> list[str]:
+    """Write the files of the module docstring; returns their relative paths."""
+    cores_dir = root / "tianjic" / "cores"
+    cores_dir.mkdir(parents=True, exist_ok=True)
+    arrays, bars, tern = _core_arrays(g, cm, ar)
+    save_npz(root / "tianjic" / "cores.npz", arrays)
+    rc = cm.routes.get("table", {}).get("core", np.zeros(0, dtype=np.int64))
+    rbounds = np.searchsorted(rc, np.arange(cm.n_cores + 1))
+    gx, gy = cm.global_xy()
+    files = ["tianjic/cores.npz"]
+    for c in range(cm.n_cores):
+        doc = _core_doc(cm, c, bars[c], tern[c], arrays["crossbar_ptr"],
+                        _routing(cm, c, rbounds), gx, gy)
+        (cores_dir / f"core_{c:05d}.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
+        files.append(f"tianjic/cores/core_{c:05d}.json")
+    (root / "tianjic" / "routes.json").write_text(
+        json.dumps(_routes_doc(g, cm), sort_keys=True) + "\n")
     files.append("tianjic/routes.json")
     return files
+
+
+class TianjicBackend:
+    """Emits the per-core Tianjic files of the module docstring."""
+
+    name = "tianjic"
+    owns = ("tianjic",)
+
+    def check(self, t: TargetSpec) -> None:
+        if not isinstance(t.arith, TianjicArithmetic):
+            raise BackendError(f"target {t.name} ({t.path}) emits Tianjic core files, which "
+                               f"hold the tianjic arithmetic; this target's is {t.semantics}")
+        info = np.iinfo(CROSSBAR_DTYPE)
+        if t.arith.weight_min < info.min or t.arith.weight_max > info.max:
+            raise BackendError(f"target {t.name} ({t.path}): Tianjic core files store "
+                               f"{info.dtype} crossbars, and its weights reach "
+                               f"{t.arith.weight_min}..{t.arith.weight_max}")
+
+    def emit(self, root: Path, fixed: Graph, coremap: CoreMap, t: TargetSpec, save_npz: Any
+             ) -> list[str]:
+        return write_tianjic(root, fixed, coremap, t.arith, save_npz)

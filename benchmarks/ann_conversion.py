@@ -53,7 +53,8 @@ def evaluate(path: Path, xtr: np.ndarray, xte: np.ndarray, y: np.ndarray, opts: 
             row["spikes_per_inference"] = float(sum(
                 v.sum() for k, v in res.traces.items() if k.startswith("s:")) / len(y))
         else:
-            fixed, _ = api.compile_graph(g, eng, CompileOptions(weight_bits=weight_bits))
+            fixed = api.compile(g, eng, CompileOptions.of(weight_bits=weight_bits),
+                                until="fixed").fixed
             res = FixedEngine(fixed).run(x)
         row[eng] = accuracy(next(iter(res.outputs.values()))[:, -1], y)
         row[f"{eng}_s"] = round(time.perf_counter() - t0, 2)

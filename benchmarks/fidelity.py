@@ -36,8 +36,8 @@ def digits_accuracy(bits: str, per_channel: bool, calibrate: bool) -> tuple[floa
     g = api.load(str(ROOT / "snnc" / "models" / "digits.nir"))
     steps = train.STEPS + 2
     cal = {"input": train.encode(xtr[:300]).astype(np.int64)} if calibrate else None
-    fixed, _ = api.compile_graph(g, "loihi2", CompileOptions(bits, per_channel),
-                                 calibrate_inputs=cal)
+    fixed = api.compile(g, "loihi2", CompileOptions.of(weight_bits=bits, per_channel=per_channel),
+                        calibrate_inputs=cal, until="fixed").fixed
     f = api.run(g, {"input": x_test}, steps=steps).outputs["output"].sum(1).argmax(-1)
     q = FixedEngine(fixed).run({"input": x_test}, steps=steps).outputs["output"]
     return float((f == yte).mean()), float((q.sum(1).argmax(-1) == yte).mean())
@@ -46,7 +46,7 @@ def digits_accuracy(bits: str, per_channel: bool, calibrate: bool) -> tuple[floa
 def agreement(path: str, batch: int, steps: int, rate: float = 0.2) -> dict[str, float]:
     """Output spike-count agreement of float vs loihi2 8-bit on random binary input."""
     g = api.load(path)
-    fixed, _ = api.compile_graph(g, "loihi2")
+    fixed = api.compile(g, "loihi2", until="fixed").fixed
     rng = np.random.default_rng(0)
     (port, p), = g.inputs.items()
     x = {port: (rng.random((batch, steps, *p.shape)) < rate).astype(np.int64)}

@@ -39,10 +39,15 @@ def one(n: int, target: str, check: bool) -> dict[str, object]:
     g = layered(n, fanin=FANIN)
     t_build = time.perf_counter() - t0
     times: dict[str, float] = {}
+    verify: dict[str, float] = {}
+
+    def on_pass(name: str, ir: object, sec: float, verify_sec: float) -> None:
+        times[name], verify[name] = sec, verify_sec
+
     t0 = time.perf_counter()
-    fixed, opts = api.compile_graph(g, target, on_pass=lambda k, s: times.__setitem__(k, s))
+    compiled = api.compile(g, target, on_pass=on_pass)
     del g
-    cm = api.map_compiled(fixed, target, opts, on_pass=lambda k, s: times.__setitem__(k, s))
+    fixed, cm = compiled.fixed, compiled.coremap
     total = time.perf_counter() - t0
     lim = cm.meta["limits"]
     over = {k: int((cm.usage[k] > lim[k]).sum()) for k in lim}
@@ -58,7 +63,7 @@ def one(n: int, target: str, check: bool) -> dict[str, object]:
         d = Path(tempfile.mkdtemp(prefix="snnc_scale_"))
         try:
             t1 = time.perf_counter()
-            api.write_compiled(fixed, target, opts, str(d / "art"), "layered", coremap=cm)
+            api.write_compiled(compiled, str(d / "art"), "layered")
             t2 = time.perf_counter()
             check_artifact(d / "art", fixed, load_target(target))
             extra = {"write_s": round(t2 - t1, 2), "check_s": round(time.perf_counter() - t2, 2),
@@ -68,6 +73,7 @@ def one(n: int, target: str, check: bool) -> dict[str, object]:
     return {**extra, "neurons": fixed.n_neurons, "synapses": fixed.n_synapses, "target": target,
             "build_s": round(t_build, 2), "compile_s": round(total, 2),
             "passes_s": {k: round(v, 2) for k, v in times.items()},
+            "verify_s": round(sum(verify.values()), 2),
             "cores": cm.n_cores, "bound": cm.bounds["cores"], "chips": cm.meta["chips"],
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 

@@ -36,13 +36,10 @@ def build(n: int, fanin: int, target: str = "loihi2"):  # type: ignore[no-untype
     from benchmarks.synthetic import layered
     from snnc import api
     from snnc.backends.refsim import program
-    from snnc.compiler.targets import load_target
-
     g = layered(n, fanin=fanin, layers=4)
-    fixed, opts = api.compile_graph(g, target)
+    c = api.compile(g, target)
     del g
-    cm = api.map_compiled(fixed, target, opts)
-    return fixed, program(fixed, cm, load_target(target))
+    return c.fixed, program(c.fixed, c.coremap, c.target)
 
 
 def inputs(fixed, batch: int, steps: int, rate: float = 0.2) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]

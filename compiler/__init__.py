@@ -1,1 +1,2 @@
-"""snnc.compiler: the IR, its verifier, linear-operator helpers and passes."""
+"""snnc.compiler: the IR, its verifiers, the arithmetic of every target, the passes and the
+pipeline that runs them."""

@@ -150,6 +150,29 @@ class CoreMap:
     def with_(self, **kv: Any) -> CoreMap:
         return replace(self, **kv)
 
+    def describe(self) -> str:
+        """A few lines for people: cores per kind and layer, then placement and routes as
+        far as the map has got (`snnc compile --print-ir-after`)."""
+        part = int((self.kind == PARTIAL).sum())
+        lines = [f"core map for {self.target}: {self.n_cores} cores ({part} partial-sum), "
+                 f"{self.ids.n_neurons} neurons, {self.syn.n} synapses; lower bound "
+                 f"{self.bounds.get('cores')} cores"]
+        limits = self.meta.get("limits", {})
+        for name, cores in self.layer_cores().items():
+            use = ", ".join(f"{k} {int(self.usage[k][cores].max())}/{limits[k]}"
+                            for k in LIMITS if k in limits)
+            lines.append(f"  {name}: {len(cores)} cores (busiest: {use})")
+        if len(self.chip):
+            lines.append(f"  placed ({self.meta.get('placer')}, seed {self.meta.get('seed')}) "
+                         f"on {self.meta.get('chips')} chip(s): "
+                         f"{self.meta.get('weighted_hops', 0):.0f} traffic-weighted hops")
+        if self.routes:
+            lines.append(f"  routed ({self.meta.get('routing')}): "
+                         f"{len(self.routes['table']['core'])} table entries, "
+                         f"{self.meta.get('routed_hops')} link traversals, busiest link "
+                         f"{self.meta.get('max_link_load')} packets per step")
+        return "\n".join(lines) + "\n"
+
     def layer_cores(self) -> dict[str, list[int]]:
         """Soma and partial cores holding neurons of each population."""
         owner = self.ids.owner(self.neurons)

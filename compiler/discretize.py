@@ -1,4 +1,4 @@
-"""Forward-Euler discretization of NIR's continuous-time neurons with step dt (DESIGN §4).
+"""Forward-Euler discretization of NIR's continuous-time neurons with step dt (docs/semantics.md).
 
 The NIR frontend uses the forward formulas; the NIR exporter inverts them exactly (to the last
 bit, by `solve_exact`), so NIR -> IR -> NIR -> IR is a fixed point.

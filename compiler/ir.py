@@ -1,6 +1,6 @@
 """The snnc IR: populations of neurons, projections between them, input and output ports.
 
-Time is discrete. Every engine honours these per-step equations (DESIGN.md §4), for each
+Time is discrete. Every engine honours these per-step equations (docs/semantics.md), for each
 population at step t:
 
     a[t] = sum over incoming projections of W @ s_src[t - 1 - d]   (s[k] = 0 for k < 0)
@@ -14,9 +14,13 @@ Float IR: every parameter is float64 in "source units". Weights carry all input 
 w_in, dt/tau), so a population adds its inputs with gain one.
 
 Fixed IR (after the quantize pass; meta["stage"] == "fixed"): the same nodes hold integers
-(still float64 arrays, exact below 2**53) in the units of the target's arithmetic, named by
-meta["semantics"]; compiler/fixed.py spells out both arithmetics (DESIGN.md §4). Projections
+(still float64 arrays, exact below 2**53) in the units of the target's arithmetic, which the
+IR records in meta["arithmetic"] (compiler/fixed.py spells out every arithmetic). Projections
 then carry `weight_exp` and `weight_bits`.
+
+Graph meta holds what passes recorded (for reports) and a few declared annotations that a
+frontend sets and passes read (ANNOTATIONS; each pass lists the ones it reads, and the float
+verifier checks their types).
 """
 
 from __future__ import annotations
@@ -31,6 +35,14 @@ from typing import Any
 import numpy as np
 
 FORMAT_VERSION = 1
+
+ANNOTATIONS = {
+    "native_scale": "float units times this are the integers of the format the model was "
+                    "exported in (lava-dl netx: 2^act_shift of loihi2); quantize keeps such a "
+                    "model exactly where its integers fit the target",
+    "v_bound": "{population: largest |v| it can reach}, for non-spiking readouts (ONNX "
+               "conversion); quantize keeps k * bound within half the state range",
+}
 
 
 class NeuronModel(Enum):

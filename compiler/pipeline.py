@@ -1,114 +1,160 @@
-"""The pass pipeline: named passes, one readable list per target arithmetic, one loop.
+"""The pass pipeline: one list of registered passes, run by one loop.
 
-Each pass is a function (graph, target, options) -> graph. Timings and progress go through
-the `on_pass` hook and never into the artifact, which must be byte-identical on re-run.
+Every target runs the same list; what a pass does is decided by the target's facts (a target
+with reset by subtraction skips lower_reset, one with a current bias skips lower_current_bias,
+one with long delays keeps them). The loop checks each pass's stage and prerequisites, gives
+it its options, verifies the result with the verifier of the stage it produced (float IR,
+fixed IR, core map) and calls `on_pass(name, ir, pass_seconds, verify_seconds)` for progress,
+`--time-passes` and `--print-ir-after`. Timings never enter the artifact, which must be
+byte-identical on re-run.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from snnc.compiler.coremap import CoreMap
+from snnc.compiler.errors import SnncError
 from snnc.compiler.ir import Graph
-from snnc.compiler.passes.lower_current_bias import lower_current_bias
-from snnc.compiler.passes.lower_delays import lower_delays
-from snnc.compiler.passes.lower_reset import lower_reset
-from snnc.compiler.passes.partition import partition
-from snnc.compiler.passes.place import place
-from snnc.compiler.passes.route import route
-from snnc.compiler.passes.quantize import QuantizeOptions, quantize
+from snnc.compiler.passes import PASSES, PassContext, PassInfo, Stage
+
+# importing the pass modules registers them
+from snnc.compiler.passes.lower_current_bias import lower_current_bias  # noqa: F401
+from snnc.compiler.passes.lower_delays import lower_delays  # noqa: F401
+from snnc.compiler.passes.lower_reset import lower_reset  # noqa: F401
+from snnc.compiler.passes.partition import partition  # noqa: F401
+from snnc.compiler.passes.place import PlaceOptions, place  # noqa: F401
+from snnc.compiler.passes.quantize import QuantizeOptions, quantize  # noqa: F401
+from snnc.compiler.passes.route import route  # noqa: F401
 from snnc.compiler.targets import TargetSpec
 from snnc.compiler.verify import validate
 from snnc.compiler.verify_fixed import validate_fixed
+from snnc.compiler.verify_mapped import verify_coremap
+
+PIPELINE: tuple[str, ...] = (
+    "lower_reset", "lower_current_bias",  # float -> float, where the target lacks the feature
+    "quantize",  # float -> fixed
+    "lower_delays",  # fixed -> fixed
+    "partition", "place", "route",  # fixed -> core map
+)
+
+VERIFIERS: dict[Stage, Callable[[Any, TargetSpec], Any]] = {
+    Stage.FLOAT: lambda g, t: validate(g),
+    Stage.FIXED: validate_fixed,
+    Stage.MAPPED: verify_coremap,
+}
+
+
+class PipelineError(SnncError):
+    """A pass list that cannot run: unknown pass, wrong stage or a missing prerequisite."""
 
 
 @dataclass(frozen=True)
 class CompileOptions:
-    """Everything that shapes the artifact (recorded in its manifest)."""
+    """Everything that shapes the artifact, one field per pass that takes options (recorded in
+    the manifest)."""
 
-    weight_bits: str = "8"
-    per_channel: bool = False
-    gain: Mapping[str, float] = field(default_factory=dict)  # set by calibration
-    placer: str = "anneal"  # anneal | hilbert | sequential | metis (compiler/passes/place.py)
-    seed: int = 0  # of the annealing placer
-    max_chips: int | None = None  # None: as many chips as the model needs
+    quantize: QuantizeOptions = field(default_factory=QuantizeOptions)
+    place: PlaceOptions = field(default_factory=PlaceOptions)
 
-    def quantize(self) -> QuantizeOptions:
-        return QuantizeOptions(self.weight_bits, self.per_channel, dict(self.gain))
+    def for_pass(self, p: PassInfo) -> Any:
+        """The options of pass `p` (None for a pass without options)."""
+        if p.options is None:
+            return None
+        opts = getattr(self, p.name)
+        if not isinstance(opts, p.options):
+            raise PipelineError(f"options of pass {p.name!r} must be {p.options.__name__}")
+        return opts
+
+    @staticmethod
+    def of(**flat: Any) -> CompileOptions:
+        """Options from flat keywords, each given to the pass whose options have that field:
+        `CompileOptions.of(weight_bits="4", placer="metis")`."""
+        owner = {f.name: name for name in _option_passes()
+                 for f in fields(PASSES[name].options)}  # type: ignore[arg-type]
+        per: dict[str, dict[str, Any]] = {}
+        for k, v in flat.items():
+            if k not in owner:
+                raise PipelineError(f"no pass takes the option {k!r}; options: "
+                                    f"{', '.join(sorted(owner))}")
+            per.setdefault(owner[k], {})[k] = v
+        return CompileOptions(**{name: PASSES[name].options(**kw)  # type: ignore[misc]
+                                 for name, kw in per.items()})
+
+    def to_json(self) -> dict[str, Any]:
+        """{pass: {option: value}}, JSON-ready and sorted."""
+        return json.loads(json.dumps({f.name: asdict(getattr(self, f.name))
+                                      for f in fields(self)}, sort_keys=True))
+
+
+def _option_passes() -> list[str]:
+    return [f.name for f in fields(CompileOptions)]
 
 
 @dataclass(frozen=True)
-class Pass:
-    name: str
-    fn: Callable[[Graph, TargetSpec, CompileOptions], Graph]
-    doc: str
+class Compiled:
+    """What the pipeline produced: the fixed IR and, once mapped, its core map."""
+
+    target: TargetSpec
+    options: CompileOptions
+    fixed: Graph | None
+    coremap: CoreMap | None
 
 
-PASSES: dict[str, Pass] = {p.name: p for p in (
-    Pass("validate", lambda g, t, o: validate(g), "float IR invariants"),
-    Pass("lower_reset", lambda g, t, o: lower_reset(g, t),
-         "reset by subtraction -> integrating current + self-synapse (zero-reset targets)"),
-    Pass("lower_current_bias", lambda g, t, o: lower_current_bias(g, t),
-         "current bias -> input from an always-on neuron (targets without one)"),
-    Pass("quantize", lambda g, t, o: quantize(g, t, o.quantize()),
-         "float -> the target's integers; records SQNR and rounding error"),
-    Pass("lower_delays", lambda g, t, o: lower_delays(g, t),
-         "delays beyond the target's maximum -> relay-neuron chains (exact)"),
-    Pass("validate_fixed", lambda g, t, o: validate_fixed(g, t),
-         "every integer fits the target's format"),
-)}
+def check_pipeline(names: tuple[str, ...]) -> list[PassInfo]:
+    """The passes of `names`, in order; PipelineError if one is unknown, follows a pass of
+    another stage, or runs before a pass it requires."""
+    out: list[PassInfo] = []
+    stage = Stage.FLOAT
+    for i, n in enumerate(names):
+        if n not in PASSES:
+            raise PipelineError(f"unknown pass {n!r}; passes: {', '.join(PIPELINE)}")
+        p = PASSES[n]
+        if p.stage_in is not stage:
+            raise PipelineError(f"pass {n!r} takes a {p.stage_in.value} IR, but the pipeline "
+                                f"has a {stage.value} one at that point")
+        if missing := [r for r in p.requires if r not in names[:i]]:
+            raise PipelineError(f"pass {n!r} needs {missing} first")
+        stage = p.stage_out
+        out.append(p)
+    return out
 
 
-@dataclass(frozen=True)
-class MapPass:
-    name: str
-    fn: Callable[..., CoreMap]
-    doc: str
+def describe(names: tuple[str, ...] = PIPELINE) -> list[dict[str, Any]]:
+    """The pipeline as `snnc compile --passes` prints it."""
+    return [{"name": p.name, "stage": f"{p.stage_in.value} -> {p.stage_out.value}",
+             "options": [f.name for f in fields(p.options)] if p.options else [],
+             "requires": list(p.requires), "reads": list(p.reads), "doc": p.doc}
+            for p in check_pipeline(names)]
 
 
-MAPPING: tuple[MapPass, ...] = (
-    MapPass("partition", lambda g, t, o, log: partition(g, t, log),
-            "cut populations into cores within every per-core limit (dendrite split)"),
-    MapPass("place", lambda cm, t, o, log: place(cm, t, o.placer, o.seed, o.max_chips, log),
-            "cores -> (chip, x, y) slots minimizing traffic-weighted hops"),
-    MapPass("route", lambda cm, t, o, log: route(cm, t),
-            "XY routes, multicast trees or relay chains, per-core tables, link loads"),
-)
-
-PIPELINES: dict[str, tuple[str, ...]] = {
-    "loihi": ("validate", "lower_reset", "lower_current_bias", "quantize", "lower_delays",
-              "validate_fixed"),
-    "tianjic": ("validate", "quantize", "lower_delays", "validate_fixed"),
-}
-
-
-def run_pipeline(graph: Graph, target: TargetSpec, opts: CompileOptions,
-                 on_pass: Callable[[str, float], None] | None = None) -> Graph:
-    """Run the target's pipeline; on_pass(name, seconds) after each pass."""
-    for name in PIPELINES[target.semantics]:
+def run_pipeline(graph: Graph, target: TargetSpec, opts: CompileOptions | None = None,
+                 until: Stage = Stage.MAPPED, names: tuple[str, ...] = PIPELINE,
+                 on_pass: Callable[[str, Any, float, float], None] | None = None,
+                 progress: Callable[[str], None] | None = None) -> Compiled:
+    """Run the passes of `names` that produce at most stage `until`, verifying after each."""
+    opts = opts or CompileOptions()
+    ctx = PassContext(target, progress)
+    passes = check_pipeline(names)
+    if graph.meta.get("stage") == "fixed":
+        raise PipelineError("the model is already compiled; give the float model")
+    ir: Any = VERIFIERS[Stage.FLOAT](graph, target)
+    fixed: Graph | None = None
+    order = list(Stage)
+    for p in passes:
+        if order.index(p.stage_out) > order.index(until):
+            break
         t0 = time.perf_counter()
-        graph = PASSES[name].fn(graph, target, opts)
+        ir = p.fn(ir, ctx, opts.for_pass(p))
+        t1 = time.perf_counter()
+        VERIFIERS[p.stage_out](ir, target)
+        if p.stage_out is Stage.FIXED:
+            fixed = ir
         if on_pass is not None:
-            on_pass(name, time.perf_counter() - t0)
-    return graph
-
-
-def run_mapping(fixed: Graph, target: TargetSpec, opts: CompileOptions,
-                on_pass: Callable[[str, float], None] | None = None,
-                on_progress: Callable[[str], None] | None = None) -> CoreMap:
-    """partition -> place -> route: the fixed IR onto the target's cores."""
-    obj: Any = fixed
-    for p in MAPPING:
-        t0 = time.perf_counter()
-        obj = p.fn(obj, target, opts, on_progress)
-        if on_pass is not None:
-            on_pass(p.name, time.perf_counter() - t0)
-    return obj
-
-
-def pass_names(target: TargetSpec) -> list[dict[str, Any]]:
-    return ([{"name": n, "doc": PASSES[n].doc} for n in PIPELINES[target.semantics]]
-            + [{"name": p.name, "doc": p.doc} for p in MAPPING])
+            on_pass(p.name, ir, t1 - t0, time.perf_counter() - t1)
+    return Compiled(target=target, options=opts, fixed=fixed,
+                    coremap=ir if isinstance(ir, CoreMap) else None)

@@ -102,8 +102,24 @@ def _check_conv(g: Graph, p: Projection) -> None:
                               f"shape {dst_shape}")
 
 
-def validate(g: Graph) -> Graph:
-    """Check every invariant of a float IR; return the graph unchanged or raise IRError."""
+def _check_annotations(g: Graph) -> None:
+    """The declared annotations (compiler/ir.py ANNOTATIONS) have the documented types."""
+    ns = g.meta.get("native_scale")
+    if ns is not None and not (isinstance(ns, (int, float)) and not isinstance(ns, bool)
+                               and ns > 0):
+        raise IRError("<graph>", f"annotation native_scale = {ns!r} must be a positive number")
+    vb = g.meta.get("v_bound")
+    if vb is not None:
+        ok = isinstance(vb, dict) and all(
+            k in g.populations and isinstance(v, (int, float)) and not isinstance(v, bool)
+            and v >= 0 for k, v in vb.items())
+        if not ok:
+            raise IRError("<graph>", "annotation v_bound must map populations to "
+                          "non-negative numbers")
+
+
+def check_structure(g: Graph) -> None:
+    """The invariants every stage shares: names, shapes, projection geometry, ports."""
     if not g.populations:
         raise IRError("<graph>", "the graph has no populations (empty model)")
     if not g.outputs:
@@ -118,7 +134,11 @@ def validate(g: Graph) -> Graph:
     for port in g.inputs.values():
         _check_shape(port.name, port.shape)
     for pop in g.populations.values():
-        _check_population(pop)
+        _check_shape(pop.name, pop.shape)
+        for f in ("du", "dv", "v_th", "v_reset", "bias", "i_bias"):
+            if getattr(pop, f).shape != (pop.size,):
+                raise IRError(pop.name, f"parameter {f} has {getattr(pop, f).size} values, "
+                              f"expected {pop.size}")
     for proj in g.projections.values():
         _check_projection(g, proj)
     for port in g.outputs.values():
@@ -128,4 +148,12 @@ def validate(g: Graph) -> Graph:
             raise IRError(port.name, f"output shape {port.shape} does not match population "
                                      f"'{port.source}' of {g.populations[port.source].size} "
                                      "neurons")
+
+
+def validate(g: Graph) -> Graph:
+    """Check every invariant of a float IR; return the graph unchanged or raise IRError."""
+    check_structure(g)
+    for pop in g.populations.values():
+        _check_population(pop)
+    _check_annotations(g)
     return g

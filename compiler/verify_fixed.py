@@ -1,14 +1,19 @@
-"""Invariants of a fixed IR: every integer fits the target's format (DESIGN.md §4, §7 STYLE).
+"""Invariants of a fixed IR: every integer fits the target's format (compiler/fixed.py).
 
-Runs after quantize in every pipeline, so a backend never sees a value its chip would reject.
+The pipeline runs this after every pass that produces a fixed IR, so a backend never sees a
+value its chip would reject. Errors name the node and the broken limit. Delays beyond the
+target's maximum are allowed here (lower_delays turns them into relay chains); the core-map
+verifier (compiler/verify_mapped.py) refuses any that are left.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from snnc.compiler.errors import IRError
-from snnc.compiler.ir import Graph
+from snnc.compiler.fixed import FactError, LoihiArithmetic, arithmetic_of
+from snnc.compiler.ir import SPIKING, Graph
 from snnc.compiler.targets import TargetSpec
+from snnc.compiler.verify import check_structure
 
 
 def _ints(name: str, what: str, a: np.ndarray) -> None:
@@ -25,32 +30,42 @@ def _range(name: str, what: str, a: np.ndarray, lo: float, hi: float) -> None:
 
 def validate_fixed(g: Graph, t: TargetSpec) -> Graph:
     """Raise IRError naming the node whose integers do not fit target `t`."""
-    if g.meta.get("stage") != "fixed" or g.meta.get("semantics") != t.semantics:
-        raise IRError("<graph>", f"not a fixed IR for {t.semantics} arithmetic")
-    loihi = t.semantics == "loihi"
-    emin, emax = int(t["format.weight_exp_min"]), int(t["format.weight_exp_max"])
+    try:
+        ar = arithmetic_of(g)
+    except FactError as e:
+        raise IRError("<graph>", e.message) from None
+    check_structure(g)
+    if ar != t.arith:
+        raise IRError("<graph>", f"quantized for another format than target {t.name}'s; "
+                      "compile the float model for this target")
     for name, p in g.projections.items():
-        if not 1 <= p.weight_bits <= int(t["format.weight_bits"]):
-            raise IRError(name, f"weight_bits {p.weight_bits} outside 1..{t['format.weight_bits']}")
-        if not emin <= p.weight_exp <= emax:
-            raise IRError(name, f"weight_exp {p.weight_exp} outside {emin}..{emax}")
-        _range(name, "weights", p.weight, t["format.weight_min"], t["format.weight_max"])
-        if loihi and np.any(p.weight % 2 ** (8 - p.weight_bits + 1)):
-            raise IRError(name, f"weights are not on Lava's {p.weight_bits}-bit grid")
-        if p.max_delay > int(t["format.delay_max"]):
-            raise IRError(name, f"delay {p.max_delay} beyond the target's {t['format.delay_max']}")
-    state = 2 ** (int(t["format.state_bits"]) - 1) - 1
+        if not 1 <= p.weight_bits <= ar.weight_bits:
+            raise IRError(name, f"weight_bits {p.weight_bits} outside 1..{ar.weight_bits}")
+        if not ar.weight_exp_min <= p.weight_exp <= ar.weight_exp_max:
+            raise IRError(name, f"weight_exp {p.weight_exp} outside "
+                          f"{ar.weight_exp_min}..{ar.weight_exp_max}")
+        _range(name, "weights", p.weight, ar.weight_min, ar.weight_max)
+        if isinstance(ar, LoihiArithmetic) and np.any(p.weight % ar.grid_step(p.weight_bits)):
+            raise IRError(name, f"weights are not on the {p.weight_bits}-bit grid (multiples "
+                          f"of {ar.grid_step(p.weight_bits)})")
+    ranges = ar.param_ranges()
     for name, p in g.populations.items():
-        if loihi:
-            _range(name, "du", p.du, 0, 4095)
-            _range(name, "dv", p.dv, 0, 4095)
-            _range(name, "vth", p.v_th, 0, 2 ** int(t["format.vth_bits"]) - 1)
-            _range(name, "bias", p.bias, -4095 * 2**7, 4095 * 2**7)
-            if p.i_bias.any() or p.v_reset.any() or p.refractory:
-                raise IRError(name, "Lava's LIF has no current bias, reset value or refractory")
-        else:
-            _range(name, "alpha_u", p.du, 0, 256)
-            _range(name, "alpha_v", p.dv, 0, 256)
-            for what in ("v_th", "bias", "i_bias", "v_reset"):
-                _range(name, what, getattr(p, what), -state - 1, state)
+        for what, (lo, hi) in ranges.items():
+            _range(name, what, getattr(p, what), lo, hi)
+        if p.refractory > ar.refractory_max:
+            raise IRError(name, f"refractory {p.refractory} beyond the target's "
+                          f"{ar.refractory_max}")
+        if p.model in SPIKING and p.reset.value not in ar.resets:
+            raise IRError(name, f"reset {p.reset.value!r}; the target supports "
+                          f"{list(ar.resets)}")
+    if isinstance(ar, LoihiArithmetic):
+        _loihi_biases(g, ar)
     return g
+
+
+def _loihi_biases(g: Graph, ar: LoihiArithmetic) -> None:
+    """Every bias is bias_mant << bias_exp exactly."""
+    for name, p in g.populations.items():
+        mant, exp = ar.split_bias(p.bias)
+        if not np.array_equal(mant * 2.0**exp, p.bias):
+            raise IRError(name, "a bias is not representable as bias_mant << bias_exp")

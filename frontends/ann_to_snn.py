@@ -24,6 +24,8 @@ from snnc.frontends.onnx_ann import AnnModel, Tensor, lower_ann, scaled
 from snnc.frontends.projections import lin_projection
 
 ENCODINGS = ("direct", "rate")
+MAXPOOL = ("error", "avg")  # MaxPool: refuse, or approximate by average pooling
+RESETS = ("subtract", "zero")
 V_BOUND_MARGIN = 1.5  # head-room over the largest calibrated output
 
 
@@ -46,12 +48,14 @@ class AnnOptions:
             raise InputError(f"--ann-steps must be at least 1, got {self.steps}")
         if not 50 <= self.percentile <= 100:
             raise InputError(f"--percentile must lie in [50, 100], got {self.percentile}")
-        if self.reset not in ("subtract", "zero"):
-            raise InputError(f"the conversion resets by 'subtract' or 'zero', got {self.reset!r}")
+        if self.reset not in RESETS:
+            raise InputError(f"the conversion resets by {' or '.join(RESETS)}, got "
+                             f"{self.reset!r}")
         if not 0 <= self.leak < 1:
             raise InputError(f"--leak must lie in [0, 1), got {self.leak}")
-        if self.maxpool not in ("error", "avg"):
-            raise InputError(f"--maxpool must be 'error' or 'avg', got {self.maxpool!r}")
+        if self.maxpool not in MAXPOOL:
+            raise InputError(f"--maxpool must be one of {', '.join(MAXPOOL)}, got "
+                             f"{self.maxpool!r}")
 
 
 def robust_max(a: np.ndarray, percentile: float) -> float:

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from snnc.compiler.linalg import conv_coo
 
 DENSE_FILL = 0.25  # a composed sparse map denser than this is stored dense
+DENSE_MAX_ENTRIES = 1 << 24  # larger maps stay sparse whatever their fill (memory)
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +85,7 @@ def _sparse_or_dense(m: sp.csr_matrix) -> Lin:
     m.eliminate_zeros()
     m.sort_indices()
     n_out, n_in = m.shape
-    if m.nnz > DENSE_FILL * n_out * n_in and n_out * n_in <= 1 << 24:
+    if m.nnz > DENSE_FILL * n_out * n_in and n_out * n_in <= DENSE_MAX_ENTRIES:
         return dense(m.toarray())
     return Lin("sparse", n_in, n_out, m)
 

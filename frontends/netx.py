@@ -1,9 +1,11 @@
 """lava-dl netx HDF5 (.net) -> IR.
 
 Follows lava-dl's own netx loader (lava/lib/dl/netx/hdf5.py): CUBA and LOIHI neurons are Lava
-LIFs with du = iDecay - 1 (Lava adds the 1 back), dv = vDecay, vth = vThMant, bias_exp = 6. In
-the float IR, units are Loihi's u and v divided by 2^6, so the integers carry over exactly:
-du = iDecay/4096, dv = vDecay/4096, v_th = vThMant, bias = bias, weight = w * 2^wgtExp.
+LIFs with du = iDecay - du_offset (Lava adds it back), dv = vDecay, vth = vThMant. A netx file
+holds Loihi 2's registers, so its units are those of the built-in loihi2 target's arithmetic
+(compiler/fixed.py), with U = 2^decay_bits: du = iDecay / U, dv = vDecay / U, v_th = vThMant,
+bias = bias, weight = w * 2^wgtExp. Float units are Loihi's u and v divided by 2^act_shift; the
+graph says so (annotation native_scale = 2^act_shift), and quantize keeps those integers.
 Shapes are stored (C, H, W) in the file (Lava reverses them to W, H, C); the IR keeps (C, H, W).
 """
 
@@ -16,8 +18,10 @@ from typing import Any
 import h5py
 import numpy as np
 from snnc.compiler import errors
+from snnc.compiler.fixed import LoihiArithmetic
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection, ResetMode
 from snnc.compiler.linalg import conv_out_shape
+from snnc.compiler.targets import load_target
 from snnc.compiler.verify import validate
 from snnc.frontends.projections import repair
 
@@ -29,6 +33,13 @@ LOWERED = ("input", "dense", "conv", "flatten")
 REFUSED = {"pool": "pooling", "average": "averaging", "concat": "concatenation",
            "convT": "transposed convolution", "unpool": "unpooling"}
 NEURON_TYPES = ("CUBA", "LOIHI")
+NETX_FORMAT = "loihi2"  # the target whose registers a netx file holds
+
+
+def _loihi() -> LoihiArithmetic:
+    ar = load_target(NETX_FORMAT).arith
+    assert isinstance(ar, LoihiArithmetic)
+    return ar
 
 
 def _get(ctx: str, grp: h5py.Group, key: str, layer: str, default: Any = None) -> Any:
@@ -61,9 +72,10 @@ def _neuron(path: str, lg: h5py.Group, layer: str, shape: tuple[int, ...],
     vth = float(_get(path, ng, "vThMant", layer))
     ref = int(_get(path, ng, "refDelay", layer, 1))
     wexp = int(_get(path, ng, "wgtExp", layer, 0))
+    unity = _loihi().decay_unity
     for what, val in (("iDecay", i_decay), ("vDecay", v_decay)):
-        if not 0 <= val <= 4096:
-            raise ModelError(path, layer, f"{what}={val:g} outside 0..4096")
+        if not 0 <= val <= unity:
+            raise ModelError(path, layer, f"{what}={val:g} outside 0..{unity}")
     b = np.zeros(n)
     if bias is not None:
         bias = np.asarray(bias, dtype=np.float64).reshape(-1)
@@ -75,8 +87,8 @@ def _neuron(path: str, lg: h5py.Group, layer: str, shape: tuple[int, ...],
             b = np.full(n, bias[0])
         else:
             raise ModelError(path, layer, f"bias of {bias.size} values does not fit {shape}")
-    pop = Population.make(f"layer{layer}", shape, NeuronModel.CUBA_LIF, du=i_decay / 4096,
-                          dv=v_decay / 4096, v_th=vth, bias=b, reset=ResetMode.ZERO,
+    pop = Population.make(f"layer{layer}", shape, NeuronModel.CUBA_LIF, du=i_decay / unity,
+                          dv=v_decay / unity, v_th=vth, bias=b, reset=ResetMode.ZERO,
                           refractory=max(ref - 1, 0))
     return pop, float(2.0 ** wexp)
 
@@ -122,6 +134,81 @@ def load_netx(path: str) -> Graph:
                              ) from None
 
 
+def _input_layer(path: str, key: str, lg: h5py.Group, shape: tuple[int, ...]
+                 ) -> tuple[Port, Population, Projection]:
+    """lava-dl Input block: the frame x drives v through the bias, 2*w*x - w + b."""
+    port = Port(name="input", shape=shape)
+    w = float(np.asarray(_get(path, lg, "weight", key, np.array([64.0]))).reshape(-1)[0])
+    b = float(np.asarray(_get(path, lg, "bias", key, np.array([0.0]))).reshape(-1)[0])
+    n = int(np.prod(shape))
+    pop, _ = _neuron(path, lg, key, shape, np.full(n, b - w))
+    pop = Population.make(pop.name, shape, NeuronModel.LIF, dv=pop.dv, v_th=pop.v_th,
+                          bias=pop.bias, reset=pop.reset, refractory=pop.refractory)
+    proj = Projection(name=f"layer{key}.in", src="input", dst=pop.name, kind=Conn.SPARSE,
+                      weight=np.full(n, 2 * w), delay=np.zeros(n, dtype=np.int64),
+                      indptr=np.arange(n + 1), indices=np.arange(n))
+    return port, pop, proj
+
+
+def _first_input(path: str, key: str, lg: h5py.Group, ltype: str) -> Port:
+    """No input layer: the user's spikes feed this (dense) layer directly."""
+    in_features = int(_get(path, lg, "inFeatures", key, 0)) or None
+    if ltype != "dense":
+        raise ModelError(path, key, "a conv layer without an input layer has no known "
+                         "input size", "add an input layer to the netx export")
+    w0 = np.asarray(lg["weight"][()])
+    return Port(name="input", shape=(in_features or w0.reshape(w0.shape[0], -1).shape[1],))
+
+
+def _dense(path: str, key: str, lg: h5py.Group, src: str, src_shape: tuple[int, ...],
+           pop: Population, wscale: float) -> Projection:
+    w = _finite(path, key, np.asarray(lg["weight"][()], dtype=np.float64), "weight")
+    n_in, n_out = int(np.prod(src_shape)), pop.size
+    if w.ndim == 1:
+        w = w.reshape(n_out, -1)
+    if w.shape != (n_out, n_in):
+        raise ModelError(path, key, f"dense weight {w.shape} does not map the previous "
+                         f"layer's {n_in} neurons to {n_out}")
+    return Projection(name=f"layer{key}.w", src=src, dst=pop.name, kind=Conn.DENSE,
+                      weight=w * wscale, delay=_delay(path, lg, key, w.shape))
+
+
+def _conv(path: str, key: str, lg: h5py.Group, src: str, src_shape: tuple[int, ...],
+          pop: Population, wscale: float) -> Projection:
+    k = _finite(path, key, np.asarray(lg["weight"][()], dtype=np.float64), "weight")
+    if k.ndim == 5:
+        if k.shape[-1] != 1:
+            raise ModelError(path, key, f"conv weight {k.shape} has a time kernel longer than 1")
+        k = k[..., 0]
+    if k.ndim != 4 or len(src_shape) != 3:
+        raise ModelError(path, key, f"conv weight {k.shape} or input {src_shape} is not 2-D")
+    geometry = [tuple(np.resize(np.atleast_1d(_get(path, lg, name, key, [default] * 2)), 2)
+                      .astype(int).tolist()) for name, default in
+                (("stride", 1), ("padding", 0), ("dilation", 1))]
+    stride, pad, dil = geometry
+    groups = int(_get(path, lg, "groups", key, 1))
+    if groups < 1 or k.shape[1] * groups != src_shape[0]:
+        raise ModelError(path, key, f"conv weight {k.shape} (groups={groups}) does not fit "
+                         f"{src_shape[0]} input channels")
+    out = conv_out_shape(src_shape, k.shape, stride, pad, dil)
+    if out != pop.shape:
+        raise ModelError(path, key, f"conv output {out} differs from the layer shape "
+                         f"{pop.shape}", "check stride/padding in the export")
+    return Projection(name=f"layer{key}.w", src=src, dst=pop.name, kind=Conn.CONV,
+                      weight=k * wscale, delay=_delay(path, lg, key, k.shape), stride=stride,
+                      padding=pad, dilation=dil, groups=groups)
+
+
+def _layer_type(path: str, key: str, lg: h5py.Group) -> str:
+    ltype = _get(path, lg, "type", key)
+    if ltype in REFUSED or ltype not in LOWERED:
+        what = REFUSED.get(ltype, "unknown layer type")
+        raise UnsupportedNode(path, key, f"layer type '{ltype}' ({what}) cannot be lowered",
+                              f"snnc lowers {', '.join(LOWERED)} layers; re-train without "
+                              "it or fold it into a neighbouring conv/dense layer")
+    return str(ltype)
+
+
 def _load(path: str, f: h5py.File) -> Graph:
     if "layer" not in f or not len(f["layer"]):
         raise ModelError(path, None, "no 'layer' group: not a netx network or empty model")
@@ -133,12 +220,7 @@ def _load(path: str, f: h5py.File) -> Graph:
     prev_shape: tuple[int, ...] = ()
     for key in keys:
         lg = f["layer"][key]
-        ltype = _get(path, lg, "type", key)
-        if ltype in REFUSED or ltype not in LOWERED:
-            what = REFUSED.get(ltype, "unknown layer type")
-            raise UnsupportedNode(path, key, f"layer type '{ltype}' ({what}) cannot be lowered",
-                                  f"snnc lowers {', '.join(LOWERED)} layers; re-train without "
-                                  "it or fold it into a neighbouring conv/dense layer")
+        ltype = _layer_type(path, key, lg)
         if ltype == "flatten":
             if prev is None:
                 raise ModelError(path, key, "flatten before any layer")
@@ -149,71 +231,18 @@ def _load(path: str, f: h5py.File) -> Graph:
         if ltype == "input":
             if prev is not None:
                 raise ModelError(path, key, "input layer after other layers")
-            port = Port(name="input", shape=shape)
+            port, pop, proj = _input_layer(path, key, lg, shape)
             inputs.append(port)
-            # lava-dl Input block: the frame x drives v through the bias: 2*w*x - w + b
-            w = float(np.asarray(_get(path, lg, "weight", key, np.array([64.0]))).reshape(-1)[0])
-            b = float(np.asarray(_get(path, lg, "bias", key, np.array([0.0]))).reshape(-1)[0])
-            pop, _ = _neuron(path, lg, key, shape, np.full(int(np.prod(shape)), b - w))
-            pop = Population.make(pop.name, shape, NeuronModel.LIF, dv=pop.dv, v_th=pop.v_th,
-                                  bias=pop.bias, reset=pop.reset, refractory=pop.refractory)
-            n = int(np.prod(shape))
-            projs.append(Projection(name=f"layer{key}.in", src="input", dst=pop.name,
-                                    kind=Conn.SPARSE, weight=np.full(n, 2 * w),
-                                    delay=np.zeros(n, dtype=np.int64),
-                                    indptr=np.arange(n + 1), indices=np.arange(n)))
-            pops.append(pop)
-            prev, prev_shape = pop.name, shape
-            continue
-        bias = np.asarray(lg["bias"][()]) if "bias" in lg else None
-        if prev is None:  # no input layer: spikes from the user feed this layer directly
-            in_features = int(_get(path, lg, "inFeatures", key, 0)) or None
-            if ltype == "dense":
-                w0 = np.asarray(lg["weight"][()])
-                in_shape = (in_features or w0.reshape(w0.shape[0], -1).shape[1],)
-            else:
-                raise ModelError(path, key, "a conv layer without an input layer has no known "
-                                 "input size", "add an input layer to the netx export")
-            inputs.append(Port(name="input", shape=in_shape))
-            prev, prev_shape = "input", in_shape
-        pop, wscale = _neuron(path, lg, key, shape, bias)
-        if ltype == "dense":
-            w = _finite(path, key, np.asarray(lg["weight"][()], dtype=np.float64), "weight")
-            n_in = int(np.prod(prev_shape))
-            if w.ndim == 1:
-                w = w.reshape(int(np.prod(shape)), -1)
-            if w.shape != (int(np.prod(shape)), n_in):
-                raise ModelError(path, key, f"dense weight {w.shape} does not map the previous "
-                                 f"layer's {n_in} neurons to {int(np.prod(shape))}")
-            projs.append(Projection(name=f"layer{key}.w", src=prev, dst=pop.name,
-                                    kind=Conn.DENSE, weight=w * wscale,
-                                    delay=_delay(path, lg, key, w.shape)))
+            projs.append(proj)
         else:
-            k = _finite(path, key, np.asarray(lg["weight"][()], dtype=np.float64), "weight")
-            if k.ndim == 5:
-                if k.shape[-1] != 1:
-                    raise ModelError(path, key, f"conv weight {k.shape} has a time kernel "
-                                     "longer than 1")
-                k = k[..., 0]
-            if k.ndim != 4 or len(prev_shape) != 3:
-                raise ModelError(path, key, f"conv weight {k.shape} or input {prev_shape} is "
-                                 "not 2-D")
-            stride = tuple(int(x) for x in np.atleast_1d(_get(path, lg, "stride", key, [1, 1])))
-            pad = tuple(int(x) for x in np.atleast_1d(_get(path, lg, "padding", key, [0, 0])))
-            dil = tuple(int(x) for x in np.atleast_1d(_get(path, lg, "dilation", key, [1, 1])))
-            groups = int(_get(path, lg, "groups", key, 1))
-            stride, pad, dil = (tuple(np.resize(v, 2)) for v in (stride, pad, dil))
-            if groups < 1 or k.shape[1] * groups != prev_shape[0]:
-                raise ModelError(path, key, f"conv weight {k.shape} (groups={groups}) does not "
-                                 f"fit {prev_shape[0]} input channels")
-            out = conv_out_shape(prev_shape, k.shape, stride, pad, dil)
-            if out != shape:
-                raise ModelError(path, key, f"conv output {out} differs from the layer shape "
-                                 f"{shape}", "check stride/padding in the export")
-            projs.append(Projection(name=f"layer{key}.w", src=prev, dst=pop.name,
-                                    kind=Conn.CONV, weight=k * wscale,
-                                    delay=_delay(path, lg, key, k.shape), stride=stride,
-                                    padding=pad, dilation=dil, groups=groups))
+            if prev is None:
+                port = _first_input(path, key, lg, ltype)
+                inputs.append(port)
+                prev, prev_shape = port.name, port.shape
+            bias = np.asarray(lg["bias"][()]) if "bias" in lg else None
+            pop, wscale = _neuron(path, lg, key, shape, bias)
+            lower = _dense if ltype == "dense" else _conv
+            projs.append(lower(path, key, lg, prev, prev_shape, pop, wscale))
         pops.append(pop)
         prev, prev_shape = pop.name, shape
     if not pops:
@@ -221,4 +250,5 @@ def _load(path: str, f: h5py.File) -> Graph:
     out = Port(name="output", shape=pops[-1].shape, source=pops[-1].name)
     if any(p.refractory for p in pops):
         repair(path, None, "refDelay > 1 kept as a refractory period; Lava's LIF has none")
-    return validate(Graph.build(pops, projs, inputs, [out], meta={"frontend": "netx"}))
+    meta = {"frontend": "netx", "native_scale": float(_loihi().input_unit)}
+    return validate(Graph.build(pops, projs, inputs, [out], meta=meta))

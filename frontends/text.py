@@ -50,13 +50,13 @@ def _shape(s: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(int(x)) for x in s) + ")"
 
 
-def _array(a: np.ndarray, arrays: dict[str, np.ndarray] | None) -> str:
+def _array(a: np.ndarray, arrays: dict[str, np.ndarray] | None, limit: int) -> str:
     dt = "f64" if a.dtype == np.float64 else "i64"
     head = f"{dt} {_shape(a.shape)}"
     flat = a.reshape(-1)
     if flat.size and (flat == flat[0]).all() or (flat.size and np.isnan(flat).all()):
         return f"{head} fill {_num(flat[0].item())}"
-    if arrays is not None and flat.size > INLINE_LIMIT:
+    if arrays is not None and flat.size > limit:
         key = f"a{len(arrays)}"  # zip member names cannot hold every node name; print order
         arrays[key] = a          # makes the counter deterministic
         return f"{head} @{json.dumps(key)}"
@@ -67,8 +67,10 @@ def _array(a: np.ndarray, arrays: dict[str, np.ndarray] | None) -> str:
     return f"{head} [{body}]"
 
 
-def print_ir(g: Graph, arrays: dict[str, np.ndarray] | None = None) -> str:
-    """IR -> text. With `arrays`, large arrays are stored there and referenced by key."""
+def print_ir(g: Graph, arrays: dict[str, np.ndarray] | None = None,
+             inline_limit: int = INLINE_LIMIT) -> str:
+    """IR -> text. With `arrays`, arrays of more than `inline_limit` values are stored there
+    and referenced by key."""
     out = [f"snnc-ir {FORMAT_VERSION}"]
     for p in g.inputs.values():
         out.append(f"input {_name(p.name)} : {_shape(p.shape)}")
@@ -76,7 +78,7 @@ def print_ir(g: Graph, arrays: dict[str, np.ndarray] | None = None) -> str:
         out.append(f"population {_name(p.name)} : {p.model.value} {_shape(p.shape)} "
                    f"reset={p.reset.value} refractory={p.refractory} {{")
         for f in POP_PARAMS:
-            out.append(f"  {f} = {_array(getattr(p, f), arrays)}")
+            out.append(f"  {f} = {_array(getattr(p, f), arrays, inline_limit)}")
         out.append("}")
     for p in g.projections.values():
         attrs = ""
@@ -90,7 +92,7 @@ def print_ir(g: Graph, arrays: dict[str, np.ndarray] | None = None) -> str:
         for f in ("weight", "delay", "indptr", "indices"):
             a = getattr(p, f)
             if a is not None:
-                out.append(f"  {f} = {_array(a, arrays)}")
+                out.append(f"  {f} = {_array(a, arrays, inline_limit)}")
         out.append("}")
     for p in g.outputs.values():
         out.append(f"output {_name(p.name)} : {_shape(p.shape)} <- {_name(p.source or '')}")

@@ -1,1 +1,2 @@
-"""snnc.runtime: engines that execute the IR (float reference engine today)."""
+"""snnc.runtime: what executes a model: the float and fixed-point engines, the reference
+simulator of the chip, calibration, and the sections of reports."""

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 from snnc.compiler.ir import SPIKING, Graph
+from snnc.compiler.passes import Stage
 from snnc.compiler.pipeline import CompileOptions, run_pipeline
 from snnc.compiler.targets import TargetSpec
 from snnc.runtime.fixed_engine import FixedEngine
@@ -29,15 +30,19 @@ def calibrate(graph: Graph, target: TargetSpec, opts: CompileOptions,
               on_try: Callable[[str, float, float], None] | None = None) -> CompileOptions:
     """Options with `gain` chosen on `inputs` ({port: (B, T, *shape)} binary spikes)."""
     ref = FloatEngine(graph).run(inputs, steps=steps, trace=True).traces
-    gains: dict[str, float] = dict(opts.gain)
+    gains: dict[str, float] = dict(opts.quantize.gain)
+
+    def with_gains(g: dict[str, float]) -> CompileOptions:
+        return replace(opts, quantize=replace(opts.quantize, gain=g))
+
     for pop, p in graph.populations.items():
         if p.model not in SPIKING:
             continue
         best = None
         for gval in GAINS:
-            trial = replace(opts, gain={**gains, pop: gains.get(pop, 1.0) * gval})
-            fx = FixedEngine(run_pipeline(graph, target, trial)).run(
-                inputs, steps=steps, trace=True).traces
+            trial = with_gains({**gains, pop: gains.get(pop, 1.0) * gval})
+            fixed = run_pipeline(graph, target, trial, until=Stage.FIXED).fixed
+            fx = FixedEngine(fixed).run(inputs, steps=steps, trace=True).traces
             err = float(np.abs(_counts(fx, pop) - _counts(ref, pop)).sum())
             if on_try is not None:
                 on_try(pop, gval, err)
@@ -45,4 +50,4 @@ def calibrate(graph: Graph, target: TargetSpec, opts: CompileOptions,
                 best = (err, gval)
         assert best is not None
         gains[pop] = gains.get(pop, 1.0) * best[1]
-    return replace(opts, gain={k: float(v) for k, v in sorted(gains.items())})
+    return with_gains({k: float(v) for k, v in sorted(gains.items())})

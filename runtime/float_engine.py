@@ -1,14 +1,15 @@
 """Float reference engine: runs any float IR for T steps on a batch, per compiler/ir.py.
 
-Each step has two phases, as on hardware: (1) every projection delivers what its sources sent
-1 + d steps ago; (2) every population updates u, v, fires and resets. Because every projection
-has at least one step of latency, the order of populations within a step does not matter.
+Each step has the phases of the hardware (`step`): (1) every projection delivers what its
+sources sent 1 + d steps ago; (2) every population updates u, v, fires and resets; (3) what
+the populations and the inputs send is kept for later steps. Because every projection has at
+least one step of latency, the order of populations within a step does not matter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,15 +17,9 @@ import scipy.sparse as sp
 from snnc.compiler.errors import InputError
 from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, Population, Projection, ResetMode
 from snnc.compiler.linalg import projection_matrices
+from snnc.runtime.recorders import OutputRecorder, PopInfo, RunResult, TraceRecorder
 
-
-@dataclass
-class RunResult:
-    """Outputs of a run: per output port (B, T, *shape); optional traces (B, T, n)."""
-
-    outputs: dict[str, np.ndarray]
-    traces: dict[str, np.ndarray] = field(default_factory=dict)  # "v:pop", "u:pop", "s:pop"
-    steps: int = 0
+__all__ = ["FloatEngine", "RunResult"]
 
 
 @dataclass
@@ -55,7 +50,6 @@ class _Neurons:
         self.keep_v = 1.0 - pop.dv
         self.spiking = pop.model in SPIKING
         self.current = pop.model in HAS_CURRENT
-        self.traces_u = self.current
 
     def update(self, a: np.ndarray) -> np.ndarray:
         """Advance one step with summed input a; return spikes (B, n) as 0/1 floats."""
@@ -87,6 +81,15 @@ class _Neurons:
         return self.s
 
 
+@dataclass
+class _RunState:
+    """One run: the neurons, the last 1 + max delay steps of what every node sent, the step."""
+
+    neurons: dict[str, Any]
+    sent: dict[str, np.ndarray]  # node -> (depth, B, n) ring of what it sent
+    t: int = 0
+
+
 class FloatEngine:
     """Runs a validated float IR. Matrices are built once; `run` may be called many times."""
 
@@ -94,18 +97,26 @@ class FloatEngine:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.synapses: list[_Synapse] = []
+        self.synapses: list[Any] = []
         for p in graph.projections.values():
             mats = projection_matrices(p, graph.node_shape(p.src), graph.node_size(p.dst))
             for d, m in sorted(mats.items()):
                 self.synapses.append(self._synapse(p, d, m))
-        self.max_delay = max((s.delay for s in self.synapses), default=0)
+        self.depth = max((s.delay for s in self.synapses), default=0) + 1
 
     def _synapse(self, proj: Projection, delay: int, matrix: Any) -> Any:
         return _Synapse(proj.src, proj.dst, delay, matrix)
 
     def _neurons(self, pop: Population, batch: int) -> Any:
         return _Neurons(pop, batch)
+
+    def pop_info(self) -> dict[str, PopInfo]:
+        """What recorders need of every population."""
+        return {k: PopInfo(p.size, p.model in SPIKING, self._traces_u(p))
+                for k, p in self.graph.populations.items()}
+
+    def _traces_u(self, pop: Population) -> bool:
+        return pop.model in HAS_CURRENT
 
     def check_inputs(self, inputs: Mapping[str, np.ndarray]) -> tuple[int, int]:
         g = self.graph
@@ -133,6 +144,32 @@ class FloatEngine:
         """One input array in the engine's dtype (the fixed engine also checks it is binary)."""
         return np.asarray(x, dtype=np.float64)
 
+    def start(self, batch: int) -> _RunState:
+        """Fresh state for a batch: every population at rest, nothing sent yet."""
+        g = self.graph
+        return _RunState(
+            neurons={k: self._neurons(p, batch) for k, p in g.populations.items()},
+            sent={k: np.zeros((self.depth, batch, g.node_size(k)), dtype=self.dtype)
+                  for k in [*g.inputs, *g.populations]})
+
+    def step(self, st: _RunState, host: Mapping[str, np.ndarray]) -> None:
+        """Advance one step; host: port -> (B, n) input sent this step."""
+        t, depth = st.t, self.depth
+        # --- 1. deliver: what was sent at t-1-d (ring slot (t-1-d) mod depth)
+        acc = {k: np.zeros((nr.v.shape[0], nr.pop.size), dtype=self.dtype)
+               for k, nr in st.neurons.items()}
+        for syn in self.synapses:
+            sent_at = t - 1 - syn.delay
+            if sent_at >= 0:
+                acc[syn.dst] += syn.deliver(st.sent[syn.src][sent_at % depth])
+        # --- 2. soma: update, fire, reset; 3. send: keep what leaves at t
+        slot = t % depth
+        for k, nr in st.neurons.items():
+            st.sent[k][slot] = nr.update(acc[k])
+        for k, x in host.items():
+            st.sent[k][slot] = x
+        st.t += 1
+
     def run(self, inputs: Mapping[str, np.ndarray], steps: int | None = None,
             trace: bool = False, on_step: Callable[[int], None] | None = None) -> RunResult:
         """inputs: port -> (B, T_in, *shape). Steps beyond T_in receive no input."""
@@ -140,45 +177,18 @@ class FloatEngine:
         batch, t_in = self.check_inputs(inputs)
         steps = t_in if steps is None else int(steps)
         flat_in = {k: self.as_input(x).reshape(batch, t_in, -1) for k, x in inputs.items()}
-        neurons = {k: self._neurons(p, batch) for k, p in g.populations.items()}
-        depth = self.max_delay + 1
-        dt = self.dtype
-        hist = {k: np.zeros((depth, batch, g.node_size(k)), dtype=dt)
-                for k in [*g.inputs, *g.populations]}
-        outs = {k: np.zeros((batch, steps, g.populations[o.source].size),  # type: ignore[index]
-                            dtype=dt) for k, o in g.outputs.items()}
-        traces: dict[str, np.ndarray] = {}
+        info = self.pop_info()
+        outputs = {k: (o.source or "", o.shape) for k, o in g.outputs.items()}
+        recorders: list[Any] = [OutputRecorder(outputs, info, batch, steps, self.dtype)]
         if trace:
-            for k, p in g.populations.items():
-                traces[f"v:{k}"] = np.zeros((batch, steps, p.size), dtype=dt)
-                if neurons[k].traces_u:
-                    traces[f"u:{k}"] = np.zeros((batch, steps, p.size), dtype=dt)
-                if p.model in SPIKING:
-                    traces[f"s:{k}"] = np.zeros((batch, steps, p.size), dtype=np.uint8)
+            recorders.append(TraceRecorder(info, batch, steps, self.dtype))
+        st = self.start(batch)
         for t in range(steps):
-            # --- phase 1: deliver what was sent at t-1-d (hist slot (t-1-d) mod depth)
-            acc = {k: np.zeros((batch, p.size), dtype=dt) for k, p in g.populations.items()}
-            for syn in self.synapses:
-                sent_at = t - 1 - syn.delay
-                if sent_at >= 0:
-                    acc[syn.dst] += syn.deliver(hist[syn.src][sent_at % depth])
-            # --- phase 2: neurons update, fire, reset; record what they send at t
-            slot = t % depth
-            for k, nr in neurons.items():
-                hist[k][slot] = nr.update(acc[k])
-            for k, x in flat_in.items():
-                hist[k][slot] = x[:, t] if t < t_in else 0.0
-            for k, o in g.outputs.items():
-                nr = neurons[o.source]  # type: ignore[index]
-                outs[k][:, t] = nr.s if nr.spiking else nr.v
-            if trace:
-                for k, nr in neurons.items():
-                    traces[f"v:{k}"][:, t] = nr.v
-                    if f"u:{k}" in traces:
-                        traces[f"u:{k}"][:, t] = nr.u
-                    if f"s:{k}" in traces:
-                        traces[f"s:{k}"][:, t] = nr.s
+            self.step(st, {k: x[:, t] if t < t_in else np.zeros_like(x[:, 0])
+                           for k, x in flat_in.items()})
+            for r in recorders:
+                r.record(t, st.neurons)
             if on_step is not None:
                 on_step(t)
-        shaped = {k: v.reshape(batch, steps, *g.outputs[k].shape) for k, v in outs.items()}
-        return RunResult(outputs=shaped, traces=traces, steps=steps)
+        return RunResult(outputs=recorders[0].result(),
+                         traces=recorders[1].result() if trace else {}, steps=steps)

@@ -51,22 +51,24 @@ def deliver(ev_ptr: np.ndarray, ev_src: np.ndarray, t: int, src_ptr: np.ndarray,
 @njit(cache=True, parallel=True)
 def update_loihi(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray,
                  v: np.ndarray, du: np.ndarray, dv: np.ndarray, bias: np.ndarray,
-                 vth: np.ndarray, spikes: np.ndarray, overflow: np.ndarray) -> None:
+                 vth: np.ndarray, spikes: np.ndarray, overflow: np.ndarray,
+                 k: fixed.LoihiKernel) -> None:
     """Soma phase, Loihi: each accumulator shifted by its projection's exponent, summed per
     neuron, then compiler/fixed.py's loihi_neuron; clears the accumulators it read.
-    overflow[b] = first neuron whose input << 6 leaves int32 (Lava wraps there), else -1."""
+    overflow[b] = first neuron whose shifted input reaches k.input_limit (where Lava's
+    arithmetic wraps), else -1."""
     n = len(slot_ptr) - 1
     for b in prange(ring_t.shape[0]):
         overflow[b] = -1
         for i in range(n):
             a = 0
-            for k in range(slot_ptr[i], slot_ptr[i + 1]):
-                a += fixed.shift_sum_scalar(ring_t[b, k], exp[k])
-                ring_t[b, k] = 0
-            if abs(a << fixed.ACT_SHIFT) >= fixed.INT32 and overflow[b] < 0:
+            for j in range(slot_ptr[i], slot_ptr[i + 1]):
+                a += fixed.shift_sum_scalar(ring_t[b, j], exp[j])
+                ring_t[b, j] = 0
+            if abs(a << k.act_shift) >= k.input_limit and overflow[b] < 0:
                 overflow[b] = i
             u[b, i], v[b, i], spikes[b, i] = fixed.loihi_neuron(
-                u[b, i], v[b, i], a, du[i], dv[i], bias[i], vth[i])
+                u[b, i], v[b, i], a, du[i], dv[i], bias[i], vth[i], k)
 
 
 @njit(cache=True, parallel=True)
@@ -74,18 +76,16 @@ def update_tianjic(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray, u:
                    v: np.ndarray, ref: np.ndarray, au: np.ndarray, av: np.ndarray,
                    ibias: np.ndarray, beta: np.ndarray, vth: np.ndarray, vreset: np.ndarray,
                    reset: np.ndarray, refractory: np.ndarray, current: np.ndarray,
-                   spiking: np.ndarray, spikes: np.ndarray) -> None:
-    """Soma phase, Tianjic: each accumulator saturated to 32 bits and shifted, summed per
-    neuron, then compiler/fixed.py's tianjic_neuron; clears the accumulators it read."""
+                   spiking: np.ndarray, spikes: np.ndarray, k: fixed.TianjicKernel) -> None:
+    """Soma phase, Tianjic: each accumulator saturated and shifted, summed per neuron, then
+    compiler/fixed.py's tianjic_neuron; clears the accumulators it read."""
     n = len(slot_ptr) - 1
-    hi = (1 << (fixed.T_ACC_BITS - 1)) - 1
     for b in prange(ring_t.shape[0]):
         for i in range(n):
             a = 0
-            for k in range(slot_ptr[i], slot_ptr[i + 1]):
-                acc = min(max(ring_t[b, k], -hi - 1), hi)
-                a += fixed.shift_sum_scalar(acc, exp[k])
-                ring_t[b, k] = 0
+            for j in range(slot_ptr[i], slot_ptr[i + 1]):
+                a += fixed.tianjic_accumulate_scalar(ring_t[b, j], exp[j], k)
+                ring_t[b, j] = 0
             u[b, i], v[b, i], ref[b, i], spikes[b, i] = fixed.tianjic_neuron(
                 u[b, i], v[b, i], ref[b, i], a, au[i], av[i], ibias[i], beta[i], vth[i],
-                vreset[i], reset[i], refractory[i], current[i], spiking[i])
+                vreset[i], reset[i], refractory[i], current[i], spiking[i], k)

@@ -1,18 +1,14 @@
-"""`snnc report`: resources, activity, energy, time and fidelity of a compiled artifact, as one
-JSON-ready dict (rendered to Markdown and HTML by runtime/report_render.py).
+"""The sections of `snnc report` (resources, activity, energy, timing, fidelity), each computed
+from a run's counters, the mapping summary and the target's facts; snnc/report.py reads the
+artifact, runs the simulated chip and assembles them (rendered by runtime/report_render.py).
 
-Activity comes from a run of the simulated chip (runtime/refsim.py) on the given input, or on
-the artifact's sample input. Energy = sum over event types of (events x the target's energy
-per event); every constant is printed with the source its target file gives. The ANN
-comparison uses Horowitz (ISSCC 2014, 45 nm): E_MAC = 4.6 pJ, E_AC = 0.9 pJ (32-bit float).
-
-Stable top-level keys: target, inputs, resources, activity, energy, timing, fidelity.
+Energy = sum over event types of (events x the target's energy per event); every constant is
+given with the source its target file gives. The ANN comparison uses Horowitz (ISSCC 2014,
+45 nm): E_MAC = 4.6 pJ, E_AC = 0.9 pJ (32-bit float).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +20,8 @@ HOROWITZ = "Horowitz, ISSCC 2014: 45 nm, 32-bit float MAC 4.6 pJ, add 0.9 pJ"
 LIMITS = ("neurons", "in_axons", "out_axons", "synapse_memory_bits")
 
 
-def _fact(target: dict[str, Any], key: str) -> dict[str, Any] | None:
+def fact(target: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """A fact of a manifest's target as {value, source[, borrowed_from]} (None if absent)."""
     f = target["facts"].get(key)
     return None if f is None else {"value": f["value"], "source": f["source"],
                                    **({"borrowed_from": f["borrowed_from"]}
@@ -67,8 +64,10 @@ def activity(g: Graph, c: dict[str, np.ndarray], names: list[str], batch: int, s
 def energy(target: dict[str, Any], c: dict[str, np.ndarray], batch: int) -> dict[str, Any]:
     """Energy per inference by event type, each with its constant and source."""
     def pj(key: str) -> dict[str, Any]:
-        f = _fact(target, key)
-        return f if f is not None else {"value": 0.0, "source": f"not in target ({key})"}
+        f = fact(target, key)
+        if f is None:  # the target loader requires every energy fact
+            raise SnncError(f"the artifact's target lacks the fact {key}; recompile it")
+        return f
 
     spikes = float(c["spikes"].sum())
     updates = float(c["neuron_updates"].sum())
@@ -80,13 +79,10 @@ def energy(target: dict[str, Any], c: dict[str, np.ndarray], batch: int) -> dict
     rows["neuron_updates_inactive"] = {"events": updates - active,
                                        "pj": pj("energy_pj.neuron_update_inactive")}
     rows["spikes"] = {"events": spikes, "pj": pj("energy_pj.spike_in_tile")}
-    if "noc.hop_energy_pj" in target["facts"]:
-        rows["hops"] = {"events": float(links.sum()), "pj": pj("noc.hop_energy_pj")}
-    else:
-        rows["hops_east_west"] = {"events": float(links[..., :2].sum()),
-                                  "pj": pj("noc.hop_energy_pj_ew")}
-        rows["hops_north_south"] = {"events": float(links[..., 2:].sum()),
-                                    "pj": pj("noc.hop_energy_pj_ns")}
+    rows["hops_east_west"] = {"events": float(links[..., :2].sum()),
+                              "pj": pj("noc.hop_energy_pj_ew")}
+    rows["hops_north_south"] = {"events": float(links[..., 2:].sum()),
+                                "pj": pj("noc.hop_energy_pj_ns")}
     total_pj = 0.0
     for r in rows.values():
         r["events_per_inference"] = r["events"] / batch
@@ -124,8 +120,8 @@ def timing(c: dict[str, np.ndarray], target: dict[str, Any]) -> dict[str, Any]:
                                "per_step_mean": [round(float(v), 3) for v in lat.mean(axis=1)]},
            "critical_core": int(crit),
            "latency_per_inference_seconds": float(sec.sum(axis=0).mean()),
-           "clock_hz": _fact(target, "timing.clock_hz"),
-           "budget_cycles": _fact(target, "timing.cycles_per_step")}
+           "clock_hz": fact(target, "timing.clock_hz"),
+           "budget_cycles": fact(target, "timing.cycles_per_step")}
     if "fits_budget" in c:
         out["steps_within_budget"] = float(c["fits_budget"].mean())
     return out
@@ -134,7 +130,7 @@ def timing(c: dict[str, np.ndarray], target: dict[str, Any]) -> dict[str, Any]:
 def fidelity(manifest: dict[str, Any], fixed_out: np.ndarray | None,
              float_out: np.ndarray | None) -> dict[str, Any]:
     q = manifest.get("quantize", {})
-    out: dict[str, Any] = {"weight_bits": manifest.get("options", {}).get("weight_bits"),
+    out: dict[str, Any] = {"weight_bits": q.get("weight_bits"),
                            "projections": q.get("projections", {}),
                            "warnings": q.get("warnings", [])}
     if fixed_out is not None and float_out is not None:
@@ -150,55 +146,3 @@ def fidelity(manifest: dict[str, Any], fixed_out: np.ndarray | None,
     else:
         out["float_vs_fixed"] = None
     return out
-
-
-def build_report(art: str, inputs: dict[str, np.ndarray] | None = None,
-                 steps: int | None = None, on_step: Callable[[int], None] | None = None
-                 ) -> dict[str, Any]:
-    """The whole report of an artifact directory (module docstring)."""
-    import json
-
-    from snnc import api
-    from snnc.artifact import read_float, read_npz
-    from snnc.runtime.float_engine import FloatEngine
-
-    g, manifest = api.load_artifact(art)
-    root = Path(art)
-    for f in ("mapping/summary.json", "mapping/map.npz", "refsim/program.npz"):
-        if not (root / f).is_file():
-            raise SnncError(f"{art} has no {f} (compiled by an older snnc); recompile it: "
-                            f"snnc compile MODEL --target {manifest['target']['name']} -o {art}")
-    summ = json.loads((root / "mapping" / "summary.json").read_text())
-    m = read_npz(root / "mapping" / "map.npz")
-    source = "given"
-    if inputs is None:
-        inputs = {k: v.astype(np.int64) for k, v in read_npz(root / "sample_input.npz").items()}
-        source = "artifact sample_input.npz (deterministic Bernoulli 0.2 spikes)"
-    x = next(iter(inputs.values()))
-    batch, steps = x.shape[0], steps or x.shape[1]
-    res = api.run_compiled(g, inputs, steps=steps, engine="refsim", artifact=art,
-                           counters=True, on_step=on_step)
-    c = dict(res.counters)
-    names = res.layers
-    fl = read_float(art)
-    float_out = None
-    if fl is not None:
-        fr = FloatEngine(fl).run({k: v.astype(np.float64) for k, v in inputs.items()},
-                                 steps=steps)
-        float_out = fr.outputs[next(iter(fl.outputs))]
-    target = manifest["target"]
-    state_bits = int(target["facts"]["format.state_bits"]["value"])
-    mem = int(summ["totals"]["synapse_memory_bits"])
-    return {
-        "target": {"name": target["name"], "semantics": target["semantics"]},
-        "inputs": {"source": source, "batch": int(batch), "steps": int(steps)},
-        "resources": {**resources(m, summ),
-                      "mesh": target["facts"]["chip.mesh"]["value"]},
-        "activity": {**activity(g, c, names, batch, steps),
-                     "neurobench": neurobench(g, c, batch, steps, mem, state_bits)},
-        "energy": energy(target, c, batch),
-        "timing": timing(c, target),
-        "fidelity": fidelity(manifest, res.outputs[next(iter(g.outputs))], float_out),
-        "_plots": {"map": m, "link_packets": c["link_packets"] / batch,
-                   "latency": c["latency_cycles"]},
-    }

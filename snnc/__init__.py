@@ -1,17 +1,22 @@
 """snnc: a compilation toolchain for spiking neural networks."""
 
 from snnc.api import (
-    compile_graph,
+    compile,
+    compile_summary,
     convert,
+    list_targets,
     load,
     load_artifact,
-    map_compiled,
     run,
     run_compiled,
     summary,
     write_compiled,
 )
+from snnc.compiler.pipeline import CompileOptions, Compiled
+from snnc.compiler.passes.place import PlaceOptions
+from snnc.compiler.passes.quantize import QuantizeOptions
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "compile_graph", "convert", "load", "load_artifact", "map_compiled",
+__all__ = ["__version__", "CompileOptions", "Compiled", "PlaceOptions", "QuantizeOptions",
+           "compile", "compile_summary", "convert", "list_targets", "load", "load_artifact",
            "run", "run_compiled", "summary", "write_compiled"]

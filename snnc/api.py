@@ -192,46 +192,43 @@ def result_arrays(graph: Graph, res: RunResult, batch: bool) -> dict[str, np.nda
 
 
 def list_targets() -> list[dict[str, Any]]:
-    """The built-in targets: name, arithmetic, description."""
+    """The built-in targets: name, arithmetic, backends, description."""
     from snnc.compiler.targets import builtin_names, load_target
 
-    return [{"name": t.name, "semantics": t.semantics, "description": t.description,
-             "cores": t["chip.cores"], "neurons_per_core": t["core.neurons"]}
+    return [{"name": t.name, "semantics": t.semantics, "emit": list(t.emit),
+             "description": t.description, "cores": t["chip.cores"],
+             "neurons_per_core": t["core.neurons"]}
             for t in map(load_target, builtin_names())]
 
 
-def compile_graph(graph: Graph, target: str, opts: Any = None,
-                  calibrate_inputs: dict[str, np.ndarray] | None = None,
-                  on_pass: Callable[[str, float], None] | None = None) -> tuple[Graph, Any]:
-    """Float IR -> fixed IR for `target` (name or .toml path); returns (fixed IR, options used).
+def compile(graph: Graph, target: Any, options: Any = None, *,  # noqa: A001 - snnc.compile
+            calibrate_inputs: dict[str, np.ndarray] | None = None, until: str = "mapped",
+            on_pass: Callable[[str, Any, float, float], None] | None = None,
+            progress: Callable[[str], None] | None = None) -> Any:
+    """Float IR -> a Compiled (fixed IR and core map) for `target` (a name, a .toml path or a
+    loaded TargetSpec, loaded once). `options` is a CompileOptions (default: 8-bit weights,
+    annealing placer); `until` "fixed" stops before mapping.
 
-    With calibrate_inputs ({port: (B, T, *shape)} spikes), per-population gains are chosen
-    first so that fixed spike counts stay closest to the float engine's.
+    The target's backends are checked first, so a target whose artifact cannot be written is
+    refused before any work. With calibrate_inputs ({port: (B, T, *shape)} spikes), per-
+    population gains are chosen first so that fixed spike counts stay closest to the float
+    engine's. on_pass(name, ir, pass_seconds, verify_seconds) follows every pass.
     """
+    from snnc.backends.registry import backends_of
+    from snnc.compiler.passes import Stage
     from snnc.compiler.pipeline import CompileOptions, run_pipeline
-    from snnc.compiler.targets import load_target
+    from snnc.compiler.targets import TargetSpec, load_target
 
-    spec = load_target(target)
-    opts = opts or CompileOptions()
+    spec = target if isinstance(target, TargetSpec) else load_target(str(target))
+    backends_of(spec)
+    opts = options or CompileOptions()
+    stage = Stage(until)
     if calibrate_inputs is not None:
         from snnc.runtime.calibrate import calibrate
 
         steps = next(iter(calibrate_inputs.values())).shape[1] + len(graph.populations) + 1
         opts = calibrate(graph, spec, opts, calibrate_inputs, steps)
-    return run_pipeline(graph, spec, opts, on_pass=on_pass), opts
-
-
-def map_compiled(fixed: Graph, target: str, opts: Any = None,
-                 on_pass: Callable[[str, float], None] | None = None,
-                 on_progress: Callable[[str], None] | None = None) -> Any:
-    """Fixed IR -> core map (partition, place, route) for `target`.
-
-    Raises DoesNotFit, naming the layer and the chips needed, if opts.max_chips is too few.
-    """
-    from snnc.compiler.pipeline import CompileOptions, run_mapping
-    from snnc.compiler.targets import load_target
-
-    return run_mapping(fixed, load_target(target), opts or CompileOptions(), on_pass, on_progress)
+    return run_pipeline(graph, spec, opts, until=stage, on_pass=on_pass, progress=progress)
 
 
 def mapping_summary(coremap: Any) -> dict[str, Any]:
@@ -240,53 +237,48 @@ def mapping_summary(coremap: Any) -> dict[str, Any]:
     return _summary(coremap)
 
 
-def compile_summary(fixed: Graph, opts: Any, artifact: str | None, coremap: Any = None
-                    ) -> dict[str, Any]:
+def compile_summary(compiled: Any, artifact: str | None) -> dict[str, Any]:
     """The JSON summary `snnc compile --json` prints."""
+    fixed, opts = compiled.fixed, compiled.options
     q = fixed.meta.get("quantize", {})
     mapping: dict[str, Any] = {}
-    if coremap is not None:
-        m = mapping_summary(coremap)
+    if compiled.coremap is not None:
+        m = mapping_summary(compiled.coremap)
         mapping = {k: m[k] for k in ("cores_used", "cores_lower_bound", "lower_bounds", "chips",
                                      "weighted_hops", "routed_hops", "max_link_load",
                                      "placer", "seed", "max_utilization", "layers",
                                      "dendrite_split_cores")}
-    return {**mapping, "artifact": artifact, "target": fixed.meta.get("target"),
-            "semantics": fixed.meta.get("semantics"),
+    return {**mapping, "artifact": artifact, "target": compiled.target.name,
+            "semantics": compiled.target.semantics, "emit": list(compiled.target.emit),
             "populations": len(fixed.populations), "neurons": fixed.n_neurons,
-            "synapses": fixed.n_synapses, "weight_bits": opts.weight_bits,
-            "per_channel": opts.per_channel, "gain": dict(opts.gain),
+            "synapses": fixed.n_synapses, "weight_bits": q.get("weight_bits"),
+            "per_channel": opts.quantize.per_channel, "gain": dict(opts.quantize.gain),
             "projections": q.get("projections", {}), "population_errors": q.get("populations", {}),
             "warnings": q.get("warnings", []), "digest": fixed.digest(),
             "relay_neurons": fixed.meta.get("lower_delays", {}).get("relay_neurons", 0)}
 
 
-def write_compiled(fixed: Graph, target: str, opts: Any, out: str, source: str,
-                   coremap: Any = None, float_graph: Graph | None = None) -> str:
-    """Write the artifact directory of a compiled graph and its core map (byte-identical on
-    re-run)."""
-    from dataclasses import asdict
-
+def write_compiled(compiled: Any, out: str, source: str, float_graph: Graph | None = None
+                   ) -> str:
+    """Write the artifact directory of a compiled model (byte-identical on re-run)."""
     from snnc.artifact import write_artifact
-    from snnc.compiler.pipeline import pass_names
-    from snnc.compiler.targets import load_target
+    from snnc.compiler.pipeline import describe
 
-    spec = load_target(target)
     src = {"file": os.path.basename(source)}
     if os.path.isfile(source):
         import hashlib
 
         with open(source, "rb") as f:
             src["sha256"] = hashlib.sha256(f.read()).hexdigest()
-    summ = compile_summary(fixed, opts, None, coremap)
-    manifest = {"source": src, "options": {**asdict(opts), "gain": dict(opts.gain)},
-                "passes": pass_names(spec),
+    summ = compile_summary(compiled, None)
+    manifest = {"source": src, "options": compiled.options.to_json(),
+                "passes": [{"name": p["name"], "doc": p["doc"]} for p in describe()],
                 "summary": {k: summ[k] for k in ("populations", "neurons", "synapses",
                                                   "weight_bits", "cores_used",
                                                   "cores_lower_bound", "chips",
                                                   "weighted_hops") if k in summ},
-                "quantize": fixed.meta.get("quantize", {})}
-    return str(write_artifact(out, fixed, spec, manifest, coremap, float_graph))
+                "quantize": compiled.fixed.meta.get("quantize", {})}
+    return str(write_artifact(out, compiled, manifest, float_graph))
 
 
 def load_artifact(path: str) -> tuple[Graph, dict[str, Any]]:
@@ -295,61 +287,60 @@ def load_artifact(path: str) -> tuple[Graph, dict[str, Any]]:
     return read_artifact(path)
 
 
-def load_program(artifact: str) -> dict[str, np.ndarray]:
-    """The reference simulator's program of a compiled artifact (refsim/program.npz)."""
-    path = os.path.join(artifact, "refsim", "program.npz")
-    if not os.path.isfile(path):
-        raise InputError(f"{artifact} has no refsim/program.npz; recompile it with this snnc")
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
 def run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None = None,
                  trace: bool = False, engine: str = "refsim", artifact: str | None = None,
                  on_step: Callable[[int], None] | None = None, counters: bool = False) -> Any:
     """Run a compiled model: `refsim` (the core map on the simulated chip; needs the artifact
-    directory), `fixed` (the fixed IR, fixed-point engine) or `lava` (Loihi targets)."""
+    directory), `fixed` (the fixed IR, fixed-point engine) or `lava` (Lava 0.10.0; Loihi
+    targets)."""
     if steps is not None and steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
+    if engine not in ENGINES:
+        raise InputError(f"engine {engine!r} cannot run a compiled artifact; use "
+                         f"{', '.join(ENGINES)}")
     if engine == "refsim":
+        from snnc.artifact import read_backend_file
         from snnc.runtime.refsim import RefSim
 
         if artifact is None:
             raise InputError("the refsim engine runs an artifact directory; compile first")
-        return RefSim(load_program(artifact)).run(inputs, steps=steps, trace=trace,
-                                                  counters=counters, on_step=on_step)
+        program = read_backend_file(artifact, "refsim", "refsim/program.npz")
+        return RefSim(program).run(inputs, steps=steps, trace=trace, counters=counters,
+                                   on_step=on_step)
+    from snnc.runtime.fixed_engine import FixedEngine
+
     if engine == "fixed":
-        from snnc.runtime.fixed_engine import FixedEngine
-
         return FixedEngine(graph).run(inputs, steps=steps, trace=trace, on_step=on_step)
-    if engine == "lava":
-        from snnc.backends import lava
-        from snnc.runtime.fixed_engine import FixedEngine
+    return _run_lava(graph, inputs, steps, trace, artifact, on_step)
 
-        if graph.meta.get("semantics") != "loihi":
-            raise InputError(f"--engine lava runs Loihi artifacts; this one is for "
-                             f"{graph.meta.get('target')}; use --engine fixed")
-        eng = FixedEngine(graph)  # checks the inputs exactly as the fixed engine does
-        batch, t_in = eng.check_inputs(inputs)
-        xs = {k: eng.as_input(x) for k, x in inputs.items()}
-        steps = steps or t_in
-        desc = None
-        if artifact is not None:
-            from snnc.backends.lava_network import load_description
 
-            desc = load_description(os.path.join(artifact, "lava", "weights.npz"))
-        desc = desc or lava.describe(graph)
-        tr = lava.run_lava(desc, xs, steps, on_sample=on_step)
-        outs = {}
-        for k, o in graph.outputs.items():
-            src = graph.populations[o.source or ""]
-            key = ("s:" if src.model in SPIKING else "v:") + src.name
-            outs[k] = tr[key].reshape(batch, steps, *o.shape)
-        return RunResult(outputs=outs, traces=tr if trace else {}, steps=steps)
-    raise InputError(f"engine {engine!r} cannot run a compiled artifact; use refsim, fixed "
-                     "or lava")
+ENGINES = ("refsim", "fixed", "lava")  # what `snnc run ART --engine` accepts
+
+
+def _run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None, trace: bool,
+              artifact: str | None, on_step: Callable[[int], None] | None) -> RunResult:
+    from snnc.backends import lava
+    from snnc.runtime.fixed_engine import FixedEngine
+
+    eng = FixedEngine(graph)  # checks the inputs exactly as the fixed engine does
+    batch, t_in = eng.check_inputs(inputs)
+    xs = {k: eng.as_input(x) for k, x in inputs.items()}
+    steps = steps or t_in
+    if artifact is not None:
+        from snnc.artifact import read_backend_file
+
+        desc = read_backend_file(artifact, "lava", "lava/weights.npz")
+    else:
+        desc = lava.describe(graph)
+    tr = lava.run_lava(desc, xs, steps, on_sample=on_step)
+    outs = {}
+    for k, o in graph.outputs.items():
+        src = graph.populations[o.source or ""]
+        key = ("s:" if src.model in SPIKING else "v:") + src.name
+        outs[k] = tr[key].reshape(batch, steps, *o.shape)
+    return RunResult(outputs=outs, traces=tr if trace else {}, steps=steps)
 
 
 __all__ = ["load", "convert", "summary", "run", "prepare_input", "result_arrays",
-           "list_targets", "compile_graph", "map_compiled", "mapping_summary", "write_compiled",
-           "load_artifact", "load_program", "run_compiled"]
+           "list_targets", "compile", "mapping_summary", "compile_summary", "write_compiled",
+           "load_artifact", "run_compiled", "ENGINES"]

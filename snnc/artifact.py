@@ -1,16 +1,19 @@
-"""The compiled artifact (DESIGN.md §5): one directory, byte-identical for the same input.
+"""The compiled artifact: one directory, byte-identical for the same input and options.
 
-    manifest.json     format version, target (with sources), source hash, options, passes,
-                      summary, quantization log, and the sha256 of every other file
+    manifest.json     format version, target (with sources and its emit list), source hash,
+                      options, passes, summary, quantization log, the sha256 of every file
     ir.snn            the fixed IR as text; its large arrays live in arrays.npz
     arrays.npz        integer tables (zip members in sorted order, fixed timestamps)
-    lava/network.py   Loihi targets: runnable Lava script (backends/lava_network.py)
-    lava/weights.npz  ... and the process description it builds
     mapping/, cores.md  partition, placement and routes (backends/coremap_files.py)
-    tianjic/          Tianjic targets: per-core files, crossbars, routes (backends/tianjic.py)
-    refsim/program.npz  the core map as the reference simulator runs it (backends/refsim.py)
     float/            the float IR it was compiled from (reports compare float and fixed)
     sample_input.npz  one deterministic sample of input spikes (rate 0.2, 20 steps)
+  and what the target's `emit` list asks for (backends/registry.py):
+    refsim/program.npz  the core map as the reference simulator runs it (backends/refsim.py)
+    lava/network.py, lava/weights.npz  a runnable Lava script and its network (backends/lava.py)
+    tianjic/          per-core files, crossbars, routes (backends/tianjic.py)
+
+ARTIFACT_VERSION is bumped whenever the layout or a file's meaning changes; readers check it
+instead of probing for files.
 """
 
 from __future__ import annotations
@@ -24,15 +27,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from snnc.backends.coremap_files import write_mapping
+from snnc.backends.registry import BACKENDS, backends_of
 from snnc.compiler.errors import SnncError
 from snnc.compiler.ir import Graph
-from snnc.compiler.targets import TargetSpec
+from snnc.compiler.pipeline import Compiled
 
-ARTIFACT_VERSION = 1
+# 2: targets list their backends (manifest target.emit); the fixed IR and the refsim program
+# carry their arithmetic; options are per pass; NoC facts are east-west / north-south
+ARTIFACT_VERSION = 2
 MANIFEST = "manifest.json"
-MANAGED = (MANIFEST, "ir.snn", "arrays.npz", "lava/network.py", "lava/weights.npz", "cores.md",
-           "sample_input.npz")
-MANAGED_DIRS = ("mapping", "tianjic", "refsim", "float")
+# what a (re)compile replaces: its own files and directories, and what any backend writes
+MANAGED = (MANIFEST, "ir.snn", "arrays.npz", "cores.md", "sample_input.npz", "mapping", "float",
+           *(p for b in BACKENDS.values() for p in b.owns))
 SAMPLE_STEPS, SAMPLE_RATE = 20, 0.2  # the sample input `snnc report` uses without --input
 
 
@@ -56,48 +63,34 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_artifact(out: str | Path, graph: Graph, target: TargetSpec,
-                   manifest: dict[str, Any], coremap: Any = None,
+def write_artifact(out: str | Path, compiled: Compiled, manifest: dict[str, Any],
                    float_graph: Graph | None = None) -> Path:
-    """Write the artifact for a fixed IR and its core map; `manifest` adds source, options,
+    """Write the artifact of a compiled (mapped) model; `manifest` adds source, options,
     summary."""
     from snnc.frontends.text import print_ir
 
+    graph, coremap, target = compiled.fixed, compiled.coremap, compiled.target
+    if graph is None or coremap is None:
+        raise ArtifactError("an artifact needs a mapped model; compile it to the core map")
+    emitters = backends_of(target)
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ArtifactError(f"{root} exists and is not a directory")
     root.mkdir(parents=True, exist_ok=True)
     for f in MANAGED:  # a re-compile for another target must not leave the old target's files
-        (root / f).unlink(missing_ok=True)
-    for d in MANAGED_DIRS:
-        if (root / d).is_dir():
-            shutil.rmtree(root / d)
-    if (root / "lava").is_dir() and not any((root / "lava").iterdir()):
-        (root / "lava").rmdir()
+        p = root / f
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+        if p.parent != root and p.parent.is_dir() and not any(p.parent.iterdir()):
+            p.parent.rmdir()
     arrays: dict[str, np.ndarray] = {}
     (root / "ir.snn").write_text(print_ir(graph, arrays))
     save_npz(root / "arrays.npz", arrays)
-    files = ["ir.snn", "arrays.npz"]
-    if target.semantics == "loihi":
-        from snnc.backends import lava, lava_network
-
-        (root / "lava").mkdir(exist_ok=True)
-        save_npz(root / "lava" / "weights.npz", lava.describe(graph))
-        (root / "lava" / "network.py").write_text(Path(lava_network.__file__).read_text())
-        files += ["lava/network.py", "lava/weights.npz"]
-    if coremap is not None:
-        from snnc.backends.coremap_files import write_mapping
-
-        files += write_mapping(root, coremap, save_npz)
-        from snnc.backends.refsim import program
-
-        (root / "refsim").mkdir(exist_ok=True)
-        save_npz(root / "refsim" / "program.npz", program(graph, coremap, target))
-        files.append("refsim/program.npz")
-        if target.semantics == "tianjic":
-            from snnc.backends.tianjic import write_tianjic
-
-            files += write_tianjic(root, graph, coremap, save_npz)
+    files = ["ir.snn", "arrays.npz", *write_mapping(root, coremap, save_npz)]
+    for b in emitters:
+        files += b.emit(root, graph, coremap, target, save_npz)
     if float_graph is not None:
         (root / "float").mkdir(exist_ok=True)
         farrays: dict[str, np.ndarray] = {}
@@ -141,6 +134,15 @@ def read_artifact(path: str | Path) -> tuple[Graph, dict[str, Any]]:
     """Load and check an artifact: version, checksums; returns (fixed IR, manifest)."""
     from snnc.frontends.text import parse_ir
 
+    root, doc = read_manifest(path)
+    with np.load(root / "arrays.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    graph = parse_ir((root / "ir.snn").read_text(), arrays, str(root / "ir.snn"))
+    return graph, doc
+
+
+def read_manifest(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """An artifact's manifest, after checking its version and every file's checksum."""
     root = Path(path)
     if not is_artifact(root):
         raise ArtifactError(f"{root} is not a compiled artifact (no {MANIFEST}); "
@@ -159,7 +161,16 @@ def read_artifact(path: str | Path) -> tuple[Graph, dict[str, Any]]:
         if _sha(p) != sha:
             raise ArtifactError(f"{root}: {f} does not match its checksum in the manifest "
                                 "(edited or corrupted); recompile the model")
-    with np.load(root / "arrays.npz", allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    graph = parse_ir((root / "ir.snn").read_text(), arrays, str(root / "ir.snn"))
-    return graph, doc
+    return root, doc
+
+
+def read_backend_file(path: str | Path, backend: str, rel: str) -> dict[str, np.ndarray]:
+    """An .npz a backend wrote into the artifact; a clear error if the artifact's target does
+    not emit that backend (its manifest says which do)."""
+    _, doc = read_manifest(path)
+    emit = doc.get("target", {}).get("emit", [])
+    if backend not in emit:
+        raise ArtifactError(f"{path}: its target {doc.get('target', {}).get('name')!r} emits "
+                            f"{emit}, not {backend!r}; add it to the target's emit list and "
+                            "recompile, or choose another engine")
+    return read_npz(Path(path) / rel)

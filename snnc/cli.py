@@ -139,7 +139,8 @@ def cmd_targets(args: argparse.Namespace) -> int:
         if args.format == "json":
             print(json.dumps(t.to_json(), indent=2))
             return 0
-        print(f"{t.name}: {t.description}\narithmetic: {t.semantics}   file: {t.path}")
+        print(f"{t.name}: {t.description}\narithmetic: {t.semantics}   emits: "
+              f"{', '.join(t.emit)}   file: {t.path}")
         section = None
         for key, f in sorted(t.facts.items()):
             sec, name = key.split(".", 1)
@@ -162,51 +163,92 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from snnc.compiler.pipeline import CompileOptions
+    from snnc.compiler.pipeline import CompileOptions, describe
+    from snnc.compiler.targets import load_target
 
+    target = load_target(args.target)
+    if args.passes:
+        _print_passes(describe(), target.name)
+        return 0
+    if args.model is None:
+        raise SnncError("snnc compile needs a MODEL (or --passes to list the pipeline)")
+    names = [p["name"] for p in describe()]
+    for name in args.print_ir_after or []:
+        if name not in names and name != "all":
+            raise SnncError(f"--print-ir-after {name!r}: no such pass; passes: "
+                            f"{', '.join(names)} (or all)")
     path = _model_path(args.model)
     g = _load(args)
-    calib = None
-    if args.calibrate:
-        calib = _read_input(args.calibrate, g, True)
-    if args.max_chips is not None and args.max_chips < 1:
-        raise SnncError(f"--max-chips must be at least 1, got {args.max_chips}")
-    opts = CompileOptions(weight_bits=args.weight_bits, per_channel=args.per_channel,
-                          placer=args.placer, seed=args.seed, max_chips=args.max_chips)
-    timings: list[tuple[str, float]] = []
+    calib = _read_input(args.calibrate, g, True) if args.calibrate else None
+    opts = CompileOptions.of(weight_bits=args.weight_bits, per_channel=args.per_channel,
+                             placer=args.placer, seed=args.seed, max_chips=args.max_chips)
+    timings: list[tuple[str, float, float]] = []
     big = g.n_synapses > 2_000_000  # long compiles say what they are doing on stderr
+    show = set(args.print_ir_after or [])
 
-    def on_pass(name: str, sec: float) -> None:
-        timings.append((name, sec))
+    def on_pass(name: str, ir: Any, sec: float, verify_sec: float) -> None:
+        timings.append((name, sec, verify_sec))
         if big:
-            print(f"  {name}: {sec:.1f} s", file=sys.stderr, flush=True)
+            print(f"  {name}: {sec:.1f} s (+{verify_sec:.1f} s verify)", file=sys.stderr,
+                  flush=True)
+        if name in show or "all" in show:
+            _print_ir(name, ir)
 
-    def on_progress(msg: str) -> None:
+    def progress(msg: str) -> None:
         print(f"  {msg}", file=sys.stderr, flush=True)
 
     if big:
-        print(f"compiling {g.n_neurons} neurons, {g.n_synapses} synapses for {args.target}",
+        print(f"compiling {g.n_neurons} neurons, {g.n_synapses} synapses for {target.name}",
               file=sys.stderr, flush=True)
-    fixed, opts = api.compile_graph(g, args.target, opts, calibrate_inputs=calib,
-                                    on_pass=on_pass)
-    cm = api.map_compiled(fixed, args.target, opts, on_pass=on_pass,
-                          on_progress=on_progress if big else None)
+    compiled = api.compile(g, target, opts, calibrate_inputs=calib, on_pass=on_pass,
+                           progress=progress if big else None)
     if big:
-        print(f"  writing the artifact ({cm.n_cores} cores)", file=sys.stderr, flush=True)
+        print(f"  writing the artifact ({compiled.coremap.n_cores} cores)", file=sys.stderr,
+              flush=True)
     stem = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
-    out = args.output or f"{stem}.{fixed.meta['target']}"
-    art = api.write_compiled(fixed, args.target, opts, out, path, coremap=cm, float_graph=g)
-    summ = api.compile_summary(fixed, opts, art, cm)
+    out = args.output or f"{stem}.{target.name}"
+    art = api.write_compiled(compiled, out, path, float_graph=g)
+    summ = api.compile_summary(compiled, art)
     if args.json:
         print(json.dumps(summ, indent=2))
     else:
         _print_compile_summary(summ)
     if args.time_passes:
-        for n, sec in timings:
-            print(f"pass {n:<20} {sec * 1000:9.1f} ms", file=sys.stderr)
+        for n, sec, vsec in timings:
+            print(f"pass {n:<20} {sec * 1000:9.1f} ms   verify {vsec * 1000:8.1f} ms",
+                  file=sys.stderr)
     for w in summ["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+def _print_passes(rows: list[dict[str, Any]], target: str) -> None:
+    """`snnc compile --passes`: the pipeline, one pass a line (stdout)."""
+    print(f"pipeline for {target} (each pass is a no-op where the target's facts make it one; "
+          "the verifier of its output stage runs after it):")
+    for p in rows:
+        extra = []
+        if p["options"]:
+            extra.append("options: " + ", ".join(o.replace("_", "-") for o in p["options"]))
+        if p["requires"]:
+            extra.append("after: " + ", ".join(p["requires"]))
+        if p["reads"]:
+            extra.append("reads: " + ", ".join(p["reads"]))
+        print(f"  {p['name']:<20} {p['stage']:<16} {p['doc']}"
+              + (f"  [{'; '.join(extra)}]" if extra else ""))
+
+
+def _print_ir(name: str, ir: Any) -> None:
+    """`--print-ir-after NAME`: the IR (arrays of more than 16 values referenced by key, not
+    printed) or the core map summary, on stderr."""
+    from snnc.compiler.coremap import CoreMap
+    from snnc.frontends.text import print_ir
+
+    print(f"// ----- IR after {name}", file=sys.stderr)
+    if isinstance(ir, CoreMap):
+        print(ir.describe(), file=sys.stderr, end="")
+    else:
+        print(print_ir(ir, arrays={}, inline_limit=16), file=sys.stderr, end="")
 
 
 def _print_compile_summary(s: dict[str, Any]) -> None:
@@ -252,8 +294,8 @@ def _print_mapping(con: Any, s: dict[str, Any]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from snnc.artifact import is_artifact
+    from snnc.report import build_report
     from snnc.runtime import report_render
-    from snnc.runtime.report import build_report
 
     if not is_artifact(args.artifact):
         raise SnncError(f"{args.artifact} is not a compiled artifact; make one with "
@@ -319,9 +361,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_artifact(args: argparse.Namespace) -> int:
     _refuse_compile_options(args)
     engine = "refsim" if args.engine == "float" and not args.engine_given else args.engine
-    if engine not in ("refsim", "fixed", "lava"):
-        raise SnncError(f"engine '{engine}' cannot run a compiled artifact; use refsim "
-                        "(default), fixed or lava")
+    if engine not in api.ENGINES:
+        first, *rest = api.ENGINES
+        raise SnncError(f"engine '{engine}' cannot run a compiled artifact; use {first} "
+                        f"(default), {', '.join(rest[:-1])} or {rest[-1]}")
     if args.counters and engine != "refsim":
         raise SnncError("--counters come from the simulated chip; use --engine refsim")
     g, _ = api.load_artifact(args.model)
@@ -396,51 +439,55 @@ def _stderr_console() -> Any:
     return Console(stderr=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="snnc", description="Compile spiking neural networks for "
-                                "neuromorphic hardware.")
-    p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
-    sub = p.add_subparsers(dest="cmd", required=True)
+def _model_args(sp: argparse.ArgumentParser, required: bool = True) -> None:
+    """MODEL and the options that shape how a model file is read."""
+    from snnc.compiler.ir import ResetMode
+    from snnc.frontends.ann_to_snn import ENCODINGS, MAXPOOL
 
-    def model_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("model", help="model file (.nir, .net, .snn, .onnx) or 'digits' "
-                        "(shipped)")
-        sp.add_argument("--dt", type=float, default=None,
-                        help="time step in seconds for NIR time constants (default: 1e-4 if "
-                             "the graph has time constants, else 1; a warning names it)")
-        sp.add_argument("--reset", choices=["zero", "subtract", "none"], default=None,
-                        help="reset mode for NIR spiking nodes (NIR itself says 'zero'); for "
-                             "ONNX ANNs subtract (default) or zero")
-        ann = sp.add_argument_group("ONNX ANN conversion (docs/onnx.md)")
-        ann.add_argument("--balance-data", metavar="X.npy", default=None,
-                         help="(N, *input shape) typical input values for threshold "
-                              "balancing (required to convert an ANN)")
-        ann.add_argument("--ann-steps", dest="steps_ann", type=int, default=None,
-                         help="time steps per inference the conversion targets (default 64)")
-        ann.add_argument("--encoding", choices=["direct", "rate"], default=None,
-                         help="input spike code: direct (deterministic, default) or rate "
-                              "(Bernoulli)")
-        ann.add_argument("--percentile", type=float, default=None,
-                         help="robust maximum of each layer's activations (default 99.9)")
-        ann.add_argument("--leak", type=float, default=None,
-                         help="0: IF neurons (default); > 0: LIF with this leak per step")
-        ann.add_argument("--maxpool", choices=["error", "avg"], default=None,
-                         help="MaxPool: refuse (default) or approximate by average pooling")
+    sp.add_argument("model", nargs=None if required else "?",
+                    help="model file (.nir, .net, .snn, .onnx) or 'digits' (shipped)")
+    sp.add_argument("--dt", type=float, default=None,
+                    help="time step in seconds for NIR time constants (default: 1e-4 if "
+                         "the graph has time constants, else 1; a warning names it)")
+    sp.add_argument("--reset", choices=[m.value for m in ResetMode], default=None,
+                    help="reset mode for NIR spiking nodes (NIR itself says 'zero'); for "
+                         "ONNX ANNs subtract (default) or zero")
+    ann = sp.add_argument_group("ONNX ANN conversion (docs/onnx.md)")
+    ann.add_argument("--balance-data", metavar="X.npy", default=None,
+                     help="(N, *input shape) typical input values for threshold "
+                          "balancing (required to convert an ANN)")
+    ann.add_argument("--ann-steps", dest="steps_ann", type=int, default=None,
+                     help="time steps per inference the conversion targets (default 64)")
+    ann.add_argument("--encoding", choices=ENCODINGS, default=None,
+                     help="input spike code: direct (deterministic, default) or rate "
+                          "(Bernoulli)")
+    ann.add_argument("--percentile", type=float, default=None,
+                     help="robust maximum of each layer's activations (default 99.9)")
+    ann.add_argument("--leak", type=float, default=None,
+                     help="0: IF neurons (default); > 0: LIF with this leak per step")
+    ann.add_argument("--maxpool", choices=MAXPOOL, default=None,
+                     help="MaxPool: refuse (default) or approximate by average pooling")
 
+
+def _add_inspect(sub: Any) -> None:
     sp = sub.add_parser("inspect", help="print the IR (text) or a JSON structure summary")
-    model_args(sp)
+    _model_args(sp)
     sp.add_argument("--format", choices=["text", "json"], default="text")
     sp.add_argument("--full", action="store_true", help="print large arrays inline too")
     sp.set_defaults(fn=cmd_inspect)
 
+
+def _add_convert(sub: Any) -> None:
     sp = sub.add_parser("convert", help="write the model as .snn text, .nir or spiking .onnx")
-    model_args(sp)
+    _model_args(sp)
     sp.add_argument("-o", "--output", required=True, help="OUT.snn, OUT.nir or OUT.onnx")
     sp.set_defaults(fn=cmd_convert)
 
+
+def _add_encode(sub: Any) -> None:
     sp = sub.add_parser("encode", help="encode input values as the spikes a converted ANN "
                         "expects")
-    model_args(sp)
+    _model_args(sp)
     sp.add_argument("--values", required=True, metavar="X.npy",
                     help="(N, *input shape) input values, e.g. images")
     sp.add_argument("--steps", type=int, default=None,
@@ -449,33 +496,50 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help="OUT.npy of (N, T, *shape) spikes")
     sp.set_defaults(fn=cmd_encode)
 
+
+def _add_targets(sub: Any) -> None:
     sp = sub.add_parser("targets", help="list the targets, or print one with its sources")
     sp.add_argument("name", nargs="?", help="a built-in target or a .toml file")
     sp.add_argument("--format", choices=["text", "json"], default="text")
     sp.set_defaults(fn=cmd_targets)
 
+
+def _add_compile(sub: Any) -> None:
+    from snnc.compiler.fixed import WEIGHT_CHOICES
+    from snnc.compiler.passes.place import PLACERS
+
     sp = sub.add_parser("compile", help="quantize and map a model for a target; writes an "
                         "artifact directory")
-    model_args(sp)
+    _model_args(sp, required=False)
     sp.add_argument("--target", "-t", default="loihi2",
                     help="loihi2, tianjic, refsim, or a target .toml file (default loihi2)")
     sp.add_argument("-o", "--output", default=None, help="artifact directory "
                     "(default: <model>.<target>)")
-    sp.add_argument("--weight-bits", choices=["8", "4", "2", "ternary"], default="8")
+    sp.add_argument("--weight-bits", choices=WEIGHT_CHOICES, default=None,
+                    help="weight precision (default: the target's stored width, 8 on loihi2 "
+                         "and tianjic)")
     sp.add_argument("--per-channel", action="store_true",
                     help="one weight scale per output channel (folded into thresholds)")
     sp.add_argument("--calibrate", metavar="X.npy", default=None,
                     help="sample input spikes (B, T, *shape) to choose scales that keep spike "
                          "counts closest to the float model")
-    sp.add_argument("--placer", choices=["anneal", "hilbert", "sequential", "metis"],
-                    default="anneal", help="placement algorithm (default anneal)")
+    sp.add_argument("--placer", choices=PLACERS, default=PLACERS[0],
+                    help=f"placement algorithm (default {PLACERS[0]})")
     sp.add_argument("--seed", type=int, default=0, help="seed of the annealing placer")
     sp.add_argument("--max-chips", type=int, default=None,
                     help="fail (naming the layer) if the model needs more chips")
     sp.add_argument("--json", action="store_true", help="print one JSON summary object")
-    sp.add_argument("--time-passes", action="store_true", help="print each pass's time")
+    sp.add_argument("--time-passes", action="store_true",
+                    help="print each pass's time and its verifier's")
+    sp.add_argument("--passes", action="store_true",
+                    help="list the pipeline (passes, stages, options) and exit")
+    sp.add_argument("--print-ir-after", action="append", metavar="PASS",
+                    help="print the IR (or the core map summary) after PASS to stderr; "
+                         "repeatable, or 'all'")
     sp.set_defaults(fn=cmd_compile)
 
+
+def _add_report(sub: Any) -> None:
     sp = sub.add_parser("report", help="resources, activity, energy, time and fidelity of an "
                         "artifact (JSON / Markdown / HTML)")
     sp.add_argument("artifact", help="a compiled artifact directory")
@@ -489,13 +553,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     sp.set_defaults(fn=cmd_report)
 
+
+def _add_run(sub: Any) -> None:
     sp = sub.add_parser("run", help="simulate a model file (float engine) or a compiled "
-                        "artifact (fixed or lava engine)")
-    model_args(sp)
+                        "artifact (refsim, fixed or lava engine)")
+    _model_args(sp)
     sp.add_argument("--input", required=True, help="X.npy (T, *shape) or (B, T, *shape) with "
                     "--batch; .npz with one array per input port")
     sp.add_argument("--steps", type=int, default=None, help="steps to run (default: input T)")
-    sp.add_argument("--engine", default=None, choices=["float", "fixed", "lava", "refsim"],
+    sp.add_argument("--engine", default=None, choices=["float", *api.ENGINES],
                     help="model files: float; artifacts: refsim (default: the simulated chip "
                          "runs the core map), fixed (fixed-point engine on the IR) or lava")
     sp.add_argument("--batch", action="store_true", help="input has a leading batch axis")
@@ -506,6 +572,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", default=None, help="OUT.npz")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(fn=cmd_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="snnc", description="Compile spiking neural networks for "
+                                "neuromorphic hardware.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for add in (_add_inspect, _add_convert, _add_encode, _add_targets, _add_compile,
+                _add_report, _add_run):
+        add(sub)
     return p
 
 

@@ -11,14 +11,15 @@ from dataclasses import replace
 
 import numpy as np
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Projection
-from snnc.compiler.targets import TargetSpec
+from snnc.compiler.passes import PassContext, Stage, register_pass
 
 ALWAYS_ON = "_always_on"
 
 
-def lower_current_bias(graph: Graph, target: TargetSpec) -> Graph:
-    """Rewrite i_bias into a projection from one always-on neuron (if the target needs it)."""
-    if target["format.current_bias"]:
+@register_pass(stage_in=Stage.FLOAT)
+def lower_current_bias(graph: Graph, ctx: PassContext, opts: None = None) -> Graph:
+    """current bias -> input from an always-on neuron (targets without one)"""
+    if ctx.arith.current_bias:
         return graph
     biased = [p for p in graph.populations.values() if p.i_bias.any()]
     if not biased:

@@ -13,24 +13,17 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from snnc.compiler.fixed import Relay
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Projection, ResetMode
 from snnc.compiler.linalg import projection_coo
-from snnc.compiler.targets import TargetSpec
+from snnc.compiler.passes import PassContext, Stage, register_pass
 
 
-def relay_population(name: str, levels: int, n: int, semantics: str) -> Population:
-    """Neurons that fire exactly one step after any input and forget it at once."""
-    if semantics == "loihi":  # du=dv=4095: u, v keep nothing; v = a<<6 > vth<<6 = 0
-        decay, unity = 4095.0, 4095.0
-    else:  # tianjic: alpha = 0 retention, v = a > 0
-        decay, unity = 0.0, 0.0
-    return Population.make(name, (levels, n), NeuronModel.LIF, du=decay, dv=unity, v_th=0.0,
-                           reset=ResetMode.ZERO)
-
-
-def relay_weight(semantics: str) -> tuple[float, int]:
-    """(weight, weight_bits) of a relay synapse: the smallest weight on the target's grid."""
-    return (2.0, 8) if semantics == "loihi" else (1.0, 2)
+def relay_population(name: str, levels: int, n: int, relay: Relay) -> Population:
+    """Neurons that fire exactly one step after any input and forget it at once (their
+    registers come from the target's arithmetic, compiler/fixed.py `relay`)."""
+    return Population.make(name, (levels, n), NeuronModel.LIF, du=float(relay.du),
+                           dv=float(relay.dv), v_th=float(relay.v_th), reset=ResetMode.ZERO)
 
 
 def _sparse(name: str, src: str, dst: str, n_dst: int, rows: np.ndarray, cols: np.ndarray,
@@ -45,13 +38,14 @@ def _sparse(name: str, src: str, dst: str, n_dst: int, rows: np.ndarray, cols: n
                       indptr=indptr, indices=cols, **kw)
 
 
-def lower_delays(g: Graph, t: TargetSpec) -> Graph:
-    """Replace every delay above the target's maximum by relay chains; records the cost."""
-    dmax = int(t["format.delay_max"])
+@register_pass(stage_in=Stage.FIXED, requires=("quantize",))
+def lower_delays(g: Graph, ctx: PassContext, opts: None = None) -> Graph:
+    """delays beyond the target's maximum -> relay-neuron chains (exact)"""
+    dmax = ctx.arith.delay_max
     if all(p.max_delay <= dmax for p in g.projections.values()):
         return g
-    semantics = str(g.meta["semantics"])
-    wr, bits = relay_weight(semantics)
+    relay = ctx.arith.relay()
+    wr, bits = float(relay.weight), relay.weight_bits
     projs = dict(g.projections)
     pops = dict(g.populations)
     levels: dict[str, int] = {}
@@ -68,27 +62,27 @@ def lower_delays(g: Graph, t: TargetSpec) -> Graph:
         if keep.any():
             projs[name] = _sparse(name, p.src, p.dst, n_dst, r[keep], c[keep], w[keep],
                                   d[keep], like=p)
-        relay = f"{p.src}.delay"
+        chain_pop = f"{p.src}.delay"
         for dv in np.unique(d[~keep]):
             m = d == dv
             lvl = int(dv) - dmax - 1  # the chain level the synapse leaves from
             projs[f"{name}.d{int(dv)}"] = _sparse(
-                f"{name}.d{int(dv)}", relay, p.dst, n_dst, r[m], lvl * n_src + c[m], w[m],
+                f"{name}.d{int(dv)}", chain_pop, p.dst, n_dst, r[m], lvl * n_src + c[m], w[m],
                 np.full(int(m.sum()), dmax, dtype=np.int64), like=p)
     added = 0
     for src, m in sorted(levels.items()):
         n = g.node_size(src)
-        relay = f"{src}.delay"
-        pops[relay] = relay_population(relay, m, n, semantics)
+        name = f"{src}.delay"
+        pops[name] = relay_population(name, m, n, relay)
         added += m * n
         idx = np.arange(n)
-        projs[f"{relay}.in"] = _sparse(f"{relay}.in", src, relay, m * n, idx, idx,
-                                       np.full(n, wr), np.zeros(n, dtype=np.int64), bits=bits)
+        projs[f"{name}.in"] = _sparse(f"{name}.in", src, name, m * n, idx, idx,
+                                      np.full(n, wr), np.zeros(n, dtype=np.int64), bits=bits)
         if m > 1:
             chain = np.arange(n, m * n)
-            projs[f"{relay}.chain"] = _sparse(f"{relay}.chain", relay, relay, m * n, chain,
-                                              chain - n, np.full(len(chain), wr),
-                                              np.zeros(len(chain), dtype=np.int64), bits=bits)
+            projs[f"{name}.chain"] = _sparse(f"{name}.chain", name, name, m * n, chain,
+                                             chain - n, np.full(len(chain), wr),
+                                             np.zeros(len(chain), dtype=np.int64), bits=bits)
     log = {"relay_neurons": added, "chains": {s: m for s, m in sorted(levels.items())},
            "delay_max": dmax}
     return replace(g, populations=pops, projections=projs).with_meta(lower_delays=log)

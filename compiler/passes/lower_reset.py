@@ -15,12 +15,13 @@ from dataclasses import replace
 
 import numpy as np
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Projection, ResetMode
-from snnc.compiler.targets import TargetSpec
+from snnc.compiler.passes import PassContext, Stage, register_pass
 
 
-def lower_reset(graph: Graph, target: TargetSpec) -> Graph:
-    """Rewrite subtract-reset IF/LIF populations if the target lacks that reset."""
-    if "subtract" in list(target["format.resets"]):
+@register_pass(stage_in=Stage.FLOAT)
+def lower_reset(graph: Graph, ctx: PassContext, opts: None = None) -> Graph:
+    """reset by subtraction -> integrating current + self-synapse (zero-reset targets)"""
+    if "subtract" in ctx.arith.resets:
         return graph
     todo = [p for p in graph.populations.values()
             if p.reset is ResetMode.SUBTRACT and p.model in (NeuronModel.IF, NeuronModel.LIF)

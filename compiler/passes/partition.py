@@ -23,6 +23,7 @@ import numpy as np
 from snnc.compiler.coremap import LIMITS, PARTIAL, SOMA, CoreMap, Ids, Synapses
 from snnc.compiler.errors import SnncError
 from snnc.compiler.ir import Graph
+from snnc.compiler.passes import PassContext, Stage, register_pass
 from snnc.compiler.targets import TargetSpec
 
 
@@ -221,9 +222,10 @@ def _fanout(syn: Synapses, order2: np.ndarray, syn_core: np.ndarray, n_src: int,
     return counts if tree else np.minimum(counts, 1)
 
 
-def partition(g: Graph, t: TargetSpec, on_progress: Callable[[str], None] | None = None
-              ) -> CoreMap:
-    """Cut the fixed IR into cores (module docstring)."""
+@register_pass(stage_in=Stage.FIXED, stage_out=Stage.MAPPED, requires=("quantize",))
+def partition(g: Graph, ctx: PassContext, opts: None = None) -> CoreMap:
+    """cut populations into cores within every per-core limit (dendrite split)"""
+    t = ctx.target
     lim = _Limits(t)
     order = population_order(g)
     ids = Ids.of(g, order)
@@ -262,9 +264,8 @@ def partition(g: Graph, t: TargetSpec, on_progress: Callable[[str], None] | None
         out_use = _out_usage(cut, actual[at])
         if (out_use <= lim.O).all():
             break
-        if on_progress:
-            on_progress(f"partition: fan-out over {lim.O} on {(out_use > lim.O).sum()} cores; "
-                        f"re-cutting ({attempt + 1})")
+        ctx.say(f"partition: fan-out over {lim.O} on {(out_use > lim.O).sum()} cores; "
+                f"re-cutting ({attempt + 1})")
         fan_src = np.maximum(fan_src, actual)
         if attempt >= 3:  # still over after re-cuts: inflate the neurons of the cores over
             for c in np.flatnonzero(out_use > lim.O):

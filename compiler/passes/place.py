@@ -16,15 +16,32 @@ grid and a hop between chips counts as one hop. Placers:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from snnc.compiler.coremap import PARTIAL, CoreMap
 from snnc.compiler.errors import SnncError
+from snnc.compiler.passes import PassContext, Stage, register_pass
 from snnc.compiler.targets import TargetSpec
 
 PLACERS = ("anneal", "hilbert", "sequential", "metis")
+
+
+@dataclass(frozen=True)
+class PlaceOptions:
+    """Where cores go (recorded in the artifact's manifest)."""
+
+    placer: str = "anneal"  # one of PLACERS
+    seed: int = 0  # of the annealing placer
+    max_chips: int | None = None  # None: as many chips as the model needs
+
+    def __post_init__(self) -> None:
+        if self.placer not in PLACERS:
+            raise SnncError(f"unknown placer {self.placer!r}; choose one of "
+                            f"{', '.join(PLACERS)}")
+        if self.max_chips is not None and self.max_chips < 1:
+            raise SnncError(f"--max-chips must be at least 1, got {self.max_chips}")
 
 
 class DoesNotFit(SnncError):
@@ -192,13 +209,11 @@ def check_fits(cm: CoreMap, t: TargetSpec, max_chips: int | None) -> int:
            if binding == "synapse_memory_bits" else ""))
 
 
-def place(cm: CoreMap, t: TargetSpec, placer: str = "anneal", seed: int = 0,
-          max_chips: int | None = None, on_progress: Callable[[str], None] | None = None
-          ) -> CoreMap:
-    """Assign slots (module docstring); records the objective of the start and the result."""
-    if placer not in PLACERS:
-        raise SnncError(f"unknown placer {placer!r}; choose one of {', '.join(PLACERS)}")
-    chips = check_fits(cm, t, max_chips)
+@register_pass(stage_in=Stage.MAPPED, options=PlaceOptions, requires=("partition",))
+def place(cm: CoreMap, ctx: PassContext, opts: PlaceOptions) -> CoreMap:
+    """cores -> (chip, x, y) slots minimizing traffic-weighted hops"""
+    t, placer, seed = ctx.target, opts.placer, opts.seed
+    chips = check_fits(cm, t, opts.max_chips)
     mesh = Mesh(t, chips)
     w = traffic(cm)
     n = cm.n_cores
@@ -210,8 +225,7 @@ def place(cm: CoreMap, t: TargetSpec, placer: str = "anneal", seed: int = 0,
         slot = place_hilbert(n, mesh)
         if placer == "anneal":
             before = weighted_hops(w, mesh.gx[slot], mesh.gy[slot])
-            if on_progress:
-                on_progress(f"place: annealing {n} cores (start {before:.0f} weighted hops)")
+            ctx.say(f"place: annealing {n} cores (start {before:.0f} weighted hops)")
             slot = place_anneal(w, mesh, slot, seed)
     gx, gy = mesh.gx[slot], mesh.gy[slot]
     meta = dict(cm.meta, placer=placer, seed=seed, chips=chips,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 from snnc.compiler.coremap import PARTIAL, CoreMap
-from snnc.compiler.targets import TargetSpec
+from snnc.compiler.passes import PassContext, Stage, register_pass
 
 DIRS = ("east", "west", "north", "south")
 
@@ -94,8 +94,10 @@ def _unicast(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, n: 
     return int(((np.abs(x1 - x0) + np.abs(y1 - y0)) * n).sum())
 
 
-def route(cm: CoreMap, t: TargetSpec) -> CoreMap:
-    """Routes, tables and link loads (module docstring)."""
+@register_pass(stage_in=Stage.MAPPED, requires=("place",))
+def route(cm: CoreMap, ctx: PassContext, opts: None = None) -> CoreMap:
+    """XY routes, multicast trees or relay chains, per-core tables, link loads"""
+    t = ctx.target
     gx, gy = cm.global_xy()
     h, w = int(gy.max(initial=0)) + 1, int(gx.max(initial=0)) + 1
     cols, rows = (int(v) for v in t["chip.mesh"])

@@ -1,58 +1,48 @@
 """Target descriptions: one TOML data file per chip, every number with its source.
 
 A fact is `key = { value = ..., source = "...", borrowed_from = "..." }` inside a section.
-A user file may say `extends = "loihi2"` and override only what differs. The loader rejects a
-fact without a source, and a file without the facts its arithmetic (`semantics`) needs.
+A user file may say `extends = "loihi2"` and override only what differs. Top-level keys:
+`name`, `description`, `semantics` (which arithmetic of compiler/fixed.py), `emit` (which
+backends write the artifact) and `extends`.
+
+The loader requires exactly the facts the code reads: COMMON_FACTS (mapping, timing, energy)
+and the `[format]` facts of the target's arithmetic (compiler/fixed.py, `FACTS`). It rejects
+a fact without a source and a value of the wrong kind; other facts (kept for reference, such
+as published latencies in ns) are allowed and printed, but nothing reads them.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from snnc.compiler.errors import SnncError
+from snnc.compiler.fixed import ARITHMETICS, Arithmetic, FactError
 
 BUILTIN_DIR = Path(__file__).parent
-SEMANTICS = ("loihi", "tianjic")
-REQUIRED = (
-    "chip.cores", "chip.mesh", "core.neurons", "core.in_axons", "core.out_axons",
-    "core.synapse_memory_bits", "format.weight_bits", "format.weight_min", "format.weight_max",
-    "format.weight_exp_min", "format.weight_exp_max", "format.decay_bits", "format.state_bits",
-    "format.delay_max", "format.current_bias", "format.resets", "format.refractory_max",
-    "energy_pj.synop", "noc.multicast",
-)
-REQUIRED_BY_SEMANTICS = {
-    "loihi": ("format.vth_bits", "format.vth_shift", "format.act_shift", "format.bias_mant_bits",
-              "format.bias_exp_bits"),
-    "tianjic": ("format.accumulator_bits",),
+SEMANTICS = tuple(ARITHMETICS)
+
+# fact -> kind; every one is read by the code: partition/place/route (chip, core, noc),
+# the refsim program's timing model (timing, noc), reports (energy_pj, noc)
+COMMON_FACTS: dict[str, str] = {
+    "chip.cores": "pos_int", "chip.mesh": "mesh",
+    "core.neurons": "pos_int", "core.in_axons": "pos_int", "core.out_axons": "pos_int",
+    "core.synapse_memory_bits": "pos_int",
+    "noc.multicast": "multicast",
+    "noc.hop_latency_cycles_ew": "number", "noc.hop_latency_cycles_ns": "number",
+    "noc.link_occupancy_cycles": "number",
+    "noc.hop_energy_pj_ew": "number", "noc.hop_energy_pj_ns": "number",
+    "energy_pj.synop": "number", "energy_pj.neuron_update_active": "number",
+    "energy_pj.neuron_update_inactive": "number", "energy_pj.spike_in_tile": "number",
+    "timing.clock_hz": "pos_number", "timing.cycles_per_synop": "number",
+    "timing.cycles_per_neuron_update": "number", "timing.cycles_per_spike": "number",
 }
-
-
-_BOOL = ("format.current_bias",)
-_RESETS = ("zero", "subtract", "none")
-
-
-def _check_type(key: str, value: Any) -> str | None:
-    """Why a required fact's value has the wrong type, or None."""
-    if key in _BOOL:
-        return None if isinstance(value, bool) else "must be true or false"
-    if key == "chip.mesh":
-        ok = (isinstance(value, list) and len(value) == 2
-              and all(isinstance(v, int) and v > 0 for v in value))
-        return None if ok else "must be [columns, rows] of positive integers"
-    if key == "noc.multicast":
-        return None if value in ("tree", "relay") else 'must be "tree" or "relay"'
-    if key == "format.resets":
-        ok = isinstance(value, list) and value and all(v in _RESETS for v in value)
-        return None if ok else f"must be a list drawn from {list(_RESETS)}"
-    if key.startswith("energy_pj."):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-        return None if ok else "must be a non-negative number"
-    if isinstance(value, bool) or not isinstance(value, int):
-        return "must be an integer"
-    return None
+# read when present: a per-step cycle budget (Tianjic's synchronous step round)
+OPTIONAL_FACTS: dict[str, str] = {"timing.cycles_per_step": "pos_number"}
+MULTICAST = ("tree", "relay")
 
 
 class TargetError(SnncError):
@@ -68,13 +58,14 @@ class Fact:
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A loaded target: name, arithmetic, and its facts keyed "section.key"."""
+    """A loaded target: name, arithmetic, backends, and its facts keyed "section.key"."""
 
     name: str
     description: str
     semantics: str
     facts: dict[str, Fact]
     path: str
+    emit: tuple[str, ...] = ("refsim",)
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.facts:
@@ -84,9 +75,23 @@ class TargetSpec:
     def get(self, key: str, default: Any = None) -> Any:
         return self.facts[key].value if key in self.facts else default
 
+    @cached_property
+    def arith(self) -> Arithmetic:
+        """The target's `[format]` facts as its arithmetic (compiler/fixed.py)."""
+        try:
+            return ARITHMETICS[self.semantics].from_facts(self.get)
+        except FactError as e:
+            raise _fact_error(self.path, e.key, self.get(e.key), e.message) from None
+
+    def with_facts(self, facts: dict[str, Any], source: str = "override") -> TargetSpec:
+        """A copy with some facts replaced, checked like a loaded file (tests, sweeps)."""
+        new = {**self.facts, **{k: Fact(v, source) for k, v in facts.items()}}
+        return _checked(replace(self, facts=new))
+
     def to_json(self) -> dict[str, Any]:
         """Plain dict (for manifests and `snnc targets NAME --format json`)."""
         return {"name": self.name, "description": self.description, "semantics": self.semantics,
+                "emit": list(self.emit),
                 "facts": {k: {"value": f.value, "source": f.source,
                               **({"borrowed_from": f.borrowed_from} if f.borrowed_from else {})}
                           for k, f in sorted(self.facts.items())}}
@@ -94,6 +99,12 @@ class TargetSpec:
 
 def builtin_names() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def required_facts(semantics: str) -> dict[str, str]:
+    """Every fact a target of this arithmetic must have, with its kind."""
+    fmt = {f"format.{k}": v for k, v in ARITHMETICS[semantics].FACTS.items()}
+    return {**COMMON_FACTS, **fmt}
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -105,6 +116,8 @@ def _read(path: Path) -> dict[str, Any]:
                           f"{', '.join(builtin_names())}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise TargetError(f"{path}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise TargetError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
 def _facts(doc: dict[str, Any], path: Path) -> dict[str, Fact]:
@@ -124,6 +137,49 @@ def _facts(doc: dict[str, Any], path: Path) -> dict[str, Fact]:
     return out
 
 
+def _kind_error(value: Any, kind: str) -> str | None:
+    """Why a fact's value does not fit its kind, or None."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "mesh":
+        ok = (isinstance(value, list) and len(value) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
+        return None if ok else "must be [columns, rows] of positive integers"
+    if kind == "multicast":
+        return None if value in MULTICAST else f"must be one of {list(MULTICAST)}"
+    if kind == "number":
+        return None if number and value >= 0 else "must be a non-negative number"
+    if kind == "pos_number":
+        return None if number and value > 0 else "must be a positive number"
+    if kind == "pos_int":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return None if ok else "must be a positive integer"
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _fact_error(path: str, key: str, value: Any, why: str) -> TargetError:
+    if "." in key:
+        sec, name = key.split(".", 1)
+        return TargetError(f"{path}: [{sec}] {name} = {value!r}: {why}")
+    return TargetError(f"{path}: {key}: {why}")
+
+
+def _checked(t: TargetSpec) -> TargetSpec:
+    """Every required fact present and of its kind; the arithmetic's own checks pass."""
+    missing = [k for k in required_facts(t.semantics) if k not in t.facts]
+    if missing:
+        raise TargetError(f"{t.path}: target {t.name!r} lacks the facts {', '.join(missing)}; "
+                          "add them or say extends = \"loihi2\"")
+    for k, kind in {**COMMON_FACTS, **OPTIONAL_FACTS}.items():
+        if k in t.facts and (why := _kind_error(t.facts[k].value, kind)) is not None:
+            raise _fact_error(t.path, k, t.facts[k].value, why)
+    cols, rows = t["chip.mesh"]
+    if cols * rows < int(t["chip.cores"]):
+        raise _fact_error(t.path, "chip.mesh", t["chip.mesh"], f"a {cols}x{rows} mesh has no "
+                          f"slot for each of the {t['chip.cores']} cores of chip.cores")
+    t.arith  # noqa: B018 - builds (and so checks) the arithmetic
+    return t
+
+
 def load_target(name_or_path: str, _seen: tuple[str, ...] = ()) -> TargetSpec:
     """A built-in target by name, or a user's TOML file by path."""
     path = Path(name_or_path)
@@ -136,23 +192,23 @@ def load_target(name_or_path: str, _seen: tuple[str, ...] = ()) -> TargetSpec:
     facts: dict[str, Fact] = {}
     base = doc.get("extends")
     if base is not None:
+        if not isinstance(base, str):
+            raise TargetError(f"{path}: extends must name a target, got {base!r}")
         if base in _seen:
             raise TargetError(f"{path}: 'extends' forms a cycle: {' -> '.join(_seen + (base,))}")
-        parent = load_target(str(base), _seen + (str(base),))
+        parent = load_target(base, _seen + (base,))
         facts.update(parent.facts)
         doc.setdefault("semantics", parent.semantics)
+        doc.setdefault("emit", list(parent.emit))
     facts.update(_facts(doc, path))
     name = doc.get("name", path.stem)
     semantics = doc.get("semantics")
     if semantics not in SEMANTICS:
         raise TargetError(f"{path}: semantics must be one of {list(SEMANTICS)}, got {semantics!r}")
-    missing = [k for k in REQUIRED + REQUIRED_BY_SEMANTICS[semantics] if k not in facts]
-    if missing:
-        raise TargetError(f"{path}: target {name!r} lacks the facts {', '.join(missing)}; "
-                          "add them or say extends = \"loihi2\"")
-    for k in REQUIRED + REQUIRED_BY_SEMANTICS[semantics]:
-        if (why := _check_type(k, facts[k].value)) is not None:
-            sec, key = k.split(".", 1)
-            raise TargetError(f"{path}: [{sec}] {key} = {facts[k].value!r} {why}")
-    return TargetSpec(name=str(name), description=str(doc.get("description", "")),
-                      semantics=semantics, facts=facts, path=str(path))
+    emit = doc.get("emit", ["refsim"])
+    if not (isinstance(emit, list) and all(isinstance(e, str) for e in emit)):
+        raise TargetError(f"{path}: emit must be a list of backend names, e.g. "
+                          "[\"refsim\", \"lava\"]")
+    return _checked(TargetSpec(name=str(name), description=str(doc.get("description", "")),
+                               semantics=semantics, facts=facts, path=str(path),
+                               emit=tuple(dict.fromkeys(emit))))

@@ -43,8 +43,11 @@ def test_compile_json_summary_and_byte_identical_artifact(tmp_path, capsys, targ
     assert main(["compile", DIGITS, "--target", target, "-o", str(b)]) == 0
     ta, tb = tree(a), tree(b)
     assert ta == tb and "manifest.json" in ta
-    assert ("lava/network.py" in ta) == (target != "tianjic")
+    assert ("lava/network.py" in ta) == (target == "loihi2")  # the targets' emit lists
+    assert ("tianjic/routes.json" in ta) == (target == "tianjic")
     manifest = json.loads(ta["manifest.json"])
+    assert manifest["target"]["emit"] == {"loihi2": ["refsim", "lava"], "refsim": ["refsim"],
+                                          "tianjic": ["refsim", "tianjic"]}[target]
     assert manifest["target"]["name"] == target and manifest["source"]["file"] == "digits.nir"
 
 

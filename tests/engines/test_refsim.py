@@ -3,8 +3,6 @@ equals the fixed-point engine's on the original (un-mapped, un-lowered) fixed IR
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,12 +10,14 @@ from hypothesis import strategies as st
 from snnc import api
 from snnc.backends.refsim import program
 from snnc.compiler.coremap import PARTIAL
+from snnc.compiler.passes import PassContext
 from snnc.compiler.passes.lower_delays import lower_delays
 from snnc.compiler.passes.partition import partition
-from snnc.compiler.passes.place import place
+from snnc.compiler.passes.place import PlaceOptions, place
 from snnc.compiler.passes.route import route
-from snnc.compiler.targets import Fact, TargetSpec, load_target
+from snnc.compiler.targets import TargetSpec, load_target
 from snnc.compiler.verify_fixed import validate_fixed
+from snnc.compiler.verify_mapped import verify_coremap
 from snnc.runtime.fixed_engine import FixedEngine
 from snnc.runtime.refsim import RefSim
 
@@ -30,18 +30,23 @@ N_RANDOM = 60  # per arithmetic: 120 random networks per run
 def tiny_target(base: str, delay_max: int) -> TargetSpec:
     """Cores of 3 neurons, 8 axons and 32 8-bit synapses; chips of 2 cores: random networks
     of a few neurons split into cores, dendrites and chips."""
-    t = load_target(base)
     small = {"core.neurons": 3, "core.in_axons": 8, "core.out_axons": 64,
              "core.synapse_memory_bits": 256, "chip.cores": 2, "chip.mesh": [2, 1],
              "format.delay_max": delay_max, "format.weight_exp_min": -8,
-             "format.weight_exp_max": 8}
-    return replace(t, facts={**t.facts, **{k: Fact(v, "test") for k, v in small.items()}})
+             "format.weight_exp_max": 7}
+    return load_target(base).with_facts(small, "test")
+
+
+TINY_LOIHI, TINY_TIANJIC = tiny_target("loihi2", 2), tiny_target("tianjic", 0)
 
 
 def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # type: ignore[no-untyped-def]
                     placer: str = "anneal"):
-    low = validate_fixed(lower_delays(g, t), t)
-    cm = route(place(partition(low, t), t, placer, seed=1), t)
+    ctx = PassContext(t)
+    low = validate_fixed(lower_delays(g, ctx), t)
+    cm = partition(low, ctx)
+    for p in (lambda m: place(m, ctx, PlaceOptions(placer, seed=1)), lambda m: route(m, ctx)):
+        cm = verify_coremap(p(cm), t)
     got = RefSim(program(low, cm, t)).run(x, steps=steps, trace=True, counters=True)
     want = FixedEngine(g).run(x, steps=steps, trace=True)
     relays = {k for k in got.traces if k.split(":", 1)[1] not in g.populations}
@@ -57,11 +62,10 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_loihi_networks_split_and_lowered(data: st.DataObject) -> None:
-    g = data.draw(loihi_networks(max_pops=3, max_n=8, max_delay=6))
-    g = g.with_meta(target="tiny")
+    g = data.draw(loihi_networks(max_pops=3, max_n=8, max_delay=6, target=TINY_LOIHI))
     steps = data.draw(st.integers(1, 14))
     x = data.draw(spike_inputs(g, steps))
-    cm, low = map_and_compare(g, tiny_target("loihi2", 2), x, steps + 10,
+    cm, low = map_and_compare(g, TINY_LOIHI, x, steps + 10,
                               data.draw(st.sampled_from(["anneal", "sequential", "metis"])))
     if low.n_neurons > 6:
         assert cm.meta["chips"] >= 2
@@ -71,10 +75,11 @@ def test_random_loihi_networks_split_and_lowered(data: st.DataObject) -> None:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_tianjic_networks_split_and_lowered(data: st.DataObject) -> None:
-    g = tianjic_from(data.draw(loihi_networks(max_pops=3, max_n=8, max_delay=6)), data)
+    g = tianjic_from(data.draw(loihi_networks(max_pops=3, max_n=8, max_delay=6)), data,
+                     TINY_TIANJIC)
     steps = data.draw(st.integers(1, 14))
     x = data.draw(spike_inputs(g, steps))
-    map_and_compare(g, tiny_target("tianjic", 0), x, steps + 10)
+    map_and_compare(g, TINY_TIANJIC, x, steps + 10)
 
 
 def test_the_random_cases_do_force_every_kind_of_split(rng) -> None:  # type: ignore[no-untyped-def]
@@ -82,28 +87,28 @@ def test_the_random_cases_do_force_every_kind_of_split(rng) -> None:  # type: ig
     from hypothesis import find
 
     def forces(g) -> bool:  # type: ignore[no-untyped-def]
-        t = tiny_target("loihi2", 2)
-        low = lower_delays(g, t)
-        cm = partition(low, t)
+        ctx = PassContext(TINY_LOIHI)
+        low = lower_delays(g, ctx)
+        cm = partition(low, ctx)
         return (bool((cm.kind == PARTIAL).any()) and "lower_delays" in low.meta
                 and cm.n_cores > 2)
 
-    g = find(loihi_networks(max_pops=3, max_n=8, max_delay=6), forces,
+    g = find(loihi_networks(max_pops=3, max_n=8, max_delay=6, target=TINY_LOIHI), forces,
              settings=settings(database=None, max_examples=500))
     x = {"in": (rng.random((2, 10, g.inputs["in"].size)) < 0.5).astype(np.int64)}
-    map_and_compare(g, tiny_target("loihi2", 2), x, 20)
+    map_and_compare(g, TINY_LOIHI, x, 20)
 
 
 @pytest.mark.parametrize("target", ["loihi2", "tianjic"])
 @pytest.mark.parametrize("model", [*NIR_FILES, *NETX_FILES])
 def test_real_models_bit_exact(model: str, target: str, rng) -> None:  # type: ignore[no-untyped-def]
     path = shared_file(f"nir/{model}.nir" if model in NIR_FILES else f"netx/{model}.net")
-    fixed, opts = api.compile_graph(api.load(str(path)), target)
-    cm = api.map_compiled(fixed, target, opts)
+    c = api.compile(api.load(str(path)), target)
+    fixed = c.fixed
     x = {k: (rng.random((2, 12, p.size)) < 0.3).astype(np.int64)
          for k, p in fixed.inputs.items()}
-    got = RefSim(program(fixed, cm, load_target(target))).run(x, steps=16, trace=True,
-                                                               counters=True)
+    got = RefSim(program(fixed, c.coremap, c.target)).run(x, steps=16, trace=True,
+                                                          counters=True)
     want = FixedEngine(fixed).run(x, steps=16, trace=True)
     assert_same_traces(want.traces, got.traces, "refsim")
     assert got.counters["spikes"].sum() > 0
@@ -116,7 +121,8 @@ def test_input_beyond_int32_stops_with_the_population_named() -> None:
     from tests.fixed_strategies import int32_overflow_graph
 
     g, t = int32_overflow_graph(), load_target("loihi2")
-    sim = RefSim(program(g, route(place(partition(g, t), t), t), t))
+    ctx = PassContext(t)
+    sim = RefSim(program(g, route(place(partition(g, ctx), ctx, PlaceOptions()), ctx), t))
     n_in = g.inputs["in"].size
     with pytest.raises(RefSimError, match="population 'big'.*int32"):
         sim.run({"in": np.ones((1, 3, n_in), dtype=np.int64)})

@@ -7,23 +7,21 @@ step 1 is the step worked out in each docstring.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from snnc import api
 from snnc.backends.refsim import program
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection
+from snnc.compiler.passes import PassContext
 from snnc.compiler.passes.partition import partition
-from snnc.compiler.passes.place import place
+from snnc.compiler.passes.place import PlaceOptions, place
 from snnc.compiler.passes.route import route
-from snnc.compiler.targets import Fact, load_target
+from snnc.compiler.targets import load_target
 from snnc.runtime.refsim import RefSim
 
 
 def target(neurons: int, mesh: list[int]):  # type: ignore[no-untyped-def]
-    t = load_target("refsim")
     f = {"core.neurons": neurons, "chip.mesh": mesh, "chip.cores": mesh[0] * mesh[1]}
-    return replace(t, facts={**t.facts, **{k: Fact(v, "test") for k, v in f.items()}})
+    return load_target("refsim").with_facts(f, "test")
 
 
 def graph(pops: dict[str, int], edges: list[tuple[str, str, np.ndarray]], n_in: int) -> Graph:
@@ -36,8 +34,9 @@ def graph(pops: dict[str, int], edges: list[tuple[str, str, np.ndarray]], n_in: 
 
 
 def run(g: Graph, t, slots: dict[str, tuple[int, int]] | None = None):  # type: ignore[no-untyped-def]
-    fixed, _ = api.compile_graph(g, "refsim")
-    cm = place(partition(fixed, t), t, "sequential")
+    fixed = api.compile(g, "refsim", until="fixed").fixed
+    ctx = PassContext(t)
+    cm = place(partition(fixed, ctx), ctx, PlaceOptions("sequential"))
     if slots is not None:  # put each population's core where the test says
         home = cm.neuron_core()
         x, y = cm.x.copy(), cm.y.copy()
@@ -45,7 +44,7 @@ def run(g: Graph, t, slots: dict[str, tuple[int, int]] | None = None):  # type: 
             c = home[cm.ids.offset[name]]
             x[c], y[c] = cx, cy
         cm = cm.with_(x=x, y=y)
-    cm = route(cm, t)
+    cm = route(cm, ctx)
     x_in = np.zeros((1, 3, g.inputs["in"].size), dtype=np.int64)
     x_in[0, 0] = 1
     res = RefSim(program(fixed, cm, t)).run({"in": x_in}, counters=True)
@@ -95,10 +94,9 @@ def test_two_sources_contend_for_one_link_by_hand() -> None:
 
 
 def test_tianjic_budget_is_reported(rng) -> None:  # type: ignore[no-untyped-def]
-    fixed, opts = api.compile_graph(api.load(str(api.__file__).replace(
-        "api.py", "models/digits.nir")), "tianjic")
-    cm = api.map_compiled(fixed, "tianjic", opts)
+    c = api.compile(api.load(str(api.__file__).replace("api.py", "models/digits.nir")),
+                    "tianjic")
     x = (rng.random((2, 6, 64)) < 0.3).astype(np.int64)
-    res = RefSim(program(fixed, cm, load_target("tianjic"))).run({"input": x}, counters=True)
+    res = RefSim(program(c.fixed, c.coremap, c.target)).run({"input": x}, counters=True)
     assert res.counters["fits_budget"].shape == (6, 2) and res.counters["fits_budget"].all()
     assert (res.counters["latency_cycles"] > 0).all()

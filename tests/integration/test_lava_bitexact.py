@@ -69,7 +69,7 @@ REAL = [("digits", None), ("braille_noDelay_bias_zero", "nir/braille_noDelay_bia
 @pytest.mark.parametrize("name,rel", REAL, ids=[r[0] for r in REAL])
 def test_real_models_compile_and_run_bit_exact(name: str, rel: str | None, rng) -> None:  # type: ignore[no-untyped-def]
     path = str(ROOT / "snnc" / "models" / "digits.nir") if rel is None else str(shared_file(rel))
-    g, _ = api.compile_graph(api.load(path), "loihi2")
+    g = api.compile(api.load(path), "loihi2", until="fixed").fixed
     (port, p), = g.inputs.items()
     steps = 12 if name == "cnn_sinabs" else 25
     batch = 1 if name == "cnn_sinabs" else 2
@@ -82,8 +82,9 @@ def test_real_models_compile_and_run_bit_exact(name: str, rel: str | None, rng) 
 def test_generated_network_py_matches_in_process(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
     """lava/network.py, run as a script in a fresh interpreter, gives the in-process spikes."""
     art = tmp_path / "art"
-    g, opts = api.compile_graph(api.load(str(ROOT / "snnc" / "models" / "digits.nir")), "loihi2")
-    api.write_compiled(g, "loihi2", opts, str(art), "digits.nir")
+    c = api.compile(api.load(str(ROOT / "snnc" / "models" / "digits.nir")), "loihi2")
+    api.write_compiled(c, str(art), "digits.nir")
+    g = c.fixed
     x = (rng.random((2, 10, 64)) < 0.4).astype(np.int64)
     np.save(tmp_path / "x.npy", x)
     subprocess.run([sys.executable, str(art / "lava" / "network.py"), "--input",
@@ -107,7 +108,7 @@ def test_delays_beyond_62_run_through_relays_in_lava(rng) -> None:  # type: igno
                    delay=np.array([[70, 0], [0, 3]]))
     g = Graph.build([p], [w], [Port(name="in", shape=(2,))],
                     [Port(name="out", shape=(2,), source="h")])
-    fixed, _ = api.compile_graph(g, "loihi2")
+    fixed = api.compile(g, "loihi2", until="fixed").fixed
     assert fixed.meta["lower_delays"]["chains"] == {"in": 8}
     x = {"in": np.zeros((1, 80, 2), dtype=np.int64)}
     x["in"][0, 0, :] = 1

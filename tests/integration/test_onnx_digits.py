@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from examples.onnx_digits.train import data
 from snnc import api
-from snnc.compiler.pipeline import CompileOptions
 from snnc.frontends.ann_to_snn import AnnOptions
 from snnc.runtime.fixed_engine import FixedEngine
 
@@ -48,9 +47,9 @@ def test_converted_accuracy_within_one_point_on_both_targets(name: str, digits) 
     assert g.meta["ann"]["steps"] == STEPS == 64
     spikes = {"image": api.encode_input(g, xte)}
     for target in ("loihi2", "tianjic"):
-        fixed, opts = api.compile_graph(g, target, CompileOptions())
-        cm = api.map_compiled(fixed, target, opts)  # it maps onto the target's cores
-        assert cm.n_cores >= 1
+        c = api.compile(g, target)
+        fixed = c.fixed
+        assert c.coremap.n_cores >= 1  # it maps onto the target's cores
         if target == "loihi2":  # Loihi resets to zero: the subtract reset is emulated
             assert set(fixed.meta["lower_reset"]["populations"]) == set(g.meta["ann"]["lambda"])
         out = FixedEngine(fixed).run(spikes).outputs["logits"][:, -1]
@@ -138,7 +137,7 @@ def test_converted_mlp_runs_bit_exactly_in_lava(digits) -> None:  # type: ignore
         pytest.skip("lava-nc is not installed (make setup installs it)")
     xtr, _, xte, _ = digits
     g = api.load(str(EXAMPLE / "mlp.onnx"), balance_data=xtr, ann=AnnOptions(steps=24))
-    fixed, _ = api.compile_graph(g, "loihi2")
+    fixed = api.compile(g, "loihi2", until="fixed").fixed
     x = {"image": api.encode_input(g, xte[:2])}
     lv = api.run_compiled(fixed, x, engine="lava", trace=True)
     fx = api.run_compiled(fixed, x, engine="fixed", trace=True)

@@ -3,27 +3,26 @@ integer of any original population's trace (differential, on random networks).""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from snnc import api
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection
+from snnc.compiler.passes import PassContext
 from snnc.compiler.passes.lower_delays import lower_delays
-from snnc.compiler.targets import Fact, load_target
+from snnc.compiler.targets import load_target
 from snnc.compiler.verify_fixed import validate_fixed
 from snnc.frontends.text import parse_ir, print_ir
 from snnc.runtime.fixed_engine import FixedEngine
 
+from tests.fixed_strategies import TIANJIC as TIANJIC_WIDE
 from tests.fixed_strategies import loihi_networks, spike_inputs, tianjic_from
 
 TIANJIC = load_target("tianjic")
 
 
-def with_delay_max(name: str, dmax: int):  # type: ignore[no-untyped-def]
-    t = load_target(name)
-    return replace(t, facts={**t.facts, "format.delay_max": Fact(dmax, "test")})
+def with_delay_max(name: str, dmax: int) -> PassContext:
+    return PassContext(load_target(name).with_facts({"format.delay_max": dmax}, "test"))
 
 
 def same_traces(g: Graph, lowered: Graph, steps: int, x: dict[str, np.ndarray]) -> None:
@@ -48,7 +47,7 @@ def test_loihi_delays_beyond_the_maximum_become_relays(data: st.DataObject) -> N
 @given(data=st.data())
 def test_tianjic_delays_become_relays(data: st.DataObject) -> None:
     g = tianjic_from(data.draw(loihi_networks(max_n=6, max_delay=9)), data)
-    low = lower_delays(g, TIANJIC)
+    low = lower_delays(g, PassContext(TIANJIC_WIDE))
     assert all(p.max_delay == 0 for p in low.projections.values())
     steps = data.draw(st.integers(1, 15))
     same_traces(g, low, steps + 12, data.draw(spike_inputs(g, steps)))
@@ -62,7 +61,7 @@ def test_relay_chain_by_hand() -> None:
                    delay=np.array([[0, 2]]))
     g = Graph.build([p], [w], [Port(name="in", shape=(2,))],
                     [Port(name="out", shape=(1,), source="h")])
-    fixed, _ = api.compile_graph(g, "tianjic")
+    fixed = api.compile(g, "tianjic", until="fixed").fixed
     assert set(fixed.populations) == {"h", "in.delay"}
     assert fixed.populations["in.delay"].shape == (2, 2)
     assert fixed.meta["lower_delays"]["relay_neurons"] == 4

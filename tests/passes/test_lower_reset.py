@@ -11,12 +11,13 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection, ResetMode
+from snnc.compiler.passes import PassContext
 from snnc.compiler.passes.lower_reset import lower_reset
 from snnc.compiler.targets import load_target
 from snnc.compiler.verify import validate
 from snnc.runtime.float_engine import FloatEngine
 
-LOIHI = load_target("loihi2")
+LOIHI = PassContext(load_target("loihi2"))
 
 
 def _eighths(draw, shape: tuple[int, ...], lo: int, hi: int) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -78,4 +79,4 @@ def test_subtract_reset_emulation_keeps_every_spike(case: tuple[Graph, np.ndarra
 def test_targets_with_subtract_reset_are_left_alone() -> None:
     p = Population.make("p", (2,), NeuronModel.IF, reset=ResetMode.SUBTRACT)
     g = Graph.build([p], [], [], [Port(name="o", shape=(2,), source="p")])
-    assert lower_reset(g, load_target("tianjic")) is g
+    assert lower_reset(g, PassContext(load_target("tianjic"))) is g

@@ -23,13 +23,11 @@ DIGITS = str(api.__file__).replace("api.py", "models/digits.nir")
 
 
 def compile_and_check(g: Graph, target: str, out, opts: CompileOptions | None = None):  # type: ignore[no-untyped-def]
-    opts = opts or CompileOptions()
-    fixed, opts = api.compile_graph(g, target, opts)
-    cm = api.map_compiled(fixed, target, opts)
-    art = api.write_compiled(fixed, target, opts, str(out), "model", coremap=cm)
-    got = check_artifact(out, fixed, load_target(target))
-    assert got["cores"] == cm.n_cores
-    return cm, art
+    c = api.compile(g, target, opts)
+    art = api.write_compiled(c, str(out), "model")
+    got = check_artifact(out, c.fixed, load_target(target))
+    assert got["cores"] == c.coremap.n_cores
+    return c.coremap, art
 
 
 # Measured ratios cores / lower bound where the 1.05 is NOT reached (docs/mapping.md
@@ -88,12 +86,12 @@ def test_delays_on_tianjic_are_mapped_with_their_relays(tmp_path) -> None:  # ty
 
 
 def test_placers_are_deterministic_and_anneal_beats_sequential() -> None:
-    fixed, opts = api.compile_graph(recurrent_sheet(side=64), "tianjic")
+    g = recurrent_sheet(side=64)
     hops = {}
     for placer in ("sequential", "hilbert", "anneal", "metis"):
-        o = CompileOptions(placer=placer, seed=3)
-        a = api.map_compiled(fixed, "tianjic", o)
-        b = api.map_compiled(fixed, "tianjic", o)
+        o = CompileOptions.of(placer=placer, seed=3)
+        a = api.compile(g, "tianjic", o).coremap
+        b = api.compile(g, "tianjic", o).coremap
         assert np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y), placer
         hops[placer] = a.meta["weighted_hops"]
     assert hops["anneal"] <= 0.8 * hops["sequential"], hops
@@ -114,10 +112,9 @@ def test_multi_chip_model_and_max_chips_error(tmp_path, capsys) -> None:  # type
     g = modular(n=60_000, modules=30, fanin=20)
     cm, _ = compile_and_check(g, "tianjic", tmp_path / "art")
     assert cm.meta["chips"] >= 2 and len(set(cm.chip.tolist())) == cm.meta["chips"]
-    fixed, opts = api.compile_graph(g, "tianjic")
     with pytest.raises(DoesNotFit, match=r"Layer 'm\d+' is the first that does not fit.*"
                                          rf"--max-chips {cm.meta['chips']}"):
-        api.map_compiled(fixed, "tianjic", CompileOptions(max_chips=1))
+        api.compile(g, "tianjic", CompileOptions.of(max_chips=1))
 
 
 def test_cli_does_not_fit_writes_nothing(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

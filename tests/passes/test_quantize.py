@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from snnc import api
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection, ResetMode
+from snnc.compiler.passes import PassContext
 from snnc.compiler.passes.lower_current_bias import lower_current_bias
 from snnc.compiler.passes.quantize import QuantizeError, QuantizeOptions, quantize
 from snnc.compiler.pipeline import CompileOptions
@@ -17,8 +18,8 @@ from snnc.runtime.fixed_engine import FixedEngine
 
 from tests.conftest import shared_file
 
-LOIHI = load_target("loihi2")
-TIANJIC = load_target("tianjic")
+LOIHI = PassContext(load_target("loihi2"))
+TIANJIC = PassContext(load_target("tianjic"))
 
 
 def one_layer(w: list[list[float]], v_th: float = 1.0, dv: float = 0.1,
@@ -85,7 +86,7 @@ def test_mnist_dense_cuba_integers_unchanged() -> None:
     """A lava-dl export already holds Loihi integers: 8-bit compile keeps every one, read
     back from the HDF5 file directly (du register = iDecay - 1, as lava-dl's netx programs)."""
     path = shared_file("netx/mnist_dense_cuba.net")
-    fixed, _ = api.compile_graph(api.load(str(path)), "loihi2")
+    fixed = api.compile(api.load(str(path)), "loihi2", until="fixed").fixed
     with h5py.File(path) as f:
         for i in range(3):
             lg = f[f"layer/{i}"]
@@ -136,8 +137,10 @@ def test_current_bias_becomes_an_always_on_neuron() -> None:
 def test_calibration_is_deterministic_and_recorded(rng) -> None:  # type: ignore[no-untyped-def]
     g = api.load("snnc/models/digits.nir")
     x = {"input": (rng.random((20, 8, 64)) < 0.3).astype(np.int64)}
-    a, oa = api.compile_graph(g, "loihi2", CompileOptions(weight_bits="4"), calibrate_inputs=x)
-    b, ob = api.compile_graph(g, "loihi2", CompileOptions(weight_bits="4"), calibrate_inputs=x)
+    opts = CompileOptions.of(weight_bits="4")
+    ca = api.compile(g, "loihi2", opts, calibrate_inputs=x, until="fixed")
+    cb = api.compile(g, "loihi2", opts, calibrate_inputs=x, until="fixed")
+    a, oa, b, ob = ca.fixed, ca.options.quantize, cb.fixed, cb.options.quantize
     assert a == b and oa.gain == ob.gain and set(oa.gain) == {"lif1", "lif2"}
     assert a.meta["quantize"]["gain"] == dict(oa.gain)
 
@@ -155,7 +158,7 @@ def test_target_files_need_a_source_for_every_number(tmp_path) -> None:  # type:
     typo = tmp_path / "typo.toml"
     typo.write_text('name = "t"\nextends = "loihi2"\n'
                     '[core]\nneurons = { value = "many", source = "typo" }\n')
-    with pytest.raises(TargetError, match=r"\[core\] neurons = 'many' must be an integer"):
+    with pytest.raises(TargetError, match=r"\[core\] neurons = 'many': must be a positive integer"):
         load_target(str(typo))
     with pytest.raises(TargetError, match="unknown target 'nope'"):
         load_target("nope")
@@ -179,8 +182,8 @@ def test_integrator_with_a_v_bound_stays_inside_the_state(target: str, n_in: int
                     [Port(name="out", shape=(2,), source="sum")])
     x = {"in": np.ones((1, steps, n_in))}
     ref = api.run(g, x).outputs["out"][0]
-    spec = load_target(target)
-    limit = 2 ** (int(spec["format.state_bits"]) - 1) - 1
+    spec = PassContext(load_target(target))
+    limit = 2 ** (int(spec.target["format.state_bits"]) - 1) - 1
 
     def proportional(fx: Graph) -> bool:  # one factor (the effective scale) for every step
         v = FixedEngine(fx).run(x).outputs["out"][0]
