@@ -31,8 +31,8 @@ demo: $(STAMP)
 	@echo "== snnc run: float engine, batch of 450, 18 steps (16 + 2 steps of latency)"
 	$(SNNC) run digits --input $(OUT)/digits_test.npy --batch --steps 18 --trace -o $(OUT)/digits_run.npz > $(OUT)/digits_run.json
 	$(PY) examples/digits/demo.py score $(OUT)/digits_run.npz $(OUT)/digits_labels.npy
-	@echo "== snnc compile: loihi2, 8-bit weights -> $(OUT)/digits.loihi2"
-	$(SNNC) compile digits --target loihi2 -o $(OUT)/digits.loihi2
+	@echo "== snnc compile: loihi2, 8-bit weights -> $(OUT)/digits.loihi2 (each pass timed, then verified)"
+	$(SNNC) compile digits --target loihi2 -o $(OUT)/digits.loihi2 --time-passes
 	@echo "== snnc run: the core map on the simulated chip (refsim, bit-exact to Lava), same 450 digits, with counters"
 	$(SNNC) run $(OUT)/digits.loihi2 --input $(OUT)/digits_test.npy --batch --steps 18 --counters -o $(OUT)/digits_fixed.npz > $(OUT)/digits_fixed.json
 	$(PY) examples/digits/demo.py score $(OUT)/digits_fixed.npz $(OUT)/digits_labels.npy loihi2-refsim

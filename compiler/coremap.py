@@ -7,12 +7,14 @@ neuron ids (CSR `neuron_ptr`/`neurons`) and a list of source ids, its axons (`ax
 weighted sum of its axons for the neurons of its soma core and forwards that integer sum
 (dendrite splitting, for neurons whose fan-in exceeds one core's axons).
 
-Arrays are numpy, indexed by core, so a map of millions of neurons stays compact.
+Arrays are numpy, indexed by core, so a map of millions of neurons stays compact. They are
+read-only once in a CoreMap: a pass makes new arrays for what it changes, so an array a pass
+did not replace is known to be unchanged (the core-map verifier relies on that).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,22 @@ class Ids:
         return list(self.order) + [n for n in self.offset if n not in self.order]
 
 
+def _freeze(obj: Any) -> None:
+    """Make every array of a dataclass (and of its dict fields, one level down) read-only."""
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+        elif isinstance(v, dict):
+            for w in v.values():
+                if isinstance(w, np.ndarray):
+                    w.setflags(write=False)
+                elif isinstance(w, dict):
+                    for a in w.values():
+                        if isinstance(a, np.ndarray):
+                            a.setflags(write=False)
+
+
 @dataclass(frozen=True)
 class Synapses:
     """Every stored synapse, sorted by the position of its target neuron."""
@@ -87,6 +105,9 @@ class Synapses:
         return Synapses(src[o], dst[o], pos[o], cat(ws, np.int64)[o], cat(ds, np.int64)[o],
                         cat(ps, np.int32)[o], names, bits)
 
+    def __post_init__(self) -> None:
+        _freeze(self)
+
     @property
     def n(self) -> int:
         return len(self.src)
@@ -113,6 +134,9 @@ class CoreMap:
     y: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     routes: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _freeze(self)
 
     @property
     def n_cores(self) -> int:

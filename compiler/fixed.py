@@ -279,7 +279,13 @@ class Arithmetic:
             raise FactError("semantics", f"unknown arithmetic {d.get('semantics')!r}; known: "
                             f"{', '.join(ARITHMETICS)}")
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        try:
+            return cls(**{k: _typed(f"format.{k}", d.get(k), kind)
+                          for k, kind in cls.FACTS.items() if k in names})
+        except (TypeError, ValueError) as e:
+            if isinstance(e, FactError):
+                raise
+            raise FactError("arithmetic", f"a recorded arithmetic is malformed ({e})") from None
 
     def check(self) -> None:
         """Facts that contradict each other or the semantics' equations raise FactError."""
@@ -299,6 +305,10 @@ class Arithmetic:
                             "supported")
         if not 1 <= self.decay_bits <= 16:
             raise FactError("format.decay_bits", f"{self.decay_bits} outside 1..16")
+        if -self.weight_min > 1 << self.weight_bits or self.weight_max >= 1 << self.weight_bits:
+            raise FactError("format.weight_min", f"the range {self.weight_min}.."
+                            f"{self.weight_max} does not fit {self.weight_bits}-bit weights "
+                            "(and a sign)")
 
     # --- derived values
     @property
@@ -322,6 +332,7 @@ class Arithmetic:
 
     @property
     def vth_max(self) -> int:
+        """The largest threshold register value."""
         raise NotImplementedError
 
     def current_registers(self, decay: np.ndarray, current: bool) -> np.ndarray:
@@ -350,6 +361,7 @@ class Arithmetic:
         raise NotImplementedError
 
     def relay(self) -> Relay:
+        """The registers of a relay neuron (lower_delays)."""
         raise NotImplementedError
 
     # --- the soma and the synapses, on arrays of shape (B, n)
@@ -366,8 +378,10 @@ class Arithmetic:
         return shift_sum(acc, exp)
 
     def update(self, u: np.ndarray, v: np.ndarray, ref: np.ndarray, a: np.ndarray,
-               p: NeuronParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """One soma step on arrays; returns the new (u, v, ref, spikes)."""
+               p: NeuronParams, check: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One soma step on arrays; returns the new (u, v, ref, spikes). check=False only
+        where the caller proved the input can never leave the defined range."""
         raise NotImplementedError
 
     def kernel_params(self) -> tuple[int, ...]:
@@ -429,6 +443,9 @@ class LoihiArithmetic(Arithmetic):
         if self.du_offset > 1 or self.dv_offset > 1:
             raise FactError("format.du_offset", "du_offset and dv_offset are 1-bit registers "
                             "(0 or 1)")
+        if max(self.act_shift, self.vth_shift) > 30:
+            raise FactError("format.act_shift", "act_shift and vth_shift above 30 are not "
+                            "supported")
         if self.compute_bits > 63 or self.compute_bits <= self.state_bits:
             raise FactError("format.compute_bits", f"{self.compute_bits} must exceed "
                             f"state_bits {self.state_bits} and be at most 63")
@@ -460,6 +477,7 @@ class LoihiArithmetic(Arithmetic):
 
     @property
     def vth_max(self) -> int:
+        """The largest threshold mantissa (unsigned vth_bits)."""
         return (1 << self.vth_bits) - 1
 
     @property
@@ -623,6 +641,7 @@ class TianjicArithmetic(Arithmetic):
 
     @property
     def vth_max(self) -> int:
+        """The largest threshold: the state's."""
         return self.state_max
 
     def grid(self, choice: str | None) -> WeightGrid:

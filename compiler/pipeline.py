@@ -42,9 +42,11 @@ PIPELINE: tuple[str, ...] = (
     "partition", "place", "route",  # fixed -> core map
 )
 
-VERIFIERS: dict[Stage, Callable[[Any, TargetSpec], Any]] = {
-    Stage.FLOAT: lambda g, t: validate(g),
-    Stage.FIXED: validate_fixed,
+# stage -> verifier(ir, target, prev): prev is the verified IR the pass started from, when it
+# was of the same stage (the core-map verifier skips what the pass did not replace)
+VERIFIERS: dict[Stage, Callable[[Any, TargetSpec, Any], Any]] = {
+    Stage.FLOAT: lambda g, t, prev: validate(g),
+    Stage.FIXED: lambda g, t, prev: validate_fixed(g, t),
     Stage.MAPPED: verify_coremap,
 }
 
@@ -142,16 +144,16 @@ def run_pipeline(graph: Graph, target: TargetSpec, opts: CompileOptions | None =
     passes = check_pipeline(names)
     if graph.meta.get("stage") == "fixed":
         raise PipelineError("the model is already compiled; give the float model")
-    ir: Any = VERIFIERS[Stage.FLOAT](graph, target)
+    ir: Any = VERIFIERS[Stage.FLOAT](graph, target, None)
     fixed: Graph | None = None
     order = list(Stage)
     for p in passes:
         if order.index(p.stage_out) > order.index(until):
             break
         t0 = time.perf_counter()
-        ir = p.fn(ir, ctx, opts.for_pass(p))
+        prev, ir = ir, p.fn(ir, ctx, opts.for_pass(p))
         t1 = time.perf_counter()
-        VERIFIERS[p.stage_out](ir, target)
+        VERIFIERS[p.stage_out](ir, target, prev if p.stage_in is p.stage_out else None)
         if p.stage_out is Stage.FIXED:
             fixed = ir
         if on_pass is not None:

@@ -13,13 +13,17 @@ and checks, as far as the map has got:
   placed       every core on a distinct slot of the mesh, at most chip.cores per chip
   routed       every (source neuron, remote core) pair of the synapses reached by the tables
 
-Errors are MapError, naming the core and the limit. tests/mapping_checker.py re-derives the
-same from the written files independently.
+Errors are MapError, naming the core and the limit. Given the map a pass started from
+(`prev`, already verified), it skips the invariants of the arrays the pass did not replace:
+a CoreMap's arrays are read-only, so the same array object holds the same values. So place
+is checked for placement, and route for routes, without re-counting the partition.
+tests/mapping_checker.py re-derives the same from the written files independently.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from snnc.compiler.coremap import LIMITS, PARTIAL, SOMA, CoreMap
 from snnc.compiler.errors import SnncError
 from snnc.compiler.targets import TargetSpec
@@ -60,43 +64,62 @@ def _groups(cm: CoreMap) -> np.ndarray:
     return home
 
 
+@njit(cache=True)
+def _first_bad_synapse(syn_core: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                       soma: np.ndarray, home: np.ndarray, axon_ptr: np.ndarray,
+                       axons: np.ndarray) -> tuple[int, int]:
+    """(index, reason) of the first synapse that is on a core outside its target's group
+    (reason 1) or whose source is not on its core's sorted axon list (reason 2); (-1, 0)."""
+    for i in range(len(syn_core)):
+        c = syn_core[i]
+        if soma[c] != home[dst[i]]:
+            return i, 1
+        lo, hi = axon_ptr[c], axon_ptr[c + 1]
+        while lo < hi:  # binary search in the core's axons
+            mid = (lo + hi) // 2
+            if axons[mid] < src[i]:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == axon_ptr[c + 1] or axons[lo] != src[i]:
+            return i, 2
+    return -1, 0
+
+
 def _check_synapses(cm: CoreMap, home: np.ndarray, delay_max: int) -> None:
     """Each synapse sits in its target's group, on a core whose axons hold its source, with
     a delay the target holds."""
-    syn, nc, ns = cm.syn, cm.n_cores, cm.ids.n_sources
+    syn, nc = cm.syn, cm.n_cores
     if len(cm.syn_core) != syn.n or (syn.n and (cm.syn_core.min() < 0
                                                or cm.syn_core.max() >= nc)):
         raise MapError("a synapse is on no core")
-    wrong = cm.soma[cm.syn_core] != home[syn.dst]
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse of neuron {int(syn.dst[i])}, "
-                       f"whose soma core is {int(home[syn.dst[i]])}")
     if syn.n and int(syn.delay.max()) > delay_max:
         i = int(np.argmax(syn.delay))
         raise MapError(f"core {int(cm.syn_core[i])}: a synapse has delay {int(syn.delay[i])}, "
                        f"beyond the target's format.delay_max {delay_max} (run lower_delays "
                        "first)")
-    owner = np.repeat(np.arange(nc), np.diff(cm.axon_ptr))
-    ekey = owner * (ns + 1) + cm.axons
-    if len(ekey) > 1 and (np.diff(ekey) <= 0).any():
-        c = int(owner[np.flatnonzero(np.diff(ekey) <= 0)[0]])
-        raise MapError(f"core {c}: its axon list is not sorted and unique")
-    skey = cm.syn_core * (ns + 1) + syn.src
-    at = np.minimum(np.searchsorted(ekey, skey), max(len(ekey) - 1, 0))
-    miss = ekey[at] != skey if len(ekey) else np.ones(len(skey), dtype=bool)
-    if miss.any():
-        i = int(np.flatnonzero(miss)[0])
+    unsorted = np.flatnonzero(np.diff(cm.axons) <= 0) + 1  # positions that do not increase
+    starts = set(cm.axon_ptr[:-1].tolist())
+    for k in unsorted:
+        if int(k) not in starts:
+            c = int(np.searchsorted(cm.axon_ptr, k, side="right")) - 1
+            raise MapError(f"core {c}: its axon list is not sorted and unique")
+    i, why = _first_bad_synapse(cm.syn_core, syn.src, syn.dst, cm.soma, home, cm.axon_ptr,
+                                cm.axons)
+    if why == 1:
+        raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse of neuron {int(syn.dst[i])}, "
+                       f"whose soma core is {int(home[syn.dst[i]])}")
+    if why == 2:
         raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse from source "
                        f"{int(syn.src[i])}, which is not on its axon list")
 
 
-def _usage(cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
+def _usage(cm: CoreMap, t: TargetSpec, home: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]
+           ) -> dict[str, np.ndarray]:
     """Per-core usage of every limit, re-counted from the map's arrays."""
     nc, syn = cm.n_cores, cm.syn
     partial_in = np.bincount(cm.soma[cm.kind == PARTIAL], minlength=nc)
-    home = cm.neuron_core()
-    src, dst_core = cm.neuron_pairs()
+    src, _ = pairs
     tree = t["noc.multicast"] == "tree"
     n_dest = np.bincount(src, minlength=cm.ids.n_neurons)
     out = np.bincount(home, weights=n_dest if tree else np.minimum(n_dest, 1),
@@ -132,9 +155,10 @@ def _check_placement(cm: CoreMap, t: TargetSpec) -> None:
                        f"limit chip.cores = {t['chip.cores']} of target {t.name}")
 
 
-def _check_routes(cm: CoreMap, t: TargetSpec, home: np.ndarray) -> None:
-    """Every remote (neuron, core) pair of the synapses is reached by the routing tables."""
-    src, core = cm.neuron_pairs()
+def _check_routes(cm: CoreMap, t: TargetSpec, home: np.ndarray,
+                  pairs: tuple[np.ndarray, np.ndarray]) -> None:
+    """The routing tables reach exactly the remote (neuron, core) pairs of the synapses."""
+    src, core = pairs
     remote = core != home[src]
     nc = cm.n_cores
     want = src[remote] * nc + core[remote]
@@ -145,10 +169,14 @@ def _check_routes(cm: CoreMap, t: TargetSpec, home: np.ndarray) -> None:
         got = np.unique(table["neuron"] * nc + table["to"])
     else:
         got = np.unique(_relay_reached(table, home, nc))
-    missing = np.setdiff1d(want, got)
+    missing = np.setdiff1d(want, got, assume_unique=True)
     if len(missing):
         raise MapError(f"core {int(missing[0] % nc)}: no route brings the spikes of neuron "
                        f"{int(missing[0] // nc)} that its synapses need")
+    extra = np.setdiff1d(got, want, assume_unique=True)
+    if len(extra):
+        raise MapError(f"core {int(extra[0] % nc)}: a route brings the spikes of neuron "
+                       f"{int(extra[0] // nc)}, which no synapse there needs")
 
 
 def _relay_reached(table: dict[str, np.ndarray], home: np.ndarray, nc: int) -> np.ndarray:
@@ -172,12 +200,35 @@ def _relay_reached(table: dict[str, np.ndarray], home: np.ndarray, nc: int) -> n
     return np.concatenate(reached) if reached else np.zeros(0, dtype=np.int64)
 
 
-def verify_coremap(cm: CoreMap, t: TargetSpec) -> CoreMap:
-    """Check the invariants of the module docstring; MapError names the core and the limit."""
+PARTITION = ("kind", "soma", "neuron_ptr", "neurons", "axon_ptr", "axons", "syn_core", "syn")
+PLACEMENT = ("chip", "x", "y")
+
+
+def _same(cm: CoreMap, prev: CoreMap | None, names: tuple[str, ...]) -> bool:
+    return prev is not None and all(getattr(cm, n) is getattr(prev, n) for n in names)
+
+
+def verify_coremap(cm: CoreMap, t: TargetSpec, prev: CoreMap | None = None) -> CoreMap:
+    """Check the invariants of the module docstring; MapError names the core and the limit.
+    `prev`: the verified map the pass started from (its unchanged arrays are not re-checked)."""
     home = _groups(cm)
+    partitioned = _same(cm, prev, PARTITION) and prev is not None and all(
+        cm.usage.get(k) is prev.usage.get(k) for k in LIMITS)
+    pairs = cm.neuron_pairs() if not partitioned or cm.routes else None
+    if not partitioned:
+        _check_partition(cm, t, home, pairs)
+    if len(cm.chip) and not _same(cm, prev, PLACEMENT):
+        _check_placement(cm, t)
+    if cm.routes and (prev is None or cm.routes is not prev.routes):
+        _check_routes(cm, t, home, pairs)
+    return cm
+
+
+def _check_partition(cm: CoreMap, t: TargetSpec, home: np.ndarray,
+                     pairs: tuple[np.ndarray, np.ndarray]) -> None:
     _check_synapses(cm, home, t.arith.delay_max)
     lim = limits(t)
-    for k, used in _usage(cm, t).items():
+    for k, used in _usage(cm, t, home, pairs).items():
         over = np.flatnonzero(used > lim[k])
         if len(over):
             c = int(over[0])
@@ -187,8 +238,3 @@ def verify_coremap(cm: CoreMap, t: TargetSpec) -> CoreMap:
             c = int(np.flatnonzero(cm.usage[k] != used)[0])
             raise MapError(f"core {c}: recorded {k} {int(cm.usage[k][c])}, but it holds "
                            f"{int(used[c])}")
-    if len(cm.chip):
-        _check_placement(cm, t)
-    if cm.routes:
-        _check_routes(cm, t, home)
-    return cm

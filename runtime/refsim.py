@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from snnc.backends.refsim import load_index
 from snnc.compiler.errors import InputError, SnncError
-from snnc.compiler.fixed import Arithmetic, LoihiArithmetic
+from snnc.compiler.fixed import Arithmetic, FactError, LoihiArithmetic
 from snnc.runtime.recorders import OutputRecorder, PopInfo, RunResult, TraceRecorder, View
 from snnc.runtime.refsim_counters import CounterRecorder
 
@@ -65,7 +65,10 @@ class RefSim:
     def __init__(self, arrays: Mapping[str, np.ndarray]):
         self.a = {k: np.asarray(v) for k, v in arrays.items() if k != "index"}
         self.idx = load_index(dict(arrays))
-        self.arith = Arithmetic.from_json(self.idx["arithmetic"])
+        try:
+            self.arith = Arithmetic.from_json(self.idx.get("arithmetic") or {})
+        except FactError as e:
+            raise RefSimError(f"the simulator's program: {e}; recompile the model") from None
         self.kernel = self.arith.kernel_params()
         self.n = int(self.idx["n_neurons"])
         self.nc = int(self.idx["n_cores"])

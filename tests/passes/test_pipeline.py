@@ -184,3 +184,21 @@ def test_pass_context_reports_progress() -> None:
     PassContext(load_target("loihi2"), msgs.append).say("hello")
     PassContext(load_target("loihi2")).say("nobody listens")
     assert msgs == ["hello"]
+
+
+def test_core_map_arrays_are_read_only_so_unchanged_means_same(mapped) -> None:  # type: ignore[no-untyped-def]
+    c, t = mapped
+    cm = c.coremap
+    for a in (cm.axons, cm.syn_core, cm.syn.weight, cm.usage["neurons"], cm.x,
+              cm.routes["table"]["to"]):
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = a[0]
+    # given the map a pass started from, what the pass replaced is checked again...
+    lo, hi = cm.axon_ptr[0], cm.axon_ptr[1]
+    axons = cm.axons.copy()
+    axons[lo:hi] = np.arange(hi - lo) + cm.ids.n_sources  # sources that do not exist
+    with pytest.raises(MapError, match=r"core 0: holds a synapse from source \d+, which is not"):
+        verify_coremap(cm.with_(axons=axons), t, prev=cm)
+    # ...and a placement pass that moves a core off the mesh is caught with prev given
+    with pytest.raises(MapError, match="outside the 8x8 mesh"):
+        verify_coremap(cm.with_(x=np.r_[99, cm.x[1:]]), t, prev=cm)
