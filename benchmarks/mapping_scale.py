@@ -2,7 +2,8 @@
 
 Each size runs in a fresh process (so its peak RSS is its own): build the synthetic layered
 network (benchmarks/synthetic.py, 100 synapses per neuron drawn from a window of 400), then
-quantize, partition, place, route, and check every core against every limit. With --check it
+quantize, partition, place, route (the pipeline verifies the IR or core map after every
+pass; that time is reported apart), and check every core against every limit. With --check it
 also writes the artifact and runs the independent checker of the tests
 (tests/mapping_checker.py) on it. The baseline is the 1k-neuron compile of the same target in
 the same run; the table gives each size's time as a ratio of it and the growth exponent (slope
@@ -78,13 +79,41 @@ def one(n: int, target: str, check: bool) -> dict[str, object]:
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
 
+def table(rows: list[dict]) -> None:  # type: ignore[type-arg]
+    """The Markdown table and growth exponents of benchmarks/README.md."""
+    print("| target | neurons | synapses | compile s (x 1k) | partition / place / route s | "
+          "verifiers s | peak RSS GB | cores | bound | chips | write s | independent check |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        base = next(b for b in rows if b["target"] == r["target"])
+        p = r["passes_s"]
+        print(f"| {r['target']} | {r['neurons']} | {r['synapses']} | {r['compile_s']} "
+              f"({r['compile_s'] / base['compile_s']:.0f}x) | {p['partition']} / {p['place']} / "
+              f"{p['route']} | {r['verify_s']} | {r['peak_rss_gb']} | {r['cores']} | "
+              f"{r['bound']} | {r['chips']} | {r.get('write_s', '-')} | "
+              f"{r.get('independent_check', '-')}"
+              + (f" ({r['check_s']} s)" if "check_s" in r else "") + " |")
+    for target in ("tianjic", "loihi2"):
+        rs = [r for r in rows if r["target"] == target and r["synapses"] >= 1e6]
+        if len(rs) >= 2:
+            k = math.log(rs[-1]["compile_s"] / rs[0]["compile_s"]) / math.log(
+                rs[-1]["synapses"] / rs[0]["synapses"])
+            print(f"{target}: compile time grows as synapses^{k:.2f} from "
+                  f"{rs[0]['synapses']:.2g} to {rs[-1]['synapses']:.2g} synapses")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max", type=int, default=SIZES[-1])
     ap.add_argument("--check", action="store_true",
                     help="also write each artifact and run tests/mapping_checker.py on it")
     ap.add_argument("--one", nargs=2, metavar=("N", "TARGET"), help=argparse.SUPPRESS)
+    ap.add_argument("--table", action="store_true",
+                    help="print the table of the last run (results/mapping_scale.json)")
     a = ap.parse_args()
+    if a.table:
+        table(json.loads((ROOT / "benchmarks" / "results" / "mapping_scale.json").read_text()))
+        return 0
     if a.one:
         print(json.dumps(one(int(a.one[0]), a.one[1], a.check)))
         return 0
@@ -99,24 +128,7 @@ def main() -> int:
     res = ROOT / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)
     (res / "mapping_scale.json").write_text(json.dumps(rows, indent=1))
-    print("| target | neurons | synapses | compile s (x 1k) | partition / place / route s | "
-          "peak RSS GB | cores | bound | chips | write s | independent check |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        base = next(b for b in rows if b["target"] == r["target"])
-        p = r["passes_s"]
-        print(f"| {r['target']} | {r['neurons']} | {r['synapses']} | {r['compile_s']} "
-              f"({r['compile_s'] / base['compile_s']:.0f}x) | {p['partition']} / {p['place']} / "
-              f"{p['route']} | {r['peak_rss_gb']} | {r['cores']} | {r['bound']} | {r['chips']} | "
-              f"{r.get('write_s', '-')} | {r.get('independent_check', '-')}"
-              + (f" ({r['check_s']} s)" if "check_s" in r else "") + " |")
-    for target in ("tianjic", "loihi2"):
-        rs = [r for r in rows if r["target"] == target and r["synapses"] >= 1e6]
-        if len(rs) >= 2:
-            k = math.log(rs[-1]["compile_s"] / rs[0]["compile_s"]) / math.log(
-                rs[-1]["synapses"] / rs[0]["synapses"])
-            print(f"{target}: compile time grows as synapses^{k:.2f} from "
-                  f"{rs[0]['synapses']:.2g} to {rs[-1]['synapses']:.2g} synapses")
+    table(rows)
     return 0
 
 

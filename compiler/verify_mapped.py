@@ -23,7 +23,6 @@ tests/mapping_checker.py re-derives the same from the written files independentl
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from snnc.compiler.coremap import LIMITS, PARTIAL, SOMA, CoreMap
 from snnc.compiler.errors import SnncError
 from snnc.compiler.targets import TargetSpec
@@ -64,28 +63,6 @@ def _groups(cm: CoreMap) -> np.ndarray:
     return home
 
 
-@njit(cache=True)
-def _first_bad_synapse(syn_core: np.ndarray, src: np.ndarray, dst: np.ndarray,
-                       soma: np.ndarray, home: np.ndarray, axon_ptr: np.ndarray,
-                       axons: np.ndarray) -> tuple[int, int]:
-    """(index, reason) of the first synapse that is on a core outside its target's group
-    (reason 1) or whose source is not on its core's sorted axon list (reason 2); (-1, 0)."""
-    for i in range(len(syn_core)):
-        c = syn_core[i]
-        if soma[c] != home[dst[i]]:
-            return i, 1
-        lo, hi = axon_ptr[c], axon_ptr[c + 1]
-        while lo < hi:  # binary search in the core's axons
-            mid = (lo + hi) // 2
-            if axons[mid] < src[i]:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == axon_ptr[c + 1] or axons[lo] != src[i]:
-            return i, 2
-    return -1, 0
-
-
 def _check_synapses(cm: CoreMap, home: np.ndarray, delay_max: int) -> None:
     """Each synapse sits in its target's group, on a core whose axons hold its source, with
     a delay the target holds."""
@@ -104,12 +81,19 @@ def _check_synapses(cm: CoreMap, home: np.ndarray, delay_max: int) -> None:
         if int(k) not in starts:
             c = int(np.searchsorted(cm.axon_ptr, k, side="right")) - 1
             raise MapError(f"core {c}: its axon list is not sorted and unique")
-    i, why = _first_bad_synapse(cm.syn_core, syn.src, syn.dst, cm.soma, home, cm.axon_ptr,
-                                cm.axons)
-    if why == 1:
+    wrong = np.flatnonzero(cm.soma[cm.syn_core] != home[syn.dst])
+    if len(wrong):
+        i = int(wrong[0])
         raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse of neuron {int(syn.dst[i])}, "
                        f"whose soma core is {int(home[syn.dst[i]])}")
-    if why == 2:
+    # (core, source) keys: the axon lists are sorted per core, so their keys are sorted
+    ns = cm.ids.n_sources + 1
+    ekey = np.repeat(np.arange(nc, dtype=np.int64), np.diff(cm.axon_ptr)) * ns + cm.axons
+    skey = cm.syn_core * ns + syn.src
+    at = np.minimum(np.searchsorted(ekey, skey), max(len(ekey) - 1, 0))
+    miss = np.flatnonzero(ekey[at] != skey) if len(ekey) else np.arange(len(skey))
+    if len(miss):
+        i = int(miss[0])
         raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse from source "
                        f"{int(syn.src[i])}, which is not on its axon list")
 

@@ -109,12 +109,12 @@ def write_artifact(out: str | Path, compiled: Compiled, manifest: dict[str, Any]
     return root
 
 
-def read_float(path: str | Path) -> Graph | None:
-    """The float IR an artifact was compiled from, if it has one."""
+def read_float(path: str | Path, manifest: dict[str, Any]) -> Graph | None:
+    """The float IR an artifact was compiled from, if its (checked) manifest lists one."""
     from snnc.frontends.text import parse_ir
 
     root = Path(path) / "float"
-    if not (root / "ir.snn").is_file():
+    if "float/ir.snn" not in manifest.get("files", {}):
         return None
     with np.load(root / "arrays.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}

@@ -39,7 +39,7 @@ def build_report(art: str, inputs: dict[str, np.ndarray] | None = None,
     res = api.run_compiled(g, inputs, steps=steps, engine="refsim", artifact=art,
                            counters=True, on_step=on_step)
     c = dict(res.counters)
-    fl = read_float(art)
+    fl = read_float(art, manifest)
     float_out = None
     if fl is not None:
         fr = FloatEngine(fl).run({k: v.astype(np.float64) for k, v in inputs.items()},

@@ -126,3 +126,35 @@ def test_compile_and_run_errors_are_one_line(tmp_path, capsys, rng) -> None:  # 
     assert "checksum" in one_error(capsys)
     assert main(["run", DIGITS, "--engine", "lava", "--input", str(tmp_path / "x.npy")]) == 1
     assert "compile first" in one_error(capsys)
+
+
+def test_user_target_files_decide_what_is_emitted(tmp_path, capsys, rng) -> None:  # type: ignore[no-untyped-def]
+    """A target that changes loihi2's format but keeps its emit list (Lava) is refused before
+    anything is written, naming the facts Lava does not have; without Lava in emit it compiles
+    and runs on the simulated chip; --engine lava on it says why not."""
+    narrow = tmp_path / "narrow.toml"
+    narrow.write_text('extends = "loihi2"\n[format]\n'
+                      'state_bits = { value = 16, source = "test" }\n'
+                      'act_shift = { value = 4, source = "test" }\n')
+    assert main(["compile", DIGITS, "-t", str(narrow), "-o", str(tmp_path / "a")]) == 1
+    msg = one_error(capsys)
+    assert "state_bits 16 (Lava: 24)" in msg and "act_shift 4 (Lava: 6)" in msg
+    assert "emit" in msg and not (tmp_path / "a").exists()
+    narrow.write_text(narrow.read_text().replace('extends = "loihi2"\n',
+                                                 'extends = "loihi2"\nemit = ["refsim"]\n'))
+    assert main(["compile", DIGITS, "-t", str(narrow), "-o", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    assert not (tmp_path / "b" / "lava").exists()
+    ir = (tmp_path / "b" / "ir.snn").read_text()
+    assert '\\"state_bits\\": 16' in ir and '\\"act_shift\\": 4' in ir
+    x = (rng.random((10, 64)) < 0.3).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", str(tmp_path / "b"), "--input", str(tmp_path / "x.npy")]) == 0
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "b"), "--engine", "lava", "--input",
+                 str(tmp_path / "x.npy")]) == 1
+    assert "emits ['refsim'], not 'lava'" in one_error(capsys)
+    bogus = tmp_path / "bogus.toml"
+    bogus.write_text('extends = "tianjic"\nemit = ["refsim", "lava"]\n')
+    assert main(["compile", DIGITS, "-t", str(bogus), "-o", str(tmp_path / "c")]) == 1
+    assert "Lava runs the loihi arithmetic" in one_error(capsys)
