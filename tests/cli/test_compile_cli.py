@@ -158,3 +158,25 @@ def test_user_target_files_decide_what_is_emitted(tmp_path, capsys, rng) -> None
     bogus.write_text('extends = "tianjic"\nemit = ["refsim", "lava"]\n')
     assert main(["compile", DIGITS, "-t", str(bogus), "-o", str(tmp_path / "c")]) == 1
     assert "Lava runs the loihi arithmetic" in one_error(capsys)
+
+
+def test_an_artifact_of_another_format_version_or_backend_is_refused(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Readers check the format version instead of probing for files; a target naming an
+    unknown backend is refused before compiling."""
+    art = tmp_path / "art"
+    assert main(["compile", DIGITS, "-t", "refsim", "-o", str(art)]) == 0
+    capsys.readouterr()
+    m = json.loads((art / "manifest.json").read_text())
+    assert m["format_version"] == 2
+    m["format_version"] = 1
+    (art / "manifest.json").write_text(json.dumps(m))
+    np.save(tmp_path / "x.npy", np.zeros((4, 64), dtype=np.uint8))
+    assert main(["run", str(art), "--input", str(tmp_path / "x.npy")]) == 1
+    assert "artifact format 1; this snnc reads 2; recompile the model" in one_error(capsys)
+    assert main(["report", str(art)]) == 1
+    assert "recompile" in one_error(capsys)
+    odd = tmp_path / "odd.toml"
+    odd.write_text('extends = "loihi2"\nemit = ["refsim", "spinnaker"]\n')
+    assert main(["compile", DIGITS, "-t", str(odd), "-o", str(tmp_path / "o")]) == 1
+    assert "emit lists 'spinnaker'; backends: refsim, lava, tianjic" in one_error(capsys)
+    assert not (tmp_path / "o").exists()
