@@ -45,25 +45,18 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from numba.extending import register_jitable
+from snnc.compiler.errors import SnncError
+from snnc.compiler.facts import RESET_MODES, FactError, checked
 from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, Population
 
-RESET_MODES = ("zero", "subtract", "none")  # reset codes 0, 1, 2 in the kernels
 WEIGHT_CHOICES = ("8", "4", "2", "ternary")  # what `--weight-bits` may ask for
-
-
-class FactError(ValueError):
-    """A `[format]` fact is missing, of the wrong type, or outside what the semantics allows."""
-
-    def __init__(self, key: str, message: str):
-        self.key, self.message = key, message
-        super().__init__(f"{key}: {message}")
 
 
 class FixedOverflow(ArithmeticError):
     """A value left the range in which the documented arithmetic is defined."""
 
 
-class FormatError(ValueError):
+class FormatError(SnncError, ValueError):
     """A value or an option does not fit the target's format (the caller names the node)."""
 
 
@@ -260,7 +253,7 @@ class Arithmetic:
         """Build from `get("format.<key>")`; FactError names the fact that is wrong."""
         kw = {}
         for name, kind in cls.FACTS.items():
-            kw[name] = _typed(f"format.{name}", get(f"format.{name}"), kind)
+            kw[name] = checked(f"format.{name}", get(f"format.{name}"), kind)
         try:
             return cls(**kw)
         except TypeError as e:  # pragma: no cover - FACTS and the fields disagree
@@ -280,7 +273,7 @@ class Arithmetic:
                             f"{', '.join(ARITHMETICS)}")
         names = {f.name for f in fields(cls)}
         try:
-            return cls(**{k: _typed(f"format.{k}", d.get(k), kind)
+            return cls(**{k: checked(f"format.{k}", d.get(k), kind)
                           for k, kind in cls.FACTS.items() if k in names})
         except (TypeError, ValueError) as e:
             if isinstance(e, FactError):
@@ -389,28 +382,6 @@ class Arithmetic:
         raise NotImplementedError
 
 
-def _typed(key: str, value: Any, kind: str) -> Any:
-    """A fact's value checked against its kind (FactError if it does not fit)."""
-    if value is None:
-        raise FactError(key, "missing")
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise FactError(key, f"{value!r} must be true or false")
-        return value
-    if kind == "resets":
-        if not (isinstance(value, (list, tuple)) and value
-                and all(v in RESET_MODES for v in value)):
-            raise FactError(key, f"{value!r} must be a list drawn from {list(RESET_MODES)}")
-        return tuple(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FactError(key, f"{value!r} must be an integer")
-    if kind == "pos_int" and value < 1:
-        raise FactError(key, f"{value} must be at least 1")
-    if kind == "nonneg_int" and value < 0:
-        raise FactError(key, f"{value} must not be negative")
-    return value
-
-
 @dataclass(frozen=True, kw_only=True)
 class LoihiArithmetic(Arithmetic):
     """Loihi's soma (module docstring); with loihi2's facts, Lava 0.10.0's."""
@@ -504,8 +475,9 @@ class LoihiArithmetic(Arithmetic):
                           hi=hi)
 
     def current_registers(self, decay: np.ndarray, current: bool) -> np.ndarray:
-        """du = round(decay U) - du_offset (the soma adds it back); without a current the
-        register makes u forget everything each step (u = that step's input)."""
+        """du = round(decay U) - du_offset (the soma adds it back); without a current, the
+        largest register: u keeps nothing of the last step when du_offset is 1 (loihi2), and
+        1/U of it when the target's du_offset is 0."""
         if not current:
             return np.full(decay.shape, float(self.register_max))
         return np.clip(np.round(decay * self.decay_unity) - self.du_offset, 0,
@@ -557,7 +529,9 @@ class LoihiArithmetic(Arithmetic):
             self.decay_unity - (r.du + self.du_offset)) >> self.decay_bits
         if kept:
             raise FactError("format.du_offset", "a relay neuron cannot forget its input "
-                            "within one step with these decay facts")
+                            "within one step with these decay facts, so delays beyond "
+                            "format.delay_max cannot be lowered; keep delays within it, or "
+                            "use du_offset = 1")
         return r
 
     # --- soma
@@ -679,8 +653,9 @@ class TianjicArithmetic(Arithmetic):
                 "i_bias": s, "v_reset": s}
 
     def relay(self) -> Relay:
-        """Retention 0, threshold 0, a 2-bit weight of 1: v = a > 0 fires and resets."""
-        return Relay(du=0, dv=0, v_th=0, weight=1, weight_bits=2)
+        """Retention 0, threshold 0, a weight of 1 (2-bit, or narrower if the target's
+        weights are): v = a > 0 fires and resets."""
+        return Relay(du=0, dv=0, v_th=0, weight=1, weight_bits=min(2, self.weight_bits))
 
     def accumulate(self, acc: np.ndarray, exp: int) -> np.ndarray:
         """The dendrite accumulator saturates, then the projection's shift."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 from snnc.compiler.errors import IRError
-from snnc.compiler.fixed import FactError, LoihiArithmetic, arithmetic_of
+from snnc.compiler.facts import FactError
+from snnc.compiler.fixed import LoihiArithmetic, arithmetic_of
 from snnc.compiler.ir import SPIKING, Graph
 from snnc.compiler.targets import TargetSpec
 from snnc.compiler.verify import check_structure

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from snnc.compiler import fixed
 from snnc.compiler.errors import InputError, SnncError
+from snnc.compiler.facts import FactError
 from snnc.compiler.ir import HAS_CURRENT, Graph, Population, Projection
 from snnc.runtime.float_engine import FloatEngine
 
@@ -69,7 +70,7 @@ class FixedEngine(FloatEngine):
     def __init__(self, graph: Graph):
         try:
             self.arith = fixed.arithmetic_of(graph)
-        except fixed.FactError as e:
+        except FactError as e:
             raise SnncError(f"the fixed-point engine runs compiled (quantized) models: "
                             f"{e.message}") from None
         super().__init__(graph)

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from snnc.backends.refsim import load_index
 from snnc.compiler.errors import InputError, SnncError
-from snnc.compiler.fixed import Arithmetic, FactError, LoihiArithmetic
+from snnc.compiler.facts import FactError
+from snnc.compiler.fixed import Arithmetic, LoihiArithmetic
 from snnc.runtime.recorders import OutputRecorder, PopInfo, RunResult, TraceRecorder, View
 from snnc.runtime.refsim_counters import CounterRecorder
 

@@ -27,6 +27,9 @@ class CounterRecorder:
         self.layer_of = np.repeat(np.arange(nl), [p["size"] for p in sim.idx["populations"]])
         if not detailed:
             return
+        from snnc.runtime.refsim_timing import step_latency  # numba: only for timed runs
+
+        self.step_latency = step_latency
         self.core_synops = np.zeros((steps, nc), dtype=np.int64)
         self.core_spikes = np.zeros((steps, nc), dtype=np.int64)
         self.layer_synops = np.zeros((steps, nl), dtype=np.int64)
@@ -62,14 +65,12 @@ class CounterRecorder:
             self.latency[t, b], self.critical[t, b] = self._latency(ev.arriving[b], spikes[b])
 
     def _latency(self, arriving: np.ndarray, spikes: np.ndarray) -> tuple[float, int]:
-        from snnc.runtime.refsim_timing import step_latency
-
         a, tm, home = self.sim.a, self.sim.idx["timing"], self.home
         f = np.flatnonzero(spikes)
         f = f[np.argsort(home[f], kind="stable")]
         per_core = np.bincount(home[f], minlength=self.sim.nc).astype(np.float64)
         w, h = self.grid
-        lt, crit, _ = step_latency(
+        lt, crit, _ = self.step_latency(
             arriving.astype(np.float64), per_core, f, home, a["core.neurons"], a["core.kind"],
             a["core.soma"], a["core.gx"], a["core.gy"], w, h, a["neuron.dest_ptr"],
             a["neuron.dests"], self.sim.idx["routing"] == "relay", tm["cycles_per_synop"],

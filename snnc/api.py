@@ -206,8 +206,8 @@ def compile(graph: Graph, target: Any, options: Any = None, *,  # noqa: A001 - s
             on_pass: Callable[[str, Any, float, float], None] | None = None,
             progress: Callable[[str], None] | None = None) -> Any:
     """Float IR -> a Compiled (fixed IR and core map) for `target` (a name, a .toml path or a
-    loaded TargetSpec, loaded once). `options` is a CompileOptions (default: 8-bit weights,
-    annealing placer); `until` "fixed" stops before mapping.
+    loaded TargetSpec, loaded once). `options` is a CompileOptions (default: the target's full
+    weight width, annealing placer); `until` "fixed" stops before mapping.
 
     The target's backends are checked first, so a target whose artifact cannot be written is
     refused before any work. With calibrate_inputs ({port: (B, T, *shape)} spikes), per-
@@ -222,6 +222,8 @@ def compile(graph: Graph, target: Any, options: Any = None, *,  # noqa: A001 - s
     spec = target if isinstance(target, TargetSpec) else load_target(str(target))
     backends_of(spec)
     opts = options or CompileOptions()
+    if until not in {s.value for s in Stage} - {"float"}:
+        raise InputError(f"until must be 'fixed' or 'mapped', got {until!r}")
     stage = Stage(until)
     if calibrate_inputs is not None:
         from snnc.runtime.calibrate import calibrate

@@ -141,8 +141,10 @@ def read_artifact(path: str | Path) -> tuple[Graph, dict[str, Any]]:
     return graph, doc
 
 
-def read_manifest(path: str | Path) -> tuple[Path, dict[str, Any]]:
-    """An artifact's manifest, after checking its version and every file's checksum."""
+def read_manifest(path: str | Path, only: tuple[str, ...] | None = None
+                  ) -> tuple[Path, dict[str, Any]]:
+    """An artifact's manifest, after checking its version and every file's checksum (or only
+    those of the files in `only`)."""
     root = Path(path)
     if not is_artifact(root):
         raise ArtifactError(f"{root} is not a compiled artifact (no {MANIFEST}); "
@@ -154,7 +156,13 @@ def read_manifest(path: str | Path) -> tuple[Path, dict[str, Any]]:
     if doc.get("format_version") != ARTIFACT_VERSION:
         raise ArtifactError(f"{root}: artifact format {doc.get('format_version')!r}; this snnc "
                             f"reads {ARTIFACT_VERSION}; recompile the model")
-    for f, sha in sorted(doc.get("files", {}).items()):
+    files = doc.get("files", {})
+    if only is not None:
+        for f in only:
+            if f not in files:
+                raise ArtifactError(f"{root}: the manifest lists no {f}; recompile the model")
+        files = {f: files[f] for f in only}
+    for f, sha in sorted(files.items()):
         p = root / f
         if not p.is_file():
             raise ArtifactError(f"{root}: file {f} listed in the manifest is missing")
@@ -166,11 +174,13 @@ def read_manifest(path: str | Path) -> tuple[Path, dict[str, Any]]:
 
 def read_backend_file(path: str | Path, backend: str, rel: str) -> dict[str, np.ndarray]:
     """An .npz a backend wrote into the artifact; a clear error if the artifact's target does
-    not emit that backend (its manifest says which do)."""
-    _, doc = read_manifest(path)
+    not emit that backend (its manifest says which do). Only that file's checksum is checked:
+    the caller has read the rest with read_artifact."""
+    root, doc = read_manifest(path, only=())
     emit = doc.get("target", {}).get("emit", [])
     if backend not in emit:
         raise ArtifactError(f"{path}: its target {doc.get('target', {}).get('name')!r} emits "
                             f"{emit}, not {backend!r}; add it to the target's emit list and "
                             "recompile, or choose another engine")
-    return read_npz(Path(path) / rel)
+    read_manifest(root, only=(rel,))
+    return read_npz(root / rel)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from snnc.compiler.errors import SnncError
-from snnc.compiler.fixed import ARITHMETICS, Arithmetic, FactError
+from snnc.compiler.facts import FactError, checked
+from snnc.compiler.fixed import ARITHMETICS, Arithmetic
 
 BUILTIN_DIR = Path(__file__).parent
 SEMANTICS = tuple(ARITHMETICS)
@@ -42,7 +43,6 @@ COMMON_FACTS: dict[str, str] = {
 }
 # read when present: a per-step cycle budget (Tianjic's synchronous step round)
 OPTIONAL_FACTS: dict[str, str] = {"timing.cycles_per_step": "pos_number"}
-MULTICAST = ("tree", "relay")
 
 
 class TargetError(SnncError):
@@ -137,25 +137,6 @@ def _facts(doc: dict[str, Any], path: Path) -> dict[str, Fact]:
     return out
 
 
-def _kind_error(value: Any, kind: str) -> str | None:
-    """Why a fact's value does not fit its kind, or None."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "mesh":
-        ok = (isinstance(value, list) and len(value) == 2
-              and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
-        return None if ok else "must be [columns, rows] of positive integers"
-    if kind == "multicast":
-        return None if value in MULTICAST else f"must be one of {list(MULTICAST)}"
-    if kind == "number":
-        return None if number and value >= 0 else "must be a non-negative number"
-    if kind == "pos_number":
-        return None if number and value > 0 else "must be a positive number"
-    if kind == "pos_int":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        return None if ok else "must be a positive integer"
-    raise AssertionError(kind)  # pragma: no cover
-
-
 def _fact_error(path: str, key: str, value: Any, why: str) -> TargetError:
     if "." in key:
         sec, name = key.split(".", 1)
@@ -170,8 +151,11 @@ def _checked(t: TargetSpec) -> TargetSpec:
         raise TargetError(f"{t.path}: target {t.name!r} lacks the facts {', '.join(missing)}; "
                           "add them or say extends = \"loihi2\"")
     for k, kind in {**COMMON_FACTS, **OPTIONAL_FACTS}.items():
-        if k in t.facts and (why := _kind_error(t.facts[k].value, kind)) is not None:
-            raise _fact_error(t.path, k, t.facts[k].value, why)
+        if k in t.facts:
+            try:
+                checked(k, t.facts[k].value, kind)
+            except FactError as e:
+                raise _fact_error(t.path, k, t.facts[k].value, e.message) from None
     cols, rows = t["chip.mesh"]
     if cols * rows < int(t["chip.cores"]):
         raise _fact_error(t.path, "chip.mesh", t["chip.mesh"], f"a {cols}x{rows} mesh has no "

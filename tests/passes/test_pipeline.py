@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from snnc import api
 from snnc.cli import main
-from snnc.compiler.errors import IRError
+from snnc.compiler.errors import IRError, SnncError
 from snnc.compiler.passes import PASSES, PassContext, Stage
 from snnc.compiler.pipeline import (
     PIPELINE,
@@ -78,6 +78,8 @@ def test_the_loop_calls_every_pass_and_verifies_after_it() -> None:
     assert fixed_only.coremap is None and fixed_only.fixed == c.fixed
     with pytest.raises(PipelineError, match="already compiled"):
         run_pipeline(c.fixed, load_target("tianjic"))
+    with pytest.raises(SnncError, match="until must be 'fixed' or 'mapped'"):
+        api.compile(g, "tianjic", until="float")
 
 
 def test_the_fixed_verifier_names_the_node() -> None:

@@ -141,3 +141,30 @@ def test_facts_that_contradict_the_arithmetic_are_refused(tmp_path: Path) -> Non
         (tmp_path / "t.toml").write_text(body + "\n")
         with pytest.raises(TargetError, match=msg):
             load_target(str(tmp_path / "t.toml"))
+
+
+def test_a_format_that_cannot_make_relay_neurons_is_one_error_line(tmp_path: Path, capsys
+                                                                   ) -> None:
+    """du_offset 0 and act_shift 11: a relay's input (2 << 11) does not decay away in one
+    step, so delays beyond delay_max cannot be lowered; compile says so in one line."""
+    from snnc import api
+    from snnc.cli import main
+    from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection
+
+    import numpy as np
+
+    (tmp_path / "t.toml").write_text(
+        'extends = "loihi2"\nemit = ["refsim"]\n[format]\n'
+        'du_offset = { value = 0, source = "test" }\nact_shift = { value = 11, source = "t" }\n'
+        'delay_max = { value = 2, source = "test" }\nstate_bits = { value = 30, source = "t" }\n'
+        'compute_bits = { value = 40, source = "test" }\n')
+    p = Population.make("h", (1,), NeuronModel.LIF, dv=0.1, v_th=1.0)
+    w = Projection(name="w", src="in", dst="h", kind=Conn.DENSE, weight=np.ones((1, 1)),
+                   delay=np.array([[5]]))
+    g = Graph.build([p], [w], [Port(name="in", shape=(1,))],
+                    [Port(name="out", shape=(1,), source="h")])
+    api.convert(g, str(tmp_path / "m.snn"))
+    assert main(["compile", str(tmp_path / "m.snn"), "-t", str(tmp_path / "t.toml"), "-o",
+                 str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "relay neuron cannot forget its input" in err[0], err
