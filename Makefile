@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 	# (README, "Two commands"): install it without its pins; snnc patches its one 3.11 issue
 	# at import.
 	$(PY) -m pip install -q --no-deps --ignore-requires-python lava-nc==0.10.0
+	# Sinabs 3.1.3 (conformance suite) pins nir <= 1.0.4 and wants samna (Speck hardware);
+	# its code runs on nir 1.0.8 without samna, so it comes without its pins.
+	$(PY) -m pip install -q --no-deps sinabs==3.1.3
+	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -51,6 +55,8 @@ demo: $(STAMP)
 	$(SNNC) encode $(OUT)/cnn.loihi2 --values $(OUT)/cnn_xtest.npy -o $(OUT)/cnn_spikes.npy
 	$(SNNC) run $(OUT)/cnn.loihi2 --input $(OUT)/cnn_spikes.npy --batch > $(OUT)/cnn_run.json
 	$(PY) examples/onnx_digits/demo.py score $(OUT)/cnn_run.json $(OUT)/cnn_labels.npy
+	@echo "== a model trained in snnTorch (biases, default delayed reset): snnTorch, snnc float, loihi2 and tianjic refsim"
+	$(PY) examples/snntorch_digits/evaluate.py --out $(OUT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -92,7 +92,8 @@ def check_lava_format(ar: Any, where: str) -> LoihiArithmetic:
 def _lifs(g: Graph, ar: LoihiArithmetic, arrays: dict[str, np.ndarray]
           ) -> tuple[list[dict[str, Any]], dict[str, list[tuple[int, np.ndarray]]]]:
     """One LIF process per group of neurons sharing (du, dv, vth); biases split into
-    bias_mant << bias_exp. Returns the processes and, per population, (lif, neurons)."""
+    bias_mant << bias_exp, written at the population's onset step (network.py). Returns the
+    processes and, per population, (lif, neurons)."""
     lifs: list[dict[str, Any]] = []
     pop_groups: dict[str, list[tuple[int, np.ndarray]]] = {}
     for name, p in g.populations.items():
@@ -103,7 +104,8 @@ def _lifs(g: Graph, ar: LoihiArithmetic, arrays: dict[str, np.ndarray]
             arrays[f"lif{i}.bias_mant"], arrays[f"lif{i}.bias_exp"] = mant, exp
             arrays[f"lif{i}.neurons"] = idx.astype(np.int64)
             lifs.append({"pop": name, "size": int(idx.size), "du": int(p.du[idx[0]]),
-                         "dv": int(p.dv[idx[0]]), "vth": int(p.v_th[idx[0]])})
+                         "dv": int(p.dv[idx[0]]), "vth": int(p.v_th[idx[0]]),
+                         "onset": int(p.onset)})
             pop_groups[name].append((i, idx))
     return lifs, pop_groups
 

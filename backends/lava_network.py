@@ -123,9 +123,10 @@ def run(desc: dict[str, np.ndarray], inputs: dict[str, np.ndarray], steps: int
         sources[port["name"]] = RingBuffer(data=x)
     lifs = []
     for i, g in enumerate(index["lifs"]):
+        mant = desc[f"lif{i}.bias_mant"]
         lifs.append(LIF(shape=(g["size"],), du=g["du"], dv=g["dv"], vth=g["vth"],
-                        bias_mant=desc[f"lif{i}.bias_mant"], bias_exp=desc[f"lif{i}.bias_exp"],
-                        name=f"{g['pop']}#{i}"))
+                        bias_mant=mant if g.get("onset", 0) == 0 else np.zeros_like(mant),
+                        bias_exp=desc[f"lif{i}.bias_exp"], name=f"{g['pop']}#{i}"))
     for j, c in enumerate(index["conns"]):
         w = _matrix(desc, f"c{j}.w")
         kw = dict(weights=w, weight_exp=c["weight_exp"], num_weight_bits=c["num_weight_bits"],
@@ -147,7 +148,18 @@ def run(desc: dict[str, np.ndarray], inputs: dict[str, np.ndarray], steps: int
             ms[var] = m
         monitors.append(ms)
     anchor = lifs[0]
-    anchor.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    # A population's bias is written when its first input can arrive (its onset step): run
+    # up to each onset, then set those biases (Lava's LIF rescales bias_mant every step).
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    onsets = sorted({g.get("onset", 0) for g in index["lifs"]} - {0})
+    done = 0
+    for when in [*(o for o in onsets if o < steps), steps]:
+        if when > done:
+            anchor.run(condition=RunSteps(num_steps=when - done), run_cfg=cfg)
+            done = when
+        for i, g in enumerate(index["lifs"]):
+            if g.get("onset", 0) == when and when < steps:
+                lifs[i].bias_mant.set(desc[f"lif{i}.bias_mant"])
     try:
         out: dict[str, np.ndarray] = {}
         for pop in index["populations"]:

@@ -22,6 +22,8 @@ def _neuron(p: Population, dt: float) -> nir.NIRNode:
         meta["snnc_reset"] = p.reset.value
     if p.refractory:
         meta["snnc_refractory"] = int(p.refractory)
+    if p.onset:
+        meta["snnc_onset"] = int(p.onset)
 
     def r(a: np.ndarray) -> np.ndarray:
         return a.reshape(shape)
@@ -33,13 +35,13 @@ def _neuron(p: Population, dt: float) -> nir.NIRNode:
         return dz.solve_exact(d, lambda t: dz.decay(dt, t), dt / d)
 
     if p.model is NeuronModel.LIF and (p.dv == 1).all() and p.reset is ResetMode.NONE and \
-            not p.v_reset.any() and not p.refractory:
+            not p.v_reset.any() and not p.refractory and not p.onset:
         return nir.Threshold(threshold=r(p.v_th))
     if p.model in (NeuronModel.LIF, NeuronModel.LI):
         tau = inv_decay(p.dv, "dv")
         rr = tau / dt  # r / (tau/dt) == 1 exactly
         if p.model is NeuronModel.LI:
-            return nir.LI(tau=r(tau), r=r(rr), v_leak=r(np.zeros(n)))
+            return nir.LI(tau=r(tau), r=r(rr), v_leak=r(np.zeros(n)), metadata=meta)
         return nir.LIF(tau=r(tau), r=r(rr), v_leak=r(np.zeros(n)), v_threshold=r(p.v_th),
                        v_reset=r(p.v_reset), metadata=meta)
     if p.model in HAS_CURRENT:
@@ -49,13 +51,13 @@ def _neuron(p: Population, dt: float) -> nir.NIRNode:
                                 p.bias * (tau_mem / dt))
         if p.model is NeuronModel.CUBA_LI:
             return nir.CubaLI(tau_syn=r(tau_syn), tau_mem=r(tau_mem), r=r(rr),
-                              v_leak=r(v_leak), w_in=r(w_in))
+                              v_leak=r(v_leak), w_in=r(w_in), metadata=meta)
         return nir.CubaLIF(tau_syn=r(tau_syn), tau_mem=r(tau_mem), r=r(rr), v_leak=r(v_leak),
                            v_threshold=r(p.v_th), v_reset=r(p.v_reset), w_in=r(w_in),
                            metadata=meta)
     rr = np.full(n, 1.0 / dt)  # r / (1/dt) == 1 exactly
     if p.model is NeuronModel.I:
-        return nir.I(r=r(rr))
+        return nir.I(r=r(rr), metadata=meta)
     return nir.IF(r=r(rr), v_threshold=r(p.v_th), v_reset=r(p.v_reset), metadata=meta)
 
 
@@ -141,7 +143,8 @@ def export_nir(g: Graph) -> nir.NIRGraph:
         edges.append((port.source or "", k))
     # A dense/sparse map into a multi-dim layer has no NIR unflatten; NIR's own type check
     # would reject that edge, so the graph is built unchecked (snnc reads it back exactly).
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"snnc_dt": dt}, type_check=False)
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False,
+                        metadata={"snnc_dt": dt, "snnc_timing": "hardware"})
 
 
 def _per_channel(b: np.ndarray, proj) -> np.ndarray | None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,8 @@
 
 What each core holds and how spikes reach it, with nothing left to re-derive from the IR:
 
-    per neuron      du, dv, bias, i_bias, v_th, v_reset, reset code, refractory, flags,
+    per neuron      du, dv, bias, i_bias, v_th, v_reset, reset code, refractory, bias onset,
+                    flags,
                     home core, hops and packets of one spike (from the routing pass)
     axon entries    (core, source) pairs: every axon of every core, in core order
     deliveries      source -> the axon entries it reaches: its home core's own axon, plus the
@@ -42,13 +43,14 @@ def _neuron_arrays(g: Graph, cm: CoreMap) -> dict[str, np.ndarray]:
     """Per global neuron id, the integer parameters the soma reads (fixed.neuron_params)."""
     n = cm.ids.n_neurons
     keys = ("du", "dv", "bias", "i_bias", "v_th", "v_reset", "reset", "refractory")
-    out = {k: np.zeros(n, dtype=np.int64) for k in (*keys, "spiking", "current")}
+    out = {k: np.zeros(n, dtype=np.int64) for k in (*keys, "spiking", "current", "onset")}
     for name in cm.ids.order:
         prm = neuron_params(g.populations[name])
         sl = slice(cm.ids.offset[name], cm.ids.offset[name] + g.populations[name].size)
         for k in keys:
             out[k][sl] = getattr(prm, k)
         out["spiking"][sl] = prm.spiking
+        out["onset"][sl] = g.populations[name].onset
         out["current"][sl] = prm.current
     return {f"neuron.{k}": v for k, v in out.items()}
 

@@ -156,7 +156,8 @@ def _routes_doc(g: Graph, cm: CoreMap) -> dict[str, Any]:
             "max_link_load": cm.meta.get("max_link_load"),
             "routing_entries": int(len(cm.routes.get("table", {}).get("core", []))),
             "populations": {n: {"model": p.model.value, "reset": p.reset.value,
-                                "refractory": p.refractory} for n, p in g.populations.items()},
+                                "refractory": p.refractory, "bias_onset_step": p.onset}
+                            for n, p in g.populations.items()},
             "link_load": {k: v.tolist() for k, v in sorted(links.items())}}
 
 

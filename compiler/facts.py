@@ -7,7 +7,7 @@ from typing import Any
 
 from snnc.compiler.errors import SnncError
 
-RESET_MODES = ("zero", "subtract", "none")  # reset codes 0, 1, 2 in the kernels
+RESET_MODES = ("zero", "subtract", "none", "delayed_subtract")  # reset codes 0..3 in kernels
 MULTICAST = ("tree", "relay")
 
 

@@ -26,8 +26,10 @@ A = 2^decay_bits and sat = saturation to state_bits:
     acc = saturate(sum of arriving stored weights, accumulator_bits);  a = shift(acc, weight_exp)
     u = sat(floor(u * alpha_u / A) + a + i_bias)       CUBA models; otherwise u = a
     v = sat(floor(v * alpha_v / A) + u + beta)
+    v = sat(floor(v * alpha_v / A) + u + beta - v_th * pending)   pending: delayed_subtract
     refractory: while r > 0, v = v_reset and no spike; r counts down
-    s = v > v_th;  reset: zero -> v_reset, subtract -> sat(v - v_th), none
+    s = v > v_th;  reset: zero -> v_reset, subtract -> sat(v - v_th), none, delayed_subtract
+                   -> pending for the next step (kept as r = -1; no refractory with it)
 
 du, dv hold the retention multipliers alpha_u, alpha_v in 0..A; bias is beta; v_th and v_reset
 are integers in v units.
@@ -40,7 +42,7 @@ simulator, which passes `kernel_params()` in. The tests hold both equal.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -150,14 +152,19 @@ def tianjic_neuron(u: int, v: int, ref: int, a: int, alpha_u: int, alpha_v: int,
                    beta: int, vth: int, v_reset: int, reset: int, refractory: int,
                    current: bool, spiking: bool, k: TianjicKernel
                    ) -> tuple[int, int, int, bool]:
-    """One neuron of TianjicArithmetic.update (reset 0 zero, 1 subtract, 2 none)."""
+    """One neuron of TianjicArithmetic.update (reset 0 zero, 1 subtract, 2 none, 3 delayed
+    subtract: ref = -1 marks a subtraction pending for this step)."""
     if current:
         u = saturate_scalar(((u * alpha_u) >> k.alpha_shift) + a + i_bias, k.state_bits)
     else:
         u = a
-    v = saturate_scalar(((v * alpha_v) >> k.alpha_shift) + u + beta, k.state_bits)
+    pending = vth if ref < 0 else 0
+    v = saturate_scalar(((v * alpha_v) >> k.alpha_shift) + u + beta - pending, k.state_bits)
     if not spiking:
         return u, v, ref, False
+    if reset == 3:
+        s = v > vth
+        return u, v, -1 if s else 0, s
     held = ref > 0
     if held:
         v = v_reset
@@ -670,9 +677,14 @@ class TianjicArithmetic(Arithmetic):
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         bits = self.state_bits
         u = saturate(self.retain(u, p.du) + a + p.i_bias, bits) if p.current else a
-        v = saturate(self.retain(v, p.dv) + u + p.bias, bits)
+        pending = np.where(ref < 0, p.v_th, 0)
+        v = saturate(self.retain(v, p.dv) + u + p.bias - pending, bits)
         if not p.spiking:
             return u, v, ref, np.zeros(v.shape, dtype=bool)
+        delayed = p.reset == 3
+        if delayed.all():
+            s = v > p.v_th
+            return u, v, np.where(s, -1, 0), s
         held = ref > 0
         v = np.where(held, p.v_reset, v)
         ref = np.maximum(ref - 1, 0)
@@ -704,6 +716,11 @@ def _choice(choice: str | None, stored_bits: int) -> tuple[bool, int]:
 
 ARITHMETICS: dict[str, type[Arithmetic]] = {
     LoihiArithmetic.semantics: LoihiArithmetic, TianjicArithmetic.semantics: TianjicArithmetic}
+
+
+def without_bias(p: NeuronParams) -> NeuronParams:
+    """The same neurons before their bias onset (bias and current bias 0)."""
+    return replace(p, bias=np.zeros_like(p.bias), i_bias=np.zeros_like(p.i_bias))
 
 
 def neuron_params(pop: Population) -> NeuronParams:

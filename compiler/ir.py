@@ -5,10 +5,13 @@ population at step t:
 
     a[t] = sum over incoming projections of W @ s_src[t - 1 - d]   (s[k] = 0 for k < 0)
     u[t] = (1 - du) * u[t-1] + a[t] + i_bias         (CUBA models; others: u[t] = a[t])
-    v[t] = (1 - dv) * v[t-1] + u[t] + bias
-    s[t] = v[t] > v_th                               (spiking models only)
-    reset where s[t]: ZERO -> v = v_reset, SUBTRACT -> v -= v_th, NONE -> unchanged
+    v[t] = (1 - dv) * v[t-1] + u[t] + bias [- v_th * s[t-1] for DELAYED_SUBTRACT]
+    s[t] = v[t] > v_th   (SUBTRACT_SNNTORCH: v[t] > v_th * (1 + [v[t-1] > v_th]))
+    reset where s[t]: ZERO -> v = v_reset, SUBTRACT(_SNNTORCH) -> v -= v_th, NONE and
+                      DELAYED_SUBTRACT -> unchanged (DELAYED_SUBTRACT subtracts the next step)
     refractory r > 0: for r steps after a spike, v is held at v_reset and no spike is emitted.
+    onset o: bias and i_bias count from step o on (0 before): a population o projections deep
+             starts integrating its bias when its first input can arrive (docs/timing.md).
 
 Float IR: every parameter is float64 in "source units". Weights carry all input gains (R,
 w_in, dt/tau), so a population adds its inputs with gain one.
@@ -67,6 +70,10 @@ class ResetMode(Enum):
     ZERO = "zero"  # v = v_reset (v_reset is 0 unless the source said otherwise)
     SUBTRACT = "subtract"  # v -= v_th
     NONE = "none"  # v unchanged
+    DELAYED_SUBTRACT = "delayed_subtract"  # v -= v_th one step later, after the leak (snnTorch)
+    # snnTorch's immediate subtraction (reset_delay=False): as SUBTRACT, but while the stored
+    # v is still above v_th the next spike needs v > 2 v_th. Float engine only: no target has it.
+    SUBTRACT_SNNTORCH = "subtract_snntorch"
 
 
 class Conn(Enum):
@@ -104,11 +111,14 @@ class Population:
     i_bias: np.ndarray  # constant added to u every step (CUBA models only)
     reset: ResetMode = ResetMode.ZERO
     refractory: int = 0  # steps v is held at v_reset after a spike
+    onset: int = 0  # first step at which bias and i_bias are added
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
         for p in POP_PARAMS:
             object.__setattr__(self, p, _frozen(getattr(self, p), np.float64).reshape(-1))
+        for f in ("refractory", "onset"):
+            object.__setattr__(self, f, int(getattr(self, f)))
 
     @property
     def size(self) -> int:

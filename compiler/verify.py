@@ -50,6 +50,10 @@ def _check_population(p: Population) -> None:
                                   "reset none")
     if p.refractory < 0:
         raise IRError(p.name, f"refractory period {p.refractory} is negative")
+    if p.onset < 0:
+        raise IRError(p.name, f"bias onset {p.onset} is negative")
+    if p.reset is ResetMode.DELAYED_SUBTRACT and p.refractory:
+        raise IRError(p.name, "a delayed subtraction and a refractory period cannot be combined")
 
 
 def _check_projection(g: Graph, p: Projection) -> None:

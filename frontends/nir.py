@@ -21,6 +21,7 @@ from snnc.compiler.errors import ModelError, UnsupportedNode
 from snnc.compiler.ir import Graph, NeuronModel, Population, Port, Projection, ResetMode
 from snnc.compiler.linalg import conv_out_shape
 from snnc.frontends import linop
+from snnc.frontends.conventions import CONVENTIONS, SOURCES, Convention, rockpool_dt
 from snnc.frontends.linop import Lin
 from snnc.frontends.projections import delayed_projections, repair
 
@@ -44,6 +45,7 @@ class _Ctx:
     reset: ResetMode | None
     nodes: dict[str, Any]
     preds: dict[str, list[str]]
+    conv: Convention = CONVENTIONS["nir"]
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     busy: set[str] = field(default_factory=set)  # nodes whose shape is being inferred
     values: dict[str, tuple[dict[str, dict[int, Lin]], np.ndarray | None]] = field(
@@ -420,7 +422,7 @@ def _p(ctx: _Ctx, name: str, node: Any, attr: str, n: int, default: float | None
 def _decay(ctx: _Ctx, name: str, tau: np.ndarray, what: str) -> np.ndarray:
     if (tau <= 0).any():
         raise ctx.err(name, f"{what} must be positive, got {tau.min():g}")
-    d = dz.decay(ctx.dt, tau)
+    d = ctx.conv.decay(ctx.dt, tau)
     if (d > 1).any():
         raise ctx.err(name, f"dt={ctx.dt:g} is larger than {what}={tau.min():g}, so the "
                       "discretized decay would overshoot",
@@ -428,21 +430,33 @@ def _decay(ctx: _Ctx, name: str, tau: np.ndarray, what: str) -> np.ndarray:
     return d
 
 
+def _leak_bias(ctx: _Ctx, v_leak: np.ndarray, tau: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """The constant drive towards v_leak: v_leak times the decay per step."""
+    return v_leak * d if ctx.conv.exact else dz.leak_bias(v_leak, tau, ctx.dt)
+
+
 def _lower_neuron(ctx: _Ctx, name: str, node: Any) -> tuple[Population, np.ndarray, bool]:
     """-> (population, input gain per neuron, whether constants go to u instead of v)."""
+    pop, gain, to_u = _neuron_of(ctx, name, node)
+    _check_time_scale(ctx, name, node, pop, gain)
+    onset = int((getattr(node, "metadata", None) or {}).get("snnc_onset", 0))
+    return (replace(pop, onset=onset) if onset else pop), gain, to_u
+
+
+def _neuron_of(ctx: _Ctx, name: str, node: Any) -> tuple[Population, np.ndarray, bool]:
     shape = _out_shape(ctx, name)
     n = int(np.prod(shape))
     P: Callable[..., np.ndarray] = lambda a, d=None: _p(ctx, name, node, a, n, d)
     meta = getattr(node, "metadata", None) or {}
     reset = ResetMode(str(meta["snnc_reset"])) if "snnc_reset" in meta else (
-        ctx.reset or ResetMode.ZERO)
+        ctx.reset or ctx.conv.reset or ResetMode.ZERO)
     refr = int(meta.get("snnc_refractory", 0))
     spk = {"reset": reset, "refractory": refr}
     if isinstance(node, (nir.LIF, nir.LI)):
         tau = P("tau")
         dv = _decay(ctx, name, tau, "tau")
-        gain = dz.leaky_gain(P("r"), tau, ctx.dt)
-        params = dict(dv=dv, bias=dz.leak_bias(P("v_leak", 0.0), tau, ctx.dt))
+        gain = ctx.conv.leaky_gain(P("r"), tau, ctx.dt)
+        params = dict(dv=dv, bias=_leak_bias(ctx, P("v_leak", 0.0), tau, dv))
         if isinstance(node, nir.LIF):
             pop = Population.make(name, shape, NeuronModel.LIF, v_th=P("v_threshold"),
                                   v_reset=P("v_reset", 0.0), **params, **spk)
@@ -453,8 +467,8 @@ def _lower_neuron(ctx: _Ctx, name: str, node: Any) -> tuple[Population, np.ndarr
         tau_syn, tau_mem = P("tau_syn"), P("tau_mem")
         du = _decay(ctx, name, tau_syn, "tau_syn")
         dv = _decay(ctx, name, tau_mem, "tau_mem")
-        gain = dz.cuba_gain(P("w_in", 1.0), tau_syn, P("r"), tau_mem, ctx.dt)
-        params = dict(du=du, dv=dv, bias=dz.leak_bias(P("v_leak", 0.0), tau_mem, ctx.dt))
+        gain = ctx.conv.cuba_gain(P("w_in", 1.0), tau_syn, P("r"), tau_mem, ctx.dt)
+        params = dict(du=du, dv=dv, bias=_leak_bias(ctx, P("v_leak", 0.0), tau_mem, dv))
         if isinstance(node, nir.CubaLIF):
             pop = Population.make(name, shape, NeuronModel.CUBA_LIF, v_th=P("v_threshold"),
                                   v_reset=P("v_reset", 0.0), **params, **spk)
@@ -474,9 +488,27 @@ def _lower_neuron(ctx: _Ctx, name: str, node: Any) -> tuple[Population, np.ndarr
     return pop, np.ones(n), False
 
 
+def _check_time_scale(ctx: _Ctx, name: str, node: Any, pop: Population,
+                      gain: np.ndarray) -> None:
+    """A layer that, with this dt, barely decays or barely feels its input is almost always a
+    unit mistake (tau in steps read as seconds): say so by name."""
+    tau = getattr(node, "tau", getattr(node, "tau_mem", None))
+    if tau is None:
+        return
+    leaky = pop.dv.size and float(pop.dv.max()) < 1e-3
+    deaf = gain.size and float(np.abs(gain).max()) < 1e-3
+    if leaky or deaf:
+        repair(ctx.path, name, f"with dt={ctx.dt:g} and tau={float(np.min(tau)):g} this layer "
+               f"decays by {float(pop.dv.max()):.2g} per step and scales its input by "
+               f"{float(np.abs(gain).max()):.2g}, so it can hardly decay or spike; if tau is "
+               "in steps (Sinabs) pass --source sinabs or --dt 1, and give --dt in the "
+               "exporter's units otherwise")
+
+
 # --- driver -------------------------------------------------------------------------------
 
-def _choose_dt(path: str, g: nir.NIRGraph, nodes: dict[str, Any], dt: float | None) -> float:
+def _choose_dt(path: str, g: nir.NIRGraph, nodes: dict[str, Any], dt: float | None,
+               conv: Convention) -> float:
     if dt is not None:
         if not (dt > 0 and np.isfinite(dt)):
             raise ModelError(path, None, f"--dt must be a positive number, got {dt}")
@@ -484,6 +516,10 @@ def _choose_dt(path: str, g: nir.NIRGraph, nodes: dict[str, Any], dt: float | No
     stored = (g.metadata or {}).get("snnc_dt")
     if stored is not None:
         return float(stored)
+    if conv.name == "rockpool":
+        return _rockpool_dt(path, nodes)
+    if conv.dt is not None:
+        return conv.dt
     timed = any(isinstance(n, TIMED) for n in nodes.values())
     chosen = dz.DEFAULT_DT if timed else dz.DISCRETE_DT
     why = ("the graph has time constants; NIR paper default" if timed else
@@ -492,9 +528,58 @@ def _choose_dt(path: str, g: nir.NIRGraph, nodes: dict[str, Any], dt: float | No
     return chosen
 
 
-def load_nir(path: str, dt: float | None = None, reset: ResetMode | None = None) -> Graph:
-    """Read a .nir file into a validated float IR."""
-    g = _read(path)
+def load_nir(path: str, dt: float | None = None, reset: ResetMode | None = None,
+             timing: str | None = None, source: str | None = None) -> Graph:
+    """Read a .nir file into a validated float IR. timing "trained" (the default for graphs
+    snnc did not write) reproduces the latency-free network NIR describes, shifted by a lag
+    per output (frontends/timing.py); "hardware" keeps one step per projection."""
+    return load_nir_graph(_read(path), path, dt, reset, timing, source)
+
+
+def _rockpool_dt(path: str, nodes: dict[str, Any]) -> float:
+    """The one dt Rockpool wrote into every neuron's r."""
+    found = {}
+    for k, n in nodes.items():
+        tau = getattr(n, "tau_mem", getattr(n, "tau", None))
+        if tau is not None and getattr(n, "r", None) is not None:
+            try:
+                found[k] = rockpool_dt(tau, n.r)
+            except ValueError as e:
+                raise ModelError(path, k, str(e), "is this a Rockpool export? pass --dt") from None
+    if not found:
+        return dz.DISCRETE_DT
+    # r is stored in float32: dt comes back to about 7 digits; 6 significant digits it is
+    vals = sorted(float(f"{v:.6g}") for v in found.values())
+    if vals[-1] != vals[0]:
+        raise ModelError(path, None, f"Rockpool's r gives different dt per layer ({vals[0]:g} "
+                         f"to {vals[-1]:g})", "pass --dt")
+    return vals[0]
+
+
+def _source_of(path: str, g: nir.NIRGraph, source: str | None) -> Convention:
+    """--source, else what the graph's metadata names, else plain NIR."""
+    name = source or str((g.metadata or {}).get("snnc_source", "nir"))
+    if source is None and name == "nir" and any(
+            str(k).endswith(("_LIFTorch", "_LinearTorch", "_LIFNeuronTorch")) for k in g.nodes):
+        repair(path, None, "node names say Rockpool exported this graph; reading it with "
+                           "Rockpool's conventions (pass --source to choose)")
+        name = "rockpool"
+    if name == "lava-dl":
+        raise ModelError(path, None, "lava-dl models are read from their netx file (.net), "
+                         "not NIR", "snnc compile model.net")
+    if name not in CONVENTIONS:
+        raise ModelError(path, None, f"unknown source {name!r}",
+                         f"choose one of {', '.join(SOURCES)}")
+    return CONVENTIONS[name]
+
+
+def load_nir_graph(g: nir.NIRGraph, path: str, dt: float | None = None,
+                   reset: ResetMode | None = None, timing: str | None = None,
+                   source: str | None = None) -> Graph:
+    """A NIR graph in memory (`path` names it in messages) into a validated float IR.
+    `source` names the exporting framework whose conventions to read it by
+    (frontends/conventions.py)."""
+    conv = _source_of(path, g, source)
     nodes, edges = _flatten(path, g)
     if not nodes:
         raise ModelError(path, None, "the graph has no nodes (empty model)")
@@ -511,8 +596,8 @@ def load_nir(path: str, dt: float | None = None, reset: ResetMode | None = None)
                                  "exist")
         preds.setdefault(d, []).append(s)
     preds = {k: sorted(v) for k, v in preds.items()}
-    ctx = _Ctx(path=path, dt=_choose_dt(path, g, nodes, dt), reset=reset, nodes=nodes,
-               preds=preds)
+    ctx = _Ctx(path=path, dt=_choose_dt(path, g, nodes, dt, conv), reset=reset, nodes=nodes,
+               preds=preds, conv=conv)
     top_in = sorted(k for k, v in nodes.items() if isinstance(v, nir.Input))
     top_out = sorted(k for k, v in nodes.items() if isinstance(v, nir.Output))
     if not top_in or not top_out:
@@ -531,10 +616,20 @@ def load_nir(path: str, dt: float | None = None, reset: ResetMode | None = None)
             if not isinstance(nodes[k], nir.Input):
                 repair(path, k, "output of this node is never used")
     graph = Graph.build(list(pops.values()), projections, inputs, outputs,
-                        meta={"frontend": "nir", "dt": ctx.dt})
+                        meta={"frontend": "nir", "dt": ctx.dt, "source": conv.name})
     from snnc.compiler.verify import validate
+    from snnc.frontends.timing import align
 
-    return validate(graph)
+    return validate(align(validate(graph), timing or _timing_of(g), path))
+
+
+def _timing_of(g: nir.NIRGraph) -> str:
+    """What the graph says (snnc_timing); a graph an older snnc wrote (snnc_dt only) holds
+    chip timing; any other NIR graph is latency-free."""
+    md = g.metadata or {}
+    if md.get("snnc_timing") in ("trained", "hardware"):
+        return str(md["snnc_timing"])
+    return "hardware" if "snnc_dt" in md else "trained"
 
 
 def _lower_incoming(ctx: _Ctx, name: str, pop: Population, gain: np.ndarray, to_u: bool,
@@ -575,6 +670,9 @@ def _lower_incoming(ctx: _Ctx, name: str, pop: Population, gain: np.ndarray, to_
 
 def _lower_output(ctx: _Ctx, name: str, pops: dict[str, Population]) -> Port:
     preds = ctx.preds.get(name, [])
+    # a nested graph's Output (a pass-through) that comes from one neuron layer is that layer
+    while len(preds) == 1 and isinstance(ctx.nodes.get(preds[0]), _Pass):
+        preds = ctx.preds.get(preds[0], [])
     if len(preds) != 1 or preds[0] not in pops:
         raise ctx.err(name, f"output is fed by {preds or 'nothing'}; snnc reads outputs from "
                       "one neuron layer", "end the graph with a neuron node (e.g. LI or IF)")

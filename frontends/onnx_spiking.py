@@ -44,7 +44,8 @@ def _node(node: onnx.NodeProto, inits: dict[str, Any], pops: list[Population],
         pops.append(Population(name=node.name, shape=tuple(attrs["shape"]),
                                model=POP_KINDS[node.op_type],
                                reset=ResetMode(attrs["reset"]),
-                               refractory=int(attrs["refractory"]), **params))
+                               refractory=int(attrs["refractory"]),
+                               onset=int(attrs.get("onset", 0)), **params))
     elif node.domain in ("", "ai.onnx") and node.op_type == "Identity":
         outs.append((node.output[0], node.input[0][: -len(".s_next")]))
     else:

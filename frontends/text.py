@@ -76,7 +76,8 @@ def print_ir(g: Graph, arrays: dict[str, np.ndarray] | None = None,
         out.append(f"input {_name(p.name)} : {_shape(p.shape)}")
     for p in g.populations.values():
         out.append(f"population {_name(p.name)} : {p.model.value} {_shape(p.shape)} "
-                   f"reset={p.reset.value} refractory={p.refractory} {{")
+                   f"reset={p.reset.value} refractory={p.refractory}"
+                   + (f" onset={p.onset}" if p.onset else "") + " {")
         for f in POP_PARAMS:
             out.append(f"  {f} = {_array(getattr(p, f), arrays, inline_limit)}")
         out.append("}")
@@ -161,6 +162,7 @@ class _Build(Transformer):  # type: ignore[type-arg]
         return Population(name=name, shape=shape, model=model,
                           reset=ResetMode(attrs.get("reset", "zero")),
                           refractory=int(attrs.get("refractory", 0)),
+                          onset=int(attrs.get("onset", 0)),
                           **{k: params[k] for k in POP_PARAMS})
 
     def projection(self, c: list[Any]) -> Projection:

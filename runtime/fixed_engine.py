@@ -49,13 +49,15 @@ class _Neurons:
     def __init__(self, pop: Population, batch: int, ar: fixed.Arithmetic, check: bool):
         self.pop, self.ar, self.check = pop, ar, check
         self.params = fixed.neuron_params(pop)
+        self.before_onset = fixed.without_bias(self.params)
         self.u, self.v, self.ref, self.s = (np.zeros((batch, pop.size), dtype=np.int64)
                                             for _ in range(4))
 
-    def update(self, a: np.ndarray) -> np.ndarray:
+    def update(self, a: np.ndarray, t: int) -> np.ndarray:
+        prm = self.params if t >= self.pop.onset else self.before_onset
         try:
-            self.u, self.v, self.ref, s = self.ar.update(self.u, self.v, self.ref, a,
-                                                         self.params, self.check)
+            self.u, self.v, self.ref, s = self.ar.update(self.u, self.v, self.ref, a, prm,
+                                                         self.check)
         except fixed.FixedOverflow as e:
             raise FixedRunError(f"population '{self.pop.name}': {e}") from None
         self.s = s.astype(np.int64)

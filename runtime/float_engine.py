@@ -51,16 +51,19 @@ class _Neurons:
         self.spiking = pop.model in SPIKING
         self.current = pop.model in HAS_CURRENT
 
-    def update(self, a: np.ndarray) -> np.ndarray:
-        """Advance one step with summed input a; return spikes (B, n) as 0/1 floats."""
+    def update(self, a: np.ndarray, t: int) -> np.ndarray:
+        """Advance step t with summed input a; return spikes (B, n) as 0/1 floats."""
         p = self.pop
+        on = t >= p.onset  # biases count from the population's onset step
         if self.current:
-            self.u = self.keep_u * self.u + a + p.i_bias
+            self.u = self.keep_u * self.u + a + (p.i_bias if on else 0.0)
             drive = self.u
         else:
             self.u = a
             drive = a
-        v = self.keep_v * self.v + drive + p.bias
+        v = self.keep_v * self.v + drive + (p.bias if on else 0.0)
+        if p.reset is ResetMode.DELAYED_SUBTRACT:
+            v = v - self.s * p.v_th
         if not self.spiking:
             self.v = v
             return self.s
@@ -68,13 +71,16 @@ class _Neurons:
             held = self.ref > 0
             v = np.where(held, p.v_reset, v)
             self.ref = np.maximum(self.ref - 1, 0)
-        spiked = v > p.v_th
+        if p.reset is ResetMode.SUBTRACT_SNNTORCH:
+            spiked = v > p.v_th * (1.0 + (self.v > p.v_th))
+        else:
+            spiked = v > p.v_th
         if p.refractory:
             spiked &= ~held
             self.ref = np.where(spiked, p.refractory, self.ref)
         if p.reset is ResetMode.ZERO:
             v = np.where(spiked, p.v_reset, v)
-        elif p.reset is ResetMode.SUBTRACT:
+        elif p.reset in (ResetMode.SUBTRACT, ResetMode.SUBTRACT_SNNTORCH):
             v = v - spiked * p.v_th
         self.v = v
         self.s = spiked.astype(np.float64)
@@ -128,9 +134,10 @@ class FloatEngine:
         batch, steps = None, None
         for name, x in inputs.items():
             shape = g.inputs[name].shape
-            if x.ndim < 2 or int(np.prod(x.shape[2:])) != int(np.prod(shape)):
+            if x.ndim < 2 or tuple(x.shape[2:]) not in (tuple(shape), (int(np.prod(shape)),)):
                 raise InputError(f"input '{name}' has shape {x.shape}; expected "
-                                 f"(batch, steps, *{shape})")
+                                 f"(batch, steps, *{shape}) or (batch, steps, "
+                                 f"{int(np.prod(shape))}) flattened in C order")
             if batch is not None and (x.shape[0] != batch or x.shape[1] != steps):
                 raise InputError("all inputs need the same batch size and number of steps")
             batch, steps = x.shape[0], x.shape[1]
@@ -165,7 +172,7 @@ class FloatEngine:
         # --- 2. soma: update, fire, reset; 3. send: keep what leaves at t
         slot = t % depth
         for k, nr in st.neurons.items():
-            st.sent[k][slot] = nr.update(acc[k])
+            st.sent[k][slot] = nr.update(acc[k], t)
         for k, x in host.items():
             st.sent[k][slot] = x
         st.t += 1

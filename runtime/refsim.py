@@ -76,6 +76,7 @@ class RefSim:
         a = self.a
         self.n_slots = len(a["slot.exp"])
         self.depth = int(a["syn.delay"].max(initial=0)) + 1
+        self.last_onset = int(a["neuron.onset"].max(initial=0)) if "neuron.onset" in a else 0
         self.pops = {p["name"]: p for p in self.idx["populations"]}
         self.inputs = {p["name"]: p for p in self.idx["inputs"]}
         self.slices = {k: slice(p["offset"], p["offset"] + p["size"])
@@ -93,9 +94,10 @@ class RefSim:
         for k, x in inputs.items():
             x = np.asarray(x)
             size = self.inputs[k]["size"]
-            if x.ndim < 2 or int(np.prod(x.shape[2:])) != size:
+            shape = tuple(self.inputs[k]["shape"])
+            if x.ndim < 2 or tuple(x.shape[2:]) not in (shape, (size,)):
                 raise InputError(f"input '{k}' has shape {x.shape}; expected (batch, steps, "
-                                 f"*{tuple(self.inputs[k]['shape'])})")
+                                 f"*{shape}) or (batch, steps, {size}) flattened in C order")
             if batch is not None and (x.shape[0], x.shape[1]) != (batch, steps):
                 raise InputError("all inputs need the same batch size and number of steps")
             batch, steps = x.shape[0], x.shape[1]
@@ -128,20 +130,32 @@ class RefSim:
         if st.timed:  # 1. deliver (the weights arrived in ring[slot]; timed runs count them)
             arriving = st.core_ring[slot].copy()
             st.core_ring[slot] = 0
-        st.spikes = self._soma(st, st.ring[slot])  # 2. soma (clears the slot it read)
+        st.spikes = self._soma(st, st.ring[slot], self._biases(st.t))  # 2. soma (clears it)
         synops, layer_synops = self._send(st, host)  # 3. send
         st.t += 1
         return StepEvents(st.spikes, synops, arriving, layer_synops)
 
-    def _soma(self, st: ChipState, ring_t: np.ndarray) -> np.ndarray:
+    def _biases(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bias, i_bias) the soma adds at step t: each neuron's from its onset step on (the
+        host writes a population's bias registers when its first input can arrive)."""
+        a = self.a
+        onset = a.get("neuron.onset")
+        if onset is None or t >= self.last_onset:
+            return a["neuron.bias"], a["neuron.i_bias"]
+        on = t >= onset
+        return np.where(on, a["neuron.bias"], 0), np.where(on, a["neuron.i_bias"], 0)
+
+    def _soma(self, st: ChipState, ring_t: np.ndarray, biases: tuple[np.ndarray, np.ndarray]
+              ) -> np.ndarray:
         from snnc.runtime.refsim_kernels import update_loihi, update_tianjic
 
         a = self.a
+        bias, i_bias = biases
         spikes = np.zeros(st.u.shape, dtype=np.bool_)
         if isinstance(self.arith, LoihiArithmetic):
             over = np.empty(st.u.shape[0], dtype=np.int64)
             update_loihi(ring_t, a["slot.ptr"], a["slot.exp"], st.u, st.v, a["neuron.du"],
-                         a["neuron.dv"], a["neuron.bias"], a["neuron.v_th"], spikes, over,
+                         a["neuron.dv"], bias, a["neuron.v_th"], spikes, over,
                          self.kernel)
             if (over >= 0).any():
                 i = int(over[over >= 0][0])
@@ -152,8 +166,8 @@ class RefSim:
                                   "projections into it")
         else:
             update_tianjic(ring_t, a["slot.ptr"], a["slot.exp"], st.u, st.v, st.ref,
-                           a["neuron.du"], a["neuron.dv"], a["neuron.i_bias"],
-                           a["neuron.bias"], a["neuron.v_th"], a["neuron.v_reset"],
+                           a["neuron.du"], a["neuron.dv"], i_bias, bias, a["neuron.v_th"],
+                           a["neuron.v_reset"],
                            a["neuron.reset"], a["neuron.refractory"],
                            a["neuron.current"].astype(np.bool_),
                            a["neuron.spiking"].astype(np.bool_), spikes, self.kernel)

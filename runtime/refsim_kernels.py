@@ -4,9 +4,33 @@ delivery, and the soma phase, which calls the scalar arithmetic of compiler/fixe
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 from numba import njit, prange
 from snnc.compiler import fixed
+
+
+def _drop_stale_cache() -> None:
+    """numba's on-disk cache is keyed on this file only, not on compiler/fixed.py whose
+    scalar arithmetic the kernels inline: when fixed.py changes, drop the cached kernels
+    (a stale kernel would compute the old arithmetic without a word)."""
+    cache = Path(__file__).parent / "__pycache__"
+    stamp = cache / "refsim_kernels.fixed.sha256"
+    digest = hashlib.sha256(Path(fixed.__file__).read_bytes()).hexdigest()
+    try:
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        for f in cache.glob("refsim_kernels.*.nb[ci]"):
+            f.unlink()
+        cache.mkdir(exist_ok=True)
+        stamp.write_text(digest)
+    except OSError:  # a read-only install: numba cannot write its cache there either
+        pass
+
+
+_drop_stale_cache()
 
 
 @njit(cache=True, parallel=True)

@@ -4,12 +4,15 @@ from snnc.api import (
     compile,
     compile_summary,
     convert,
+    from_nir,
+    from_torch,
     list_targets,
     load,
     load_artifact,
     run,
     run_compiled,
     summary,
+    to_nir,
     write_compiled,
 )
 from snnc.compiler.pipeline import CompileOptions, Compiled
@@ -18,5 +21,5 @@ from snnc.compiler.passes.quantize import QuantizeOptions
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "CompileOptions", "Compiled", "PlaceOptions", "QuantizeOptions",
-           "compile", "compile_summary", "convert", "list_targets", "load", "load_artifact",
-           "run", "run_compiled", "summary", "write_compiled"]
+           "compile", "compile_summary", "convert", "from_nir", "from_torch", "list_targets",
+           "load", "load_artifact", "run", "run_compiled", "summary", "to_nir", "write_compiled"]

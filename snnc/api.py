@@ -17,12 +17,17 @@ FORMATS = {".nir": "nir", ".net": "netx", ".h5": "netx", ".hdf5": "netx", ".snn"
 
 
 def load(path: str, dt: float | None = None, reset: str | None = None,
-         balance_data: np.ndarray | None = None, ann: Any = None) -> Graph:
+         balance_data: np.ndarray | None = None, ann: Any = None,
+         timing: str | None = None, source: str | None = None) -> Graph:
     """Read a model file (.nir, .net netx HDF5, .snn text, .onnx) into a validated float IR.
 
     An ONNX ANN (no ai.snnc operators) is converted to an SNN: `balance_data` (N, *input
     shape) are typical inputs for threshold balancing, `ann` an AnnOptions (defaults
-    otherwise; `reset` overrides its reset).
+    otherwise; `reset` overrides its reset). `timing` (NIR only): "trained" reproduces the
+    latency-free network a framework trained (default for NIR files snnc did not write),
+    "hardware" gives every projection one step and biases from step 0 (docs/timing.md).
+    `source` (NIR only): the exporting framework, whose conventions for tau, r and resets
+    apply (snntorch, sinabs, rockpool, norse; default: the graph's metadata, else plain NIR).
     """
     ext = os.path.splitext(path)[1].lower()
     fmt = FORMATS.get(ext)
@@ -38,10 +43,13 @@ def load(path: str, dt: float | None = None, reset: str | None = None,
     if fmt == "nir":
         from snnc.frontends.nir import load_nir
 
-        return load_nir(path, dt=dt, reset=ResetMode(reset) if reset else None)
-    if dt is not None or reset is not None:
-        raise ModelError(path, None, f"--dt/--reset apply to NIR graphs only; a {fmt} model is "
-                         "already discrete-time")
+        return load_nir(path, dt=dt, reset=ResetMode(reset) if reset else None, timing=timing,
+                        source=source)
+    if fmt == "netx" and source == "lava-dl":
+        source = None  # what a netx file is anyway
+    if dt is not None or reset is not None or timing is not None or source is not None:
+        raise ModelError(path, None, f"--dt/--reset/--timing/--source apply to NIR graphs only; "
+                         f"a {fmt} model is already discrete-time with one step per projection")
     if fmt == "netx":
         from snnc.frontends.netx import load_netx
 
@@ -49,6 +57,37 @@ def load(path: str, dt: float | None = None, reset: str | None = None,
     from snnc.frontends.text import load_text
 
     return load_text(path)
+
+
+def to_nir(module: Any, sample: Any, path: str | None = None) -> Any:
+    """A PyTorch / snnTorch module (one time step; `sample`: one input without batch or time
+    axis) as a NIR graph, written to `path` if given (frontends/torch_module.py)."""
+    from snnc.frontends.torch_module import to_nir as trace
+
+    g = trace(module, sample)
+    if path is not None:
+        import nir
+
+        nir.write(path, g)
+    return g
+
+
+def from_nir(graph: Any, source: str | None = None, dt: float | None = None,
+             reset: str | None = None, timing: str | None = None) -> Graph:
+    """A NIR graph in memory (as an exporter returns it, e.g. sinabs.to_nir) into a validated
+    float IR; the options are those of `load`."""
+    from snnc.frontends.nir import load_nir_graph
+
+    return load_nir_graph(graph, "<NIR graph>", dt=dt, reset=ResetMode(reset) if reset else None,
+                          timing=timing, source=source)
+
+
+def from_torch(module: Any, sample: Any, timing: str | None = None) -> Graph:
+    """A PyTorch / snnTorch module straight into a validated float IR (through NIR, with the
+    trained timing unless `timing="hardware"`)."""
+    from snnc.frontends.nir import load_nir_graph
+
+    return load_nir_graph(to_nir(module, sample), "<torch module>", timing=timing)
 
 
 def _load_onnx(path: str, dt: float | None, reset: str | None,
@@ -123,7 +162,7 @@ def summary(graph: Graph) -> dict[str, Any]:
     """JSON-able structure summary: populations, projections, ports."""
     pops = [{"name": p.name, "model": p.model.value, "shape": list(p.shape), "size": p.size,
              "reset": p.reset.value, "spiking": p.model in SPIKING,
-             "has_bias": bool(p.bias.any() or p.i_bias.any())}
+             "has_bias": bool(p.bias.any() or p.i_bias.any()), "onset": p.onset}
             for p in graph.populations.values()]
     projs = []
     for p in graph.projections.values():
@@ -139,11 +178,17 @@ def summary(graph: Graph) -> dict[str, Any]:
                         for k, v in graph.outputs.items()],
             "populations": pops, "projections": projs,
             "neurons": graph.n_neurons, "synapses": graph.n_synapses,
-            "dt": graph.meta.get("dt"), "digest": graph.digest()}
+            "dt": graph.meta.get("dt"), "latency": latency(graph),
+            "timing": (graph.meta.get("timing") or {}).get("mode", "hardware"),
+            "digest": graph.digest()}
 
 
-def prepare_input(graph: Graph, x: np.ndarray, batch: bool) -> dict[str, np.ndarray]:
-    """(T, *shape) or, with batch, (B, T, *shape) -> {port: (B, T, *shape)}."""
+def prepare_input(graph: Graph, x: np.ndarray, batch: bool, flat: bool = False
+                  ) -> dict[str, np.ndarray]:
+    """(T, *shape) or, with batch, (B, T, *shape) -> {port: (B, T, *shape)}. The trailing
+    axes must be the port's shape exactly; with `flat`, one axis holding the port flattened
+    in C order is taken instead (a layout mismatch of the same size is an error, never a
+    silent reshape)."""
     if len(graph.inputs) != 1:
         raise InputError(f"the model has {len(graph.inputs)} input ports; pass an .npz with "
                          f"one array per port: {sorted(graph.inputs)}")
@@ -157,16 +202,45 @@ def prepare_input(graph: Graph, x: np.ndarray, batch: bool) -> dict[str, np.ndar
         raise InputError(f"input has shape {x.shape}; expected {want}"
                          f"{', '.join(map(str, port.shape))}) for input '{name}'"
                          + ("" if batch else " (use --batch for a leading batch axis)"))
+    tail = tuple(x.shape[lead:])
+    if tail != port.shape and not (flat and tail == (port.size,)):
+        how = ("pass --flat-input if the last axis is the port flattened in C order"
+               if tail == (port.size,) else
+               "reorder the axes to the port's layout (e.g. channels last -> first: "
+               "np.moveaxis(x, -1, -3))")
+        raise InputError(f"input '{name}' has trailing shape {tail}; the port's shape is "
+                         f"{port.shape}; the same number of values in another layout would "
+                         f"give other spikes: {how}")
     if not batch:
         x = x[None]
     return {name: x.reshape(x.shape[0], x.shape[1], *port.shape)}
 
 
+def latency(graph: Graph) -> int:
+    """Steps by which the outputs lag the trained (latency-free) network: the largest output
+    lag of a graph read with trained timing, else 0 (docs/timing.md)."""
+    lat = (graph.meta.get("timing") or {}).get("latency") or {}
+    return max(lat.values(), default=0)
+
+
+def default_steps(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None) -> int | None:
+    """`steps`, or the input's length plus the latency, so that every trained step's output
+    is seen."""
+    if steps is not None:
+        if steps < 1:
+            raise InputError(f"--steps must be at least 1, got {steps}")
+        return steps
+    lag = latency(graph)
+    if not lag or not inputs:
+        return None
+    return int(np.asarray(next(iter(inputs.values()))).shape[1]) + lag
+
+
 def run(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None = None,
         trace: bool = False, on_step: Callable[[int], None] | None = None) -> RunResult:
-    """Run the float engine; inputs are {port: (B, T, *shape)}."""
-    if steps is not None and steps < 1:
-        raise InputError(f"--steps must be at least 1, got {steps}")
+    """Run the float engine; inputs are {port: (B, T, *shape)}; by default for T steps plus
+    the graph's latency."""
+    steps = default_steps(graph, inputs, steps)
     return FloatEngine(graph).run(inputs, steps=steps, trace=trace, on_step=on_step)
 
 
@@ -294,9 +368,29 @@ def run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None 
                  on_step: Callable[[int], None] | None = None, counters: bool = False) -> Any:
     """Run a compiled model: `refsim` (the core map on the simulated chip; needs the artifact
     directory), `fixed` (the fixed IR, fixed-point engine) or `lava` (Lava 0.10.0; Loihi
-    targets)."""
-    if steps is not None and steps < 1:
-        raise InputError(f"--steps must be at least 1, got {steps}")
+    targets). By default for T steps plus the graph's latency. Outputs read from a
+    non-spiking population (a readout) come back as v in the float model's units (the
+    integer v divided by its quantization scale, per neuron with --per-channel); traces stay
+    the chip's integers."""
+    res = _run_compiled(graph, inputs, steps, trace, engine, artifact, on_step, counters)
+    return _readouts_in_float_units(graph, res)
+
+
+def _readouts_in_float_units(graph: Graph, res: Any) -> Any:
+    log = (graph.meta.get("quantize") or {}).get("populations", {})
+    for k, o in graph.outputs.items():
+        scale = (log.get(o.source or "") or {}).get("v_scale")
+        if scale is not None and k in res.outputs:
+            v = np.asarray(res.outputs[k], dtype=np.float64)
+            res.outputs[k] = v / np.asarray(scale, dtype=np.float64).reshape(
+                (1, 1, *o.shape) if np.ndim(scale) else ())
+    return res
+
+
+def _run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None,
+                  trace: bool, engine: str, artifact: str | None,
+                  on_step: Callable[[int], None] | None, counters: bool) -> Any:
+    steps = default_steps(graph, inputs, steps)
     if engine not in ENGINES:
         raise InputError(f"engine {engine!r} cannot run a compiled artifact; use "
                          f"{', '.join(ENGINES)}")

@@ -57,16 +57,17 @@ def _read_values(path: str) -> np.ndarray:
 def _load(args: argparse.Namespace) -> Any:
     data, ann = _ann_options(args)
     return api.load(_model_path(args.model), dt=args.dt, reset=args.reset, balance_data=data,
-                    ann=ann)
+                    ann=ann, timing=args.timing, source=args.source)
 
 
 def _refuse_compile_options(args: argparse.Namespace) -> None:
     """An artifact is already compiled: --dt, --reset and the ANN options cannot apply."""
     ann = [k for k in ("balance_data", "steps_ann", "encoding", "percentile", "leak", "maxpool")
            if getattr(args, k, None) is not None]
-    if args.dt is not None or args.reset is not None or ann:
-        raise SnncError("--dt/--reset and the ANN options are compile options; this artifact "
-                        "is already compiled")
+    given = [args.dt, args.reset, args.timing, args.source]
+    if any(x is not None for x in given) or ann:
+        raise SnncError("--dt/--reset/--timing/--source and the ANN options are compile "
+                        "options; this artifact is already compiled")
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -104,7 +105,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_input(path: str, graph: Any, batch: bool) -> dict[str, np.ndarray]:
+def _read_input(path: str, graph: Any, batch: bool, flat: bool = False
+                ) -> dict[str, np.ndarray]:
     if not os.path.exists(path):
         raise InputError(f"{path}: input file not found")
     try:
@@ -126,9 +128,9 @@ def _read_input(path: str, graph: Any, batch: bool) -> dict[str, np.ndarray]:
         for k in graph.inputs:
             sub = type(graph)(populations=graph.populations, projections=graph.projections,
                               inputs={k: graph.inputs[k]}, outputs=graph.outputs)
-            out.update(api.prepare_input(sub, arrays[k], batch))
+            out.update(api.prepare_input(sub, arrays[k], batch, flat))
         return out
-    return api.prepare_input(graph, data, batch)
+    return api.prepare_input(graph, data, batch, flat)
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
@@ -179,7 +181,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
                             f"{', '.join(names)} (or all)")
     path = _model_path(args.model)
     g = _load(args)
-    calib = _read_input(args.calibrate, g, True) if args.calibrate else None
+    calib = _read_input(args.calibrate, g, True, args.flat_input) if args.calibrate else None
     opts = CompileOptions.of(weight_bits=args.weight_bits, per_channel=args.per_channel,
                              placer=args.placer, seed=args.seed, max_chips=args.max_chips)
     timings: list[tuple[str, float, float]] = []
@@ -303,7 +305,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     inputs = None
     if args.input:
         g, _ = api.load_artifact(args.artifact)
-        inputs = {k: v.astype(np.int64) for k, v in _read_input(args.input, g, args.batch).items()}
+        given = _read_input(args.input, g, args.batch, args.flat_input)
+        inputs = {k: v.astype(np.int64) for k, v in given.items()}
     from rich.progress import Progress
 
     with Progress(transient=True, console=_stderr_console(), disable=args.quiet) as prog:
@@ -335,9 +338,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SnncError(f"engine '{args.engine}' runs a compiled artifact; compile first: "
                         f"snnc compile {args.model} --target loihi2 -o ART; snnc run ART ...")
     g = _load(args)
-    inputs = _read_input(args.input, g, args.batch)
+    inputs = _read_input(args.input, g, args.batch, args.flat_input)
     x = next(iter(inputs.values()))
-    steps = args.steps or x.shape[1]
+    steps = api.default_steps(g, inputs, args.steps) or x.shape[1]
     work = steps * x.shape[0] * max(g.n_neurons, 1)
     progress = None
     on_step = None
@@ -368,9 +371,9 @@ def _run_artifact(args: argparse.Namespace) -> int:
     if args.counters and engine != "refsim":
         raise SnncError("--counters come from the simulated chip; use --engine refsim")
     g, _ = api.load_artifact(args.model)
-    inputs = _read_input(args.input, g, args.batch)
+    inputs = _read_input(args.input, g, args.batch, args.flat_input)
     x = next(iter(inputs.values()))
-    steps = args.steps or x.shape[1]
+    steps = api.default_steps(g, inputs, args.steps) or x.shape[1]
     progress, on_step = None, None
     total = x.shape[0] if engine == "lava" else steps
     slow = (engine == "lava" and x.shape[0] > 1) or (
@@ -421,6 +424,8 @@ def _report_run(args: argparse.Namespace, g: Any, res: Any, x: np.ndarray,
                                                              else ()), -1)
     msg = {"steps": res.steps, "batch": int(x.shape[0]), "output": main_key,
            "output_shape": list(out.shape)}
+    if api.latency(g):
+        msg["latency"] = api.latency(g)  # outputs lag the trained network by this many steps
     if main_key == "output_spikes":
         msg["spike_counts"] = counts.astype(int).tolist()
         msg["argmax"] = np.argmax(counts, axis=-1).tolist()
@@ -443,6 +448,8 @@ def _model_args(sp: argparse.ArgumentParser, required: bool = True) -> None:
     """MODEL and the options that shape how a model file is read."""
     from snnc.compiler.ir import ResetMode
     from snnc.frontends.ann_to_snn import ENCODINGS, MAXPOOL
+    from snnc.frontends.conventions import SOURCES
+    from snnc.frontends.timing import TIMINGS
 
     sp.add_argument("model", nargs=None if required else "?",
                     help="model file (.nir, .net, .snn, .onnx) or 'digits' (shipped)")
@@ -452,6 +459,15 @@ def _model_args(sp: argparse.ArgumentParser, required: bool = True) -> None:
     sp.add_argument("--reset", choices=[m.value for m in ResetMode], default=None,
                     help="reset mode for NIR spiking nodes (NIR itself says 'zero'); for "
                          "ONNX ANNs subtract (default) or zero")
+    sp.add_argument("--timing", choices=TIMINGS, default=None,
+                    help="NIR: 'trained' (default) reproduces the latency-free network a "
+                         "framework trained, shifted by the printed latency (biases start "
+                         "with the first input, shorter paths delayed); 'hardware' gives "
+                         "every projection one step and biases from step 0 (docs/timing.md)")
+    sp.add_argument("--source", choices=[*SOURCES, "lava-dl"], default=None,
+                    help="NIR: the framework that exported the graph, whose meaning of tau, r "
+                         "and reset to follow (docs/frontends.md); lava-dl models are netx "
+                         "files. Default: the graph's metadata, else plain NIR")
     ann = sp.add_argument_group("ONNX ANN conversion (docs/onnx.md)")
     ann.add_argument("--balance-data", metavar="X.npy", default=None,
                      help="(N, *input shape) typical input values for threshold "
@@ -523,6 +539,9 @@ def _add_compile(sub: Any) -> None:
     sp.add_argument("--calibrate", metavar="X.npy", default=None,
                     help="sample input spikes (B, T, *shape) to choose scales that keep spike "
                          "counts closest to the float model")
+    sp.add_argument("--flat-input", action="store_true",
+                    help="the input's last axis is the port's shape flattened in C order "
+                         "(without it the trailing axes must equal the port's shape)")
     sp.add_argument("--placer", choices=PLACERS, default=PLACERS[0],
                     help=f"placement algorithm (default {PLACERS[0]})")
     sp.add_argument("--seed", type=int, default=0, help="seed of the annealing placer")
@@ -547,6 +566,9 @@ def _add_report(sub: Any) -> None:
                     "sample_input.npz)")
     sp.add_argument("--batch", action="store_true", help="input has a leading batch axis")
     sp.add_argument("--steps", type=int, default=None)
+    sp.add_argument("--flat-input", action="store_true",
+                    help="the input's last axis is the port's shape flattened in C order "
+                         "(without it the trailing axes must equal the port's shape)")
     sp.add_argument("--json", default=None, metavar="OUT.json")
     sp.add_argument("--md", default=None, metavar="OUT.md")
     sp.add_argument("--html", default=None, metavar="OUT.html")
@@ -566,6 +588,9 @@ def _add_run(sub: Any) -> None:
                          "runs the core map), fixed (fixed-point engine on the IR) or lava")
     sp.add_argument("--batch", action="store_true", help="input has a leading batch axis")
     sp.add_argument("--trace", action="store_true", help="also save v:/u:/s:<population>")
+    sp.add_argument("--flat-input", action="store_true",
+                    help="the input's last axis is the port's shape flattened in C order "
+                         "(without it the trailing axes must equal the port's shape)")
     sp.add_argument("--counters", action="store_true",
                     help="refsim: save per-step counters and latency (counter:*) and print a "
                          "summary")
@@ -590,28 +615,30 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "fn", None) is cmd_run:
         args.engine_given = args.engine is not None
         args.engine = args.engine or "float"
+    failure: tuple[str, int] | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             code = args.fn(args)
         except SnncError as e:
-            code = _fail(str(e))
+            failure = (str(e), 1)
         except OSError as e:
-            code = _fail(f"{e.filename or ''}: {e.strerror or e}")
+            failure = (f"{e.filename or ''}: {e.strerror or e}", 1)
         except KeyboardInterrupt:
-            code = _fail("interrupted", 130)
+            failure = ("interrupted", 130)
         except Exception as e:  # a bug in snnc, not in the user's input
             if args.debug:
                 traceback.print_exc()
-            code = _fail(f"internal error ({type(e).__name__}: {e}); rerun with --debug and "
-                         "report it", 70)
-        finally:
-            seen = set()
-            for w in caught:
-                text = str(w.message)
-                if text not in seen and not issubclass(w.category, DeprecationWarning):
-                    seen.add(text)
-                    print(f"warning: {text}", file=sys.stderr)
+            failure = (f"internal error ({type(e).__name__}: {e}); rerun with --debug and "
+                       "report it", 70)
+    seen = set()
+    for w in caught:
+        text = str(w.message)
+        if text not in seen and not issubclass(w.category, DeprecationWarning):
+            seen.add(text)
+            print(f"warning: {text}", file=sys.stderr)
+    if failure is not None:  # the error is the last line the user sees
+        code = _fail(*failure)
     return code
 
 

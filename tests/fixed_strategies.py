@@ -66,7 +66,7 @@ def loihi_networks(draw, max_pops: int = 3, max_n: int = 10, per_neuron: bool = 
         pops.append(Population(name=f"p{i}", shape=(n,),
                                model=NeuronModel.CUBA_LIF if cuba else NeuronModel.LIF,
                                v_reset=np.zeros(n), i_bias=np.zeros(n), bias=bias.astype(float),
-                               reset=ResetMode.ZERO, **vals))
+                               reset=ResetMode.ZERO, onset=draw(st.integers(0, 3)), **vals))
     srcs = ["in"] + [p.name for p in pops]
     sizes = {"in": n_in, **{p.name: p.size for p in pops}}
     bit_choices = sorted(b for b in {1, 2, 3, 4, ar.weight_bits - 2, ar.weight_bits} if b > 0)
@@ -119,6 +119,7 @@ def tianjic_from(g: Graph, data: st.DataObject, target: TargetSpec = TIANJIC) ->
     pops = {}
     for k, p in g.populations.items():
         n = p.size
+        reset = data.draw(st.sampled_from([ResetMode(r) for r in ar.resets]))
         pops[k] = replace(
             p, du=rng.integers(0, one + 1, n).astype(float) * (p.model.value == "cuba_lif"),
             dv=np.full(n, float(data.draw(st.sampled_from([0, 1, one // 2, one * 9 // 10,
@@ -127,8 +128,9 @@ def tianjic_from(g: Graph, data: st.DataObject, target: TargetSpec = TIANJIC) ->
             v_reset=rng.integers(-100, 100, n).astype(float),
             bias=rng.integers(-min(500, lim), min(500, lim), n).astype(float),
             i_bias=rng.integers(-50, 50, n).astype(float) * (p.model.value == "cuba_lif"),
-            reset=data.draw(st.sampled_from([ResetMode(r) for r in ar.resets])),
-            refractory=data.draw(st.integers(0, ar.refractory_max)))
+            reset=reset, onset=data.draw(st.integers(0, 3)),
+            refractory=0 if reset is ResetMode.DELAYED_SUBTRACT else data.draw(
+                st.integers(0, ar.refractory_max)))
     scale = max(ar.weight_max, -ar.weight_min) / 256
     projs = {k: replace(p, weight=np.clip(np.round(p.weight * scale), ar.weight_min,
                                           ar.weight_max),

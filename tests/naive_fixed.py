@@ -73,15 +73,19 @@ def naive(g: Graph, x: dict[str, np.ndarray], steps: int) -> dict[str, np.ndarra
             st_ = state[k]
             for i in range(p.size):
                 u, v = st_["u"][i], st_["v"][i]
+                on = t >= p.onset  # biases count from the onset step
+                bias, i_bias = (int(p.bias[i]), int(p.i_bias[i])) if on else (0, 0)
                 if not tianjic:
                     u, v, s = _loihi(f, u, v, a[k][i], int(p.du[i]), int(p.dv[i]),
-                                     int(p.bias[i]), int(p.v_th[i]))
+                                     bias, int(p.v_th[i]))
                 else:
                     bits, shift = f["state_bits"], f["decay_bits"]
                     cuba = p.model.value.startswith("cuba")
-                    u = sat((u * int(p.du[i])) // 2**shift + a[k][i] + int(p.i_bias[i]), bits) \
+                    u = sat((u * int(p.du[i])) // 2**shift + a[k][i] + i_bias, bits) \
                         if cuba else a[k][i]
-                    v = sat((v * int(p.dv[i])) // 2**shift + u + int(p.bias[i]), bits)
+                    delayed = p.reset is ResetMode.DELAYED_SUBTRACT
+                    pending = int(p.v_th[i]) if delayed and sent[k][t - 1, i] and t else 0
+                    v = sat((v * int(p.dv[i])) // 2**shift + u + bias - pending, bits)
                     spiking = p.model.value in ("lif", "cuba_lif", "if")
                     held = st_["r"][i] > 0
                     if p.refractory and held:

@@ -67,7 +67,9 @@ def populations(draw, name: str, shape: tuple[int, ...], exportable: bool = Fals
     reset = draw(st.sampled_from(list(ResetMode))) if spiking else ResetMode.NONE
     return Population(name=name, shape=shape, model=model, du=du, dv=dv, v_th=v_th,
                       v_reset=v_reset, bias=bias, i_bias=i_bias, reset=reset,
-                      refractory=draw(st.integers(0, 3)) if spiking else 0)
+                      onset=draw(st.integers(0, 3)),
+                      refractory=draw(st.integers(0, 3)) if spiking and
+                      reset is not ResetMode.DELAYED_SUBTRACT else 0)
 
 
 SHAPES = st.one_of(st.tuples(st.integers(1, 6)),

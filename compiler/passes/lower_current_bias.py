@@ -1,8 +1,9 @@
 """lower_current_bias: a bias on the current u becomes input from an always-on neuron.
 
 Loihi's LIF has a bias on v only. A constant current bias i_b is the same as a synapse of
-weight i_b from a neuron that fires every step, except that synaptic input arrives one step
-late: the chip sees the bias from step 1, the float model from step 0 (recorded in meta).
+weight i_b from a neuron that fires every step (from step 0), through a synapse of delay
+onset - 1: it arrives from the population's onset step on, exactly. A population with onset 0
+(hardware timing) sees it from step 1 instead of 0 (recorded in meta).
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ def lower_current_bias(graph: Graph, ctx: PassContext, opts: None = None) -> Gra
             pname = "_" + pname
         projs[pname] = Projection(name=pname, src=name, dst=p.name, kind=Conn.DENSE,
                                   weight=p.i_bias.reshape(-1, 1),
-                                  delay=np.zeros((p.size, 1), dtype=np.int64))
+                                  delay=np.full((p.size, 1), max(p.onset - 1, 0), dtype=np.int64))
         pops[p.name] = replace(p, i_bias=np.zeros(p.size))
         lowered.append(p.name)
-    note = {"always_on": name, "populations": lowered,
-            "note": "current bias arrives from step 1 (one step of synaptic latency)"}
+    late = [p.name for p in biased if p.onset == 0]
+    note = {"always_on": name, "populations": lowered, "late_from_step_0": late,
+            "note": "current bias through a synapse of delay onset - 1; populations with onset "
+                    "0 see it from step 1 (one step of synaptic latency)"}
     return Graph(populations=pops, projections=projs, inputs=graph.inputs,
                  outputs=graph.outputs, meta={**graph.meta, "lower_current_bias": note})

@@ -123,6 +123,11 @@ def _encode(ar: Arithmetic, pop: str, what: str, b: np.ndarray) -> np.ndarray:
 def _check_population(pop: Population, ctx: PassContext) -> None:
     name, t, ar = pop.name, ctx.target, ctx.arith
     spiking = pop.model in SPIKING
+    if spiking and pop.reset is ResetMode.SUBTRACT_SNNTORCH:
+        raise QuantizeError(f"population '{name}' resets like snnTorch with reset_delay=False "
+                            "(the threshold doubles while the residual stays above it); no "
+                            f"target implements that: retrain with reset_delay=True (snnTorch's "
+                            "default) or read the model with --reset subtract to approximate")
     if spiking and pop.reset.value not in ar.resets:
         raise QuantizeError(f"population '{name}' resets by {pop.reset.value!r}; target {t.name} "
                             f"supports {list(ar.resets)} (compile with --reset zero, or another "
@@ -144,6 +149,9 @@ def _check_population(pop: Population, ctx: PassContext) -> None:
 
 
 # --- the scale k
+
+
+EXACT_LOG2_MAX = 24  # powers of two tried as an exact scale: 2^-24 .. 2^24
 
 
 def _native_scale(g: Graph, pop: Population, projs: list[Projection], ar: Arithmetic,
@@ -168,6 +176,70 @@ def _native_scale(g: Graph, pop: Population, projs: list[Projection], ar: Arithm
         else:
             return None
     return exps
+
+
+def _v2(a: np.ndarray) -> float:
+    """The largest power of two dividing every non-zero entry, as its exponent (+inf if all
+    are zero): a = odd * 2^v, read off the float's mantissa."""
+    a = np.abs(a[np.isfinite(a) & (a != 0)])
+    if not a.size:
+        return math.inf
+    m, x = np.frexp(a)
+    mi = (m * 2.0**53).astype(np.int64)
+    low = np.frexp((mi & -mi).astype(np.float64))[1] - 1
+    return float((x - 53 + low).min())
+
+
+def _exact_scale(g: Graph, pop: Population, projs: list[Projection], ar: Arithmetic,
+                 f: WeightGrid) -> tuple[float | None, dict[str, int] | None]:
+    """A scale at which every weight, threshold and bias of `pop` is an integer of the format,
+    kept exactly whatever the frontend: the model's native_scale if it declares one, else the
+    largest power of two within the fill rule's reach (the threshold mantissa within its
+    target; for a readout, the largest weight on the grid at exponent 0), or the smallest
+    exact one if none is. (None, None) if none is exact. Candidates are screened with each
+    array's 2-adic valuation and range (one pass over the weights), then the chosen one is
+    checked in full."""
+    native = g.meta.get("native_scale")
+    if native:
+        exps = _native_scale(g, pop, projs, ar, f, float(native))
+        if exps is not None:
+            return float(native), exps
+    if g.meta.get("v_bound", {}).get(pop.name) or not any(p.weight.any() for p in projs):
+        return None, None  # integrators with a bound, or nothing to keep: the fill rule
+    vth = pop.v_th[np.isfinite(pop.v_th)]
+    consts = np.concatenate([pop.bias, pop.i_bias])
+    iu, vu, step = (int(x).bit_length() - 1 for x in (ar.input_unit, ar.vth_unit, f.step))
+    w_stats = [(_v2(p.weight), float(p.weight.max(initial=0)), float(p.weight.min(initial=0)))
+               for p in projs]
+    v_th_v2, c_v2 = _v2(vth), _v2(consts)
+    vth_max = float(np.abs(vth).max(initial=0))
+    w_max = max(max(abs(hi), abs(lo)) for _, hi, lo in w_stats)
+    if vth.size:
+        reach = 2.0 ** vth_target_log2(ar) * ar.vth_unit / vth_max if vth_max else math.inf
+    else:
+        reach = ar.input_unit * f.hi / w_max if w_max else math.inf
+    found: list[float] = []
+    for j in range(EXACT_LOG2_MAX, -EXACT_LOG2_MAX - 1, -1):
+        if v_th_v2 + j - vu < 0 or c_v2 + j < 0 or 2.0**j * vth_max / ar.vth_unit > ar.vth_max:
+            continue
+        if all(any(v + j - iu - e >= step and hi * 2.0 ** (j - iu - e) <= f.hi
+                   and lo * 2.0 ** (j - iu - e) >= f.lo
+                   for e in range(ar.weight_exp_min, ar.weight_exp_max + 1))
+               for v, hi, lo in w_stats):
+            found.append(2.0**j)
+    for k in sorted(found, key=lambda k: (k > reach, -k if k <= reach else k)):
+        exps = _native_scale(g, pop, projs, ar, f, k)
+        if exps is not None and _encodable(ar, k * consts):
+            return k, exps
+    return None, None
+
+
+def _encodable(ar: Arithmetic, values: np.ndarray) -> bool:
+    """Whether the target's bias registers hold these integers exactly."""
+    try:
+        return bool(np.array_equal(ar.encode_bias(values), values))
+    except FormatError:
+        return False
 
 
 def vth_target_log2(ar: Arithmetic) -> int:
@@ -290,13 +362,11 @@ def _quantize_population(g: Graph, pop: Population, ctx: PassContext, f: WeightG
     for p in projs:
         eg = _element_groups(p, groups, pop)
         stats[p.name] = (eg, *_group_stats(p.weight, eg, n_groups, f.ternary))
-    native = g.meta.get("native_scale")
-    exact = None
-    if (native and not opts.per_channel and gain == 1.0 and not f.ternary
-            and f.bits == ar.weight_bits):
-        exact = _native_scale(g, pop, projs, ar, f, float(native))
+    exact, k_exact = None, None
+    if not opts.per_channel and gain == 1.0 and not f.ternary:
+        k_exact, exact = _exact_scale(g, pop, projs, ar, f)
     if exact is not None:
-        k_group = np.full(n_groups, float(native))
+        k_group = np.full(n_groups, k_exact)
     else:
         ref = np.zeros(n_groups)
         for _, r, _ in stats.values():
@@ -307,6 +377,9 @@ def _quantize_population(g: Graph, pop: Population, ctx: PassContext, f: WeightG
     log["populations"][pop.name] = {
         "scale": float(k.max()) if opts.per_channel else float(k[0]),
         "exact": exact is not None, "rel_error": errors}
+    if pop.model not in SPIKING:  # readouts: v / v_scale is v in the float model's units
+        log["populations"][pop.name]["v_scale"] = (
+            [float(x) for x in k] if len(set(k.tolist())) > 1 else float(k[0]))
     out = [_quantize_weights(p, ar, f, k_group, *stats[p.name],
                              None if exact is None else exact[p.name], log) for p in projs]
     return fixed_pop, out
@@ -335,3 +408,34 @@ def quantize(graph: Graph, ctx: PassContext, opts: QuantizeOptions) -> Graph:
             "target": ctx.target.name, "arithmetic": ctx.arith.to_json(), "quantize": log}
     return Graph(populations=pops, projections=projs, inputs=graph.inputs,
                  outputs=graph.outputs, meta=meta)
+
+
+def dequantize(fixed: Graph) -> Graph:
+    """The float model with the quantized parameters (weights, thresholds, biases, decays
+    read back at each population's scale): what quantization alone leaves of a model, with
+    none of the integer arithmetic. For fidelity measurements; per-channel scales are not
+    recorded per neuron, so only per-layer quantization can be read back."""
+    from snnc.compiler.fixed import arithmetic_of
+
+    ar = arithmetic_of(fixed)
+    log = fixed.meta.get("quantize") or {}
+    if log.get("per_channel"):
+        raise QuantizeError("dequantize reads per-layer scales; this model was quantized per "
+                            "channel")
+    scale = {k: float(v["scale"]) for k, v in log.get("populations", {}).items()}
+    pops = {}
+    for name, p in fixed.populations.items():
+        k = scale[name]
+        current = p.model in HAS_CURRENT
+        spiking = p.model in SPIKING
+        pops[name] = replace(
+            p, du=ar.current_decay(p.du) if current else np.zeros(p.size),
+            dv=ar.voltage_decay(p.dv),
+            v_th=p.v_th * ar.vth_unit / k if spiking else np.full(p.size, np.inf),
+            bias=p.bias / k, i_bias=p.i_bias / k, v_reset=p.v_reset / k)
+    projs = {n: replace(p, weight=p.weight * 2.0**p.weight_exp * ar.input_unit / scale[p.dst],
+                        weight_exp=0, weight_bits=0)
+             for n, p in fixed.projections.items()}
+    meta = {k: v for k, v in fixed.meta.items() if k not in ("stage", "arithmetic")}
+    return Graph(populations=pops, projections=projs, inputs=fixed.inputs,
+                 outputs=fixed.outputs, meta={**meta, "dequantized": True})

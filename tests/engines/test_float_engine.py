@@ -40,24 +40,29 @@ def naive_run(g: Graph, x: np.ndarray, steps: int):
         for k, p in g.populations.items():
             st_ = state[k]
             s = np.zeros(p.size)
+            on = t >= p.onset  # biases count from the onset step
             for i in range(p.size):
                 if p.model in HAS_CURRENT:
-                    st_["u"][i] = (1 - p.du[i]) * st_["u"][i] + a[k][i] + p.i_bias[i]
+                    st_["u"][i] = (1 - p.du[i]) * st_["u"][i] + a[k][i] + p.i_bias[i] * on
                     drive = st_["u"][i]
                 else:
                     drive = a[k][i]
-                v = (1 - p.dv[i]) * st_["v"][i] + drive + p.bias[i]
+                v = (1 - p.dv[i]) * st_["v"][i] + drive + p.bias[i] * on
+                if p.reset is ResetMode.DELAYED_SUBTRACT and t > 0:
+                    v = v - p.v_th[i] * sent[k][t - 1][i]
                 if p.model in SPIKING:
                     held = st_["ref"][i] > 0
                     if held:
                         v = p.v_reset[i]
                         st_["ref"][i] -= 1
-                    if v > p.v_th[i] and not held:
+                    guard = (p.reset is ResetMode.SUBTRACT_SNNTORCH
+                             and st_["v"][i] > p.v_th[i])  # residual still above threshold
+                    if v > p.v_th[i] * (2 if guard else 1) and not held:
                         s[i] = 1
                         st_["ref"][i] = p.refractory
                         if p.reset is ResetMode.ZERO:
                             v = p.v_reset[i]
-                        elif p.reset is ResetMode.SUBTRACT:
+                        elif p.reset in (ResetMode.SUBTRACT, ResetMode.SUBTRACT_SNNTORCH):
                             v = v - p.v_th[i]
                 st_["v"][i] = v
             sent[k][t] = s

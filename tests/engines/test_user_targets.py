@@ -84,7 +84,8 @@ def float_networks(draw, t: TargetSpec) -> Graph:  # type: ignore[no-untyped-def
     n_in = draw(st.integers(1, 6))
     n_pops = draw(st.integers(1, 3))
     models = [NeuronModel.LIF, NeuronModel.CUBA_LIF, NeuronModel.IF]
-    resets = [ResetMode(r) for r in ar.resets] + [ResetMode.SUBTRACT]
+    resets = [ResetMode(r) for r in ar.resets] + [ResetMode.SUBTRACT,
+                                                  ResetMode.DELAYED_SUBTRACT]
     pops = []
     for i in range(n_pops):
         n = draw(st.integers(1, 6))
@@ -105,8 +106,10 @@ def float_networks(draw, t: TargetSpec) -> Graph:  # type: ignore[no-untyped-def
             kw["reset"] = reset
             if reset is ResetMode.ZERO and ar.param_ranges()["v_reset"] != (0, 0):
                 kw["v_reset"] = rng.uniform(-0.5, 0.3, n)
-            kw["refractory"] = draw(st.integers(0, min(3, ar.refractory_max)))
+            if reset is not ResetMode.DELAYED_SUBTRACT:
+                kw["refractory"] = draw(st.integers(0, min(3, ar.refractory_max)))
         kw["bias"] = rng.uniform(-0.2, 0.4, n) * draw(st.booleans())
+        kw["onset"] = draw(st.integers(0, 3))
         pops.append(Population.make(f"p{i}", (n,), model, **kw))
     srcs = ["in"] + [p.name for p in pops]
     sizes = {"in": n_in, **{p.name: p.size for p in pops}}

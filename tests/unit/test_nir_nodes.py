@@ -19,6 +19,9 @@ DT = 1e-3
 
 
 def _roundtrip(nodes: dict, edges: list, **kw):
+    """Write and read a graph; node semantics are checked on the chip's timing (one step per
+    projection, biases from step 0); trained timing is tests/unit/test_timing.py."""
+    kw.setdefault("timing", "hardware")
     g = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
     with tempfile.TemporaryDirectory() as d:
         p = str(Path(d) / "g.nir")
