@@ -16,6 +16,7 @@ gap does not shrink with precision; rounding does. The mean of each column is pr
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import warnings
@@ -60,7 +61,9 @@ def agreement(graph, x, want, target) -> str:  # type: ignore[no-untyped-def]
     try:
         c = snnc.compile(graph, target, until="fixed")
     except SnncError as e:
-        return "refused: " + str(e).split(": ", 1)[-1][:70]
+        msg = str(e)
+        msg = msg[msg.find("population"):] if "population" in msg else msg
+        return "refused: " + re.split(r"[;:]", msg)[0]
     (port,) = graph.inputs
     res = snnc.run_compiled(c.fixed, {port: x.astype(np.int64)}, engine="fixed")
     out = next(iter(res.outputs.values()))

@@ -126,15 +126,22 @@ def _check_population(pop: Population, ctx: PassContext) -> None:
     if spiking and pop.reset is ResetMode.SUBTRACT_SNNTORCH:
         raise QuantizeError(f"population '{name}' resets like snnTorch with reset_delay=False "
                             "(the threshold doubles while the residual stays above it); no "
-                            f"target implements that: retrain with reset_delay=True (snnTorch's "
-                            "default) or read the model with --reset subtract to approximate")
+                            "target implements that: retrain with reset_delay=True (snnTorch's "
+                            "default); the float engine runs the model as trained")
     if spiking and pop.reset.value not in ar.resets:
-        raise QuantizeError(f"population '{name}' resets by {pop.reset.value!r}; target {t.name} "
-                            f"supports {list(ar.resets)} (compile with --reset zero, or another "
-                            "target)")
+        why = (" (a neuron with a synaptic current keeps two states, so its reset cannot be "
+               "emulated there)" if pop.model in HAS_CURRENT else "")
+        raise QuantizeError(f"population '{name}' ({pop.model.value}) resets by "
+                            f"{pop.reset.value!r}; target {t.name} supports {list(ar.resets)}"
+                            f"{why}: compile for a target that has it (see `snnc targets`), or "
+                            "train with one of those resets (a NIR graph that does not say its "
+                            "reset takes --reset)")
     if pop.refractory > ar.refractory_max:
         raise QuantizeError(f"population '{name}' has a refractory period of {pop.refractory} "
-                            f"steps; target {t.name} allows at most {ar.refractory_max}")
+                            f"steps; target {t.name} allows at most {ar.refractory_max}: "
+                            "compile for a target with a refractory counter (see `snnc "
+                            "targets`), or train without one (snnTorch: a zero reset with "
+                            "reset_delay=False)")
     lo, hi = ar.param_ranges()["v_reset"]
     if spiking and pop.reset is ResetMode.ZERO and pop.v_reset.any() and lo == hi == 0:
         raise QuantizeError(f"population '{name}' resets v to {pop.v_reset.max():g}; target "

@@ -132,6 +132,33 @@ def _snntorch_case(net: Any, x: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray
     return graph, x, np.stack(out, axis=1)
 
 
+def snntorch_skip(kind: str, seed: int) -> Case:
+    """A module with its own forward(): a skip path from the input added to the second
+    layer's input (nirtorch traces the addition); trained timing delays the skip by one step."""
+    def build() -> tuple[Any, np.ndarray, np.ndarray]:
+        import torch
+
+        class Skip(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.fc1 = torch.nn.Linear(12, 10)
+                self.lif1 = _snntorch_neuron(kind, 10, "subtract", True, None, seed)
+                self.fc2 = torch.nn.Linear(10, 5)
+                self.skip = torch.nn.Linear(12, 5, bias=False)
+                self.lif2 = _snntorch_neuron(kind, 5, "subtract", True, None, seed + 1)
+
+            def forward(self, x):  # type: ignore[no-untyped-def]
+                return self.lif2(self.fc2(self.lif1(self.fc1(x))) + self.skip(x))
+
+        torch.manual_seed(seed)
+        net = Skip()
+        _scale(net, 2.5, True)
+        return _snntorch_case(net, _spikes(seed, (12,)))
+
+    return Case(f"snntorch-{kind}-skip", "snnTorch", f"custom forward(): {kind} with a skip "
+                "connection added to the second layer, biases (path balancing)", build)
+
+
 def snntorch_cases() -> list[Case]:
     resets = [("subtract", True), ("subtract", False), ("zero", True), ("zero", False),
               ("none", True)]
@@ -148,6 +175,7 @@ def snntorch_cases() -> list[Case]:
         for reset, delay in (("subtract", True), ("zero", True)):
             seed += 1
             cases.append(snntorch_conv(kind, reset, delay, True, seed))
+    cases += [snntorch_skip("Leaky", 200), snntorch_skip("Synaptic", 201)]
     return cases
 
 
