@@ -226,15 +226,17 @@ def npz_path(path: str) -> str:
 
 
 def write_text(g: Graph, path: str) -> None:
-    """Write .snn text, with large arrays in <path>.npz beside it."""
+    """Write .snn text, with large arrays in <path>.npz beside it (each file replaced in one
+    step). Without large arrays no .npz is written and none is touched: the text then refers
+    to none, and load_text reads a .npz only for a text that does."""
+    from snnc.compiler.paths import replacing, write_text as write_whole
+
     arrays: dict[str, np.ndarray] = {}
     text = print_ir(g, arrays)
-    Path(path).write_text(text)
     if arrays:
-        with open(npz_path(path), "wb") as f:
+        with replacing(npz_path(path)) as tmp, open(tmp, "wb") as f:
             np.savez(f, **arrays)
-    elif os.path.exists(npz_path(path)):
-        os.remove(npz_path(path))
+    write_whole(path, text)
 
 
 def load_text(path: str) -> Graph:
@@ -248,7 +250,7 @@ def load_text(path: str) -> Graph:
     except UnicodeDecodeError:
         raise ModelError(path, None, "not a text file", "is it a .nir or .net file?") from None
     arrays = None
-    if os.path.exists(npz_path(path)):
+    if '@"' in text and os.path.exists(npz_path(path)):
         try:
             with np.load(npz_path(path)) as z:
                 arrays = {k: z[k] for k in z.files}

@@ -147,12 +147,16 @@ def convert(graph: Graph, out: str) -> str:
         write_text(graph, out)
     elif ext == ".nir":
         from snnc.backends.nir_export import write_nir
+        from snnc.compiler.paths import replacing
 
-        write_nir(graph, out)
+        with replacing(out) as tmp:
+            write_nir(graph, str(tmp))
     elif ext == ".onnx":
         from snnc.backends.onnx_spiking import write_onnx
+        from snnc.compiler.paths import replacing
 
-        write_onnx(graph, out)
+        with replacing(out) as tmp:
+            write_onnx(graph, str(tmp))
     else:
         raise ModelError(out, None, f"cannot write '{ext}' files", "use .snn, .nir or .onnx")
     return out

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -74,17 +73,8 @@ def write_artifact(out: str | Path, compiled: Compiled, manifest: dict[str, Any]
         raise ArtifactError("an artifact needs a mapped model; compile it to the core map")
     emitters = backends_of(target)
     root = Path(out)
-    if root.exists() and not root.is_dir():
-        raise ArtifactError(f"{root} exists and is not a directory")
+    _clear_for_rewrite(root)
     root.mkdir(parents=True, exist_ok=True)
-    for f in MANAGED:  # a re-compile for another target must not leave the old target's files
-        p = root / f
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink(missing_ok=True)
-        if p.parent != root and p.parent.is_dir() and not any(p.parent.iterdir()):
-            p.parent.rmdir()
     arrays: dict[str, np.ndarray] = {}
     (root / "ir.snn").write_text(print_ir(graph, arrays))
     save_npz(root / "arrays.npz", arrays)
@@ -107,6 +97,49 @@ def write_artifact(out: str | Path, compiled: Compiled, manifest: dict[str, Any]
            "files": {f: _sha(root / f) for f in files}}
     (root / MANIFEST).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return root
+
+
+def _clear_for_rewrite(root: Path) -> None:
+    """Make `root` ready for a new artifact without destroying anything snnc does not own: a
+    new or empty directory, or an earlier artifact, whose listed files (and only those) go,
+    so a re-compile for another target leaves none of the old target's. Anything else, and
+    any managed path that is a symlink (it would write outside the directory), is refused."""
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise ArtifactError(f"{root} exists and is not a directory; choose another -o")
+    entries = sorted(p.name for p in root.iterdir())
+    if not entries:
+        return
+    if not is_artifact(root):
+        shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3
+                                          else "")
+        raise ArtifactError(f"{root} is not empty and is not an snnc artifact ({shown}); "
+                            "compile into a new directory, or an earlier artifact")
+    for name in MANAGED:
+        top = root / Path(name).parts[0]
+        if top.is_symlink():
+            raise ArtifactError(f"{top} is a symlink; an artifact writes only inside its own "
+                                "directory: remove the link or compile into a new directory")
+    try:
+        listed = json.loads((root / MANIFEST).read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        raise ArtifactError(f"{root / MANIFEST} is unreadable; compile into a new directory "
+                            "or remove the old artifact yourself") from None
+    base = root.resolve()
+    for rel in listed if isinstance(listed, dict) else ():
+        p = (root / str(rel))
+        if p.resolve().is_relative_to(base) and p.is_file() and not p.is_symlink():
+            p.unlink()
+    (root / MANIFEST).unlink(missing_ok=True)
+    for name in MANAGED:  # directories the old artifact emptied
+        d = root / Path(name).parts[0]
+        for sub in sorted((q for q in d.rglob("*") if q.is_dir()), reverse=True) if (
+                d.is_dir()) else []:
+            if not any(sub.iterdir()):
+                sub.rmdir()
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
 
 
 def read_float(path: str | Path, manifest: dict[str, Any]) -> Graph | None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 import warnings
+from pathlib import Path
 from importlib import resources
 from typing import Any
 
 import numpy as np
 
 from snnc import api
+from snnc.compiler import paths
 from snnc.compiler.errors import InputError, SnncError
 
 PROGRESS_MIN_WORK = 2_000_000  # neuron-steps above which a progress bar is shown
@@ -71,13 +74,14 @@ def _refuse_compile_options(args: argparse.Namespace) -> None:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    paths.refuse_overwrite({"-o": args.output}, [_model_path(args.model), args.values])
     if os.path.isdir(args.model):
         _refuse_compile_options(args)
         g, _ = api.load_artifact(args.model)
     else:
         g = _load(args)
     spikes = api.encode_input(g, _read_values(args.values), args.steps, args.seed)
-    with open(args.output, "wb") as f:
+    with paths.replacing(args.output) as tmp, open(tmp, "wb") as f:
         np.save(f, spikes)
     ann = g.meta["ann"]
     print(f"wrote {args.output}: {spikes.shape[0]} samples x {spikes.shape[1]} steps, "
@@ -98,6 +102,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    paths.refuse_overwrite({"-o": args.output, "-o (its arrays)": f"{args.output}.npz"},
+                           [_model_path(args.model)])
     g = _load(args)
     api.convert(g, args.output)
     print(f"wrote {args.output} ({len(g.populations)} populations, {g.n_neurons} neurons, "
@@ -208,7 +214,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"  writing the artifact ({compiled.coremap.n_cores} cores)", file=sys.stderr,
               flush=True)
     stem = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
-    out = args.output or f"{stem}.{target.name}"
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", target.name).lstrip(".") or "target"
+    out = args.output or f"{stem}.{safe}"  # in the working directory, whatever the name says
     art = api.write_compiled(compiled, out, path, float_graph=g)
     summ = api.compile_summary(compiled, art)
     if args.json:
@@ -302,6 +309,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not is_artifact(args.artifact):
         raise SnncError(f"{args.artifact} is not a compiled artifact; make one with "
                         f"`snnc compile MODEL --target loihi2 -o DIR`")
+    outs = {"--json": args.json, "--md": args.md, "--html": args.html}
+    paths.refuse_overwrite(outs, [args.artifact, args.input])
+    paths.refuse_source_overwrite(outs, args.artifact)
+    given_outs = [p for p in outs.values() if p]
+    if len({str(Path(p).resolve()) for p in given_outs}) < len(given_outs):
+        raise SnncError("--json, --md and --html name the same file; give each its own")
     inputs = None
     if args.input:
         g, _ = api.load_artifact(args.artifact)
@@ -317,8 +330,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         for path, fn in ((args.json, report_render.to_json),
                          (args.md, report_render.to_markdown), (args.html, report_render.to_html)):
             if path:
-                with open(path, "w") as f:
-                    f.write(fn(rep))
+                paths.write_text(path, fn(rep))
     if not (args.json or args.md or args.html):
         print(report_render.to_markdown(rep))
     else:
@@ -332,6 +344,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from snnc.artifact import is_artifact
 
+    paths.refuse_overwrite({"-o": args.output}, [_model_path(args.model), args.input])
     if is_artifact(args.model):
         return _run_artifact(args)
     if args.engine != "float":
@@ -416,7 +429,7 @@ def _report_run(args: argparse.Namespace, g: Any, res: Any, x: np.ndarray,
                 extra: dict[str, np.ndarray] | None = None) -> int:
     arrays = {**api.result_arrays(g, res, args.batch), **(extra or {})}
     if args.output:
-        with open(args.output, "wb") as f:
+        with paths.replacing(args.output) as tmp, open(tmp, "wb") as f:
             np.savez(f, **arrays)
     main_key = "output_spikes" if "output_spikes" in arrays else "output_v"
     out = arrays[main_key]
