@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from snnc.compiler.errors import ModelError
 from snnc.compiler.ir import Graph, Projection
 from snnc.frontends.projections import repair
 
@@ -84,7 +85,8 @@ def align(g: Graph, timing: str = "trained", path: str = "") -> Graph:
     """The graph with trained timing (delays, onsets, meta["timing"]), or unchanged but
     labelled for timing "hardware" (every projection one step, biases from step 0)."""
     if timing not in TIMINGS:
-        raise ValueError(f"timing must be one of {TIMINGS}, got {timing!r}")
+        raise ModelError(path or None, None, f"timing must be one of {', '.join(TIMINGS)}, "
+                         f"got {timing!r}")
     if timing == "hardware":
         return g.with_meta(timing={"mode": "hardware"})
     back = back_edges(g)

@@ -119,3 +119,12 @@ def test_snnc_written_nir_keeps_its_timing(timing: str, tmp_path) -> None:  # ty
     a = snnc.run(g, {"input": x}, steps=24).outputs["output"]
     b = snnc.run(g2, {"input": x}, steps=24).outputs["output"]
     np.testing.assert_array_equal(a, b)
+
+
+def test_an_unknown_timing_is_one_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from snnc.compiler.errors import ModelError
+
+    path = str(tmp_path / "skip.nir")
+    nir.write(path, _skip_net(np.random.default_rng(5)))
+    with pytest.raises(ModelError, match="timing must be one of trained, hardware"):
+        snnc.load(path, timing="latency-free")
