@@ -25,7 +25,6 @@ A = 2^decay_bits and sat = saturation to state_bits:
 
     acc = saturate(sum of arriving stored weights, accumulator_bits);  a = shift(acc, weight_exp)
     u = sat(floor(u * alpha_u / A) + a + i_bias)       CUBA models; otherwise u = a
-    v = sat(floor(v * alpha_v / A) + u + beta)
     v = sat(floor(v * alpha_v / A) + u + beta - v_th * pending)   pending: delayed_subtract
     refractory: while r > 0, v = v_reset and no spike; r counts down
     s = v > v_th;  reset: zero -> v_reset, subtract -> sat(v - v_th), none, delayed_subtract

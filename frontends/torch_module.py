@@ -255,7 +255,12 @@ def to_nir(module: Any, sample: Any) -> nir.NIRGraph:
     dtype = next((p.dtype for p in module.parameters()), torch.float32)
     sample = torch.as_tensor(sample, dtype=dtype)
     names = {id(m): k or type(m).__name__ for k, m in module.named_modules()}
-    shapes = _shapes(module, sample)
+    try:
+        shapes = _shapes(module, sample)
+    except (RuntimeError, ValueError, TypeError, IndexError) as e:
+        raise TorchImportError(None, f"the module does not run one step on a sample of shape "
+                               f"{tuple(sample.shape)} ({type(e).__name__}: {e})",
+                               "give one step's input without batch or time axes") from None
     stateful = {snn.Leaky, snn.RLeaky, snn.Synaptic, snn.RSynaptic}
     try:
         g = nirtorch.torch_to_nir(module, _mappers(shapes, names), type_check=False,

@@ -159,6 +159,7 @@ def _check_population(pop: Population, ctx: PassContext) -> None:
 
 
 EXACT_LOG2_MAX = 24  # powers of two tried as an exact scale: 2^-24 .. 2^24
+V2_CHUNK = 1 << 20  # weights read at a time when looking for an exact scale
 
 
 def _native_scale(g: Graph, pop: Population, projs: list[Projection], ar: Arithmetic,
@@ -185,16 +186,25 @@ def _native_scale(g: Graph, pop: Population, projs: list[Projection], ar: Arithm
     return exps
 
 
-def _v2(a: np.ndarray) -> float:
+def _v2(a: np.ndarray, floor: float = -math.inf) -> float:
     """The largest power of two dividing every non-zero entry, as its exponent (+inf if all
-    are zero): a = odd * 2^v, read off the float's mantissa."""
-    a = np.abs(a[np.isfinite(a) & (a != 0)])
-    if not a.size:
-        return math.inf
-    m, x = np.frexp(a)
-    mi = (m * 2.0**53).astype(np.int64)
-    low = np.frexp((mi & -mi).astype(np.float64))[1] - 1
-    return float((x - 53 + low).min())
+    are zero): a = odd * 2^v, read off the float's mantissa. Chunked, and it stops as soon as
+    the answer is below `floor` (a float-trained layer does so in its first chunk), so time
+    and memory stay small on large layers."""
+    flat = np.asarray(a).reshape(-1)
+    best = math.inf
+    for i in range(0, flat.size, V2_CHUNK):
+        c = flat[i:i + V2_CHUNK]
+        c = np.abs(c[np.isfinite(c) & (c != 0)])
+        if not c.size:
+            continue
+        m, x = np.frexp(c)
+        mi = (m * 2.0**53).astype(np.int64)
+        low = np.frexp((mi & -mi).astype(np.float64))[1] - 1
+        best = min(best, float((x - 53 + low).min()))
+        if best < floor:
+            break
+    return best
 
 
 def _exact_scale(g: Graph, pop: Population, projs: list[Projection], ar: Arithmetic,
@@ -216,8 +226,14 @@ def _exact_scale(g: Graph, pop: Population, projs: list[Projection], ar: Arithme
     vth = pop.v_th[np.isfinite(pop.v_th)]
     consts = np.concatenate([pop.bias, pop.i_bias])
     iu, vu, step = (int(x).bit_length() - 1 for x in (ar.input_unit, ar.vth_unit, f.step))
-    w_stats = [(_v2(p.weight), float(p.weight.max(initial=0)), float(p.weight.min(initial=0)))
-               for p in projs]
+    # below this valuation no candidate scale can make a weight an integer of the grid
+    hopeless = step + iu + ar.weight_exp_min - EXACT_LOG2_MAX
+    w_stats = []
+    for p in projs:
+        v = _v2(p.weight, floor=hopeless)
+        if v < hopeless:
+            return None, None
+        w_stats.append((v, float(p.weight.max(initial=0)), float(p.weight.min(initial=0))))
     v_th_v2, c_v2 = _v2(vth), _v2(consts)
     vth_max = float(np.abs(vth).max(initial=0))
     w_max = max(max(abs(hi), abs(lo)) for _, hi, lo in w_stats)

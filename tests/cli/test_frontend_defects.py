@@ -132,7 +132,8 @@ def test_tau_in_steps_read_as_seconds_is_named() -> None:
 
 
 @pytest.mark.parametrize("layer,message", [("maxpool", "MaxPool2d"),
-                                           ("outside", "init_hidden")])
+                                           ("outside", "init_hidden"),
+                                           ("sample", r"sample of shape \(5,\)")])
 def test_torch_modules_snnc_cannot_take_are_refused_by_layer(layer: str, message: str) -> None:
     import snntorch as snn
     import torch
@@ -141,8 +142,11 @@ def test_torch_modules_snnc_cannot_take_are_refused_by_layer(layer: str, message
         net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.MaxPool2d(2),
                                   snn.Leaky(beta=0.9, init_hidden=True))
         sample = torch.zeros(1, 6, 6)
-    else:
+    elif layer == "outside":
         net = torch.nn.Sequential(torch.nn.Linear(4, 3), snn.Leaky(beta=0.9))
         sample = torch.zeros(4)
+    else:  # a sample the module cannot take
+        net = torch.nn.Sequential(torch.nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True))
+        sample = torch.zeros(5)
     with pytest.raises(ModelError, match=message):
         snnc.from_torch(net, sample)
