@@ -183,6 +183,26 @@ def outputs_of(desc: dict[str, np.ndarray], traces: dict[str, np.ndarray]) -> di
             for o in index["outputs"]}
 
 
+def check_artifact(weights: Path) -> None:
+    """Run as a script inside an artifact: this file and the weights must be the ones the
+    artifact's manifest lists (a script or weights swapped from elsewhere is refused)."""
+    import hashlib
+
+    here = Path(__file__).resolve()
+    manifest = here.parent.parent / "manifest.json"
+    if not manifest.is_file():
+        return  # a copy outside an artifact: nothing to check against
+    try:
+        files = json.loads(manifest.read_text())["files"]
+        for f in (here, weights.resolve()):
+            rel = f.relative_to(manifest.parent.resolve()).as_posix()
+            if hashlib.sha256(f.read_bytes()).hexdigest() != files[rel]:
+                sys.exit(f"error: {f} does not match its checksum in {manifest}; recompile")
+    except (ValueError, KeyError, TypeError, OSError, RecursionError) as e:
+        sys.exit(f"error: {manifest} does not list {weights} ({type(e).__name__}: {e}); "
+                 "run the script of the artifact that made the weights")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", required=True, help=".npy (one input port) or .npz (port -> array)")
@@ -190,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-o", "--output", required=True, help="output .npz")
     ap.add_argument("--weights", default=str(Path(__file__).with_name("weights.npz")))
     a = ap.parse_args(argv)
+    check_artifact(Path(a.weights))
     desc = load_description(a.weights)
     index = json.loads(str(desc["index"]))
     ports = index["inputs"]

@@ -79,7 +79,8 @@ def to_onnx(g: Graph) -> onnx.ModelProto:
     model = helper.make_model(graph, producer_name="snnc", opset_imports=[
         helper.make_opsetid("", 17), helper.make_opsetid(DOMAIN, DOMAIN_VERSION)])
     helper.set_model_props(model, {"snnc.format": str(FORMAT),
-                                   "snnc.meta": json.dumps(dict(g.meta), sort_keys=True)})
+                                   "snnc.meta": json.dumps(dict(g.meta), sort_keys=True),
+                                   "snnc.digest": g.digest()})  # the reader checks it
     return model
 
 

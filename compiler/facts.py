@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from snnc.compiler.errors import SnncError
@@ -20,24 +21,32 @@ class FactError(SnncError, ValueError):
         super().__init__(f"{key}: {message}")
 
 
+MAX_INT = 2_147_483_647  # counts and sizes on a chip; larger values are typos or attacks
+MAX_NUMBER = 1e30  # costs, latencies and clocks: finite and far from overflow
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and abs(value) <= MAX_NUMBER)
 
 
 def _int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT
 
 
 # kind -> (test, what the value must be)
 KINDS: dict[str, tuple[Any, str]] = {
     "bool": (lambda v: isinstance(v, bool), "must be true or false"),
-    "int": (_int, "must be an integer"),
-    "pos_int": (lambda v: _int(v) and v > 0, "must be a positive integer"),
-    "nonneg_int": (lambda v: _int(v) and v >= 0, "must be a non-negative integer"),
-    "number": (lambda v: _number(v) and v >= 0, "must be a non-negative number"),
-    "pos_number": (lambda v: _number(v) and v > 0, "must be a positive number"),
-    "mesh": (lambda v: isinstance(v, list) and len(v) == 2 and all(_int(x) and x > 0 for x in v),
-             "must be [columns, rows] of positive integers"),
+    "int": (_int, f"must be an integer within +-{MAX_INT}"),
+    "pos_int": (lambda v: _int(v) and v > 0, f"must be an integer in 1..{MAX_INT}"),
+    "nonneg_int": (lambda v: _int(v) and v >= 0, f"must be an integer in 0..{MAX_INT}"),
+    "number": (lambda v: _number(v) and v >= 0,
+               f"must be a finite non-negative number (at most {MAX_NUMBER:g})"),
+    "pos_number": (lambda v: _number(v) and v > 0,
+                   f"must be a finite positive number (at most {MAX_NUMBER:g})"),
+    "mesh": (lambda v: isinstance(v, list) and len(v) == 2
+             and all(_int(x) and 0 < x < 65536 for x in v),
+             "must be [columns, rows] of integers in 1..65535"),
     "multicast": (lambda v: v in MULTICAST, f"must be one of {list(MULTICAST)}"),
     "resets": (lambda v: isinstance(v, (list, tuple)) and bool(v)
                and all(x in RESET_MODES for x in v),

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
@@ -122,7 +123,7 @@ class Population:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(int(s) for s in self.shape)  # exact: a declared shape may be huge
 
     @staticmethod
     def make(name: str, shape: tuple[int, ...], model: NeuronModel, **params: Any) -> Population:
@@ -199,7 +200,7 @@ class Port:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(int(s) for s in self.shape)  # exact: a declared shape may be huge
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,7 +236,7 @@ class Graph:
         return self.inputs[name].shape
 
     def node_size(self, name: str) -> int:
-        return int(np.prod(self.node_shape(name), dtype=np.int64))
+        return math.prod(int(s) for s in self.node_shape(name))
 
     def incoming(self, pop: str) -> list[Projection]:
         return [p for p in self.projections.values() if p.dst == pop]

@@ -19,10 +19,13 @@ class OutputError(SnncError):
 
 
 def _same(a: Path, b: Path) -> bool:
-    if a.exists() and b.exists():
-        with contextlib.suppress(OSError):
-            return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
+    try:
+        if a.exists() and b.exists():
+            with contextlib.suppress(OSError):
+                return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except ValueError:  # a name the file system cannot hold (e.g. a NUL byte) is no file
+        return False
 
 
 def artifact_files(path: str | Path) -> list[Path]:
@@ -32,9 +35,10 @@ def artifact_files(path: str | Path) -> list[Path]:
     try:
         doc = json.loads((root / "manifest.json").read_text())
         files = doc.get("files", {}) if isinstance(doc, dict) else {}
-        out += [root / f for f in files if isinstance(f, str)] if isinstance(files, dict) else []
-    except (OSError, ValueError):
-        pass
+        out += [root / f for f in files if isinstance(f, str) and "\x00" not in f
+                ] if isinstance(files, dict) else []
+    except (OSError, ValueError, RecursionError):
+        pass  # the command's own reading of the manifest reports what is wrong with it
     return out
 
 
@@ -65,7 +69,7 @@ def refuse_source_overwrite(outputs: dict[str, str | None], artifact: str | Path
     try:
         src = json.loads((Path(artifact) / "manifest.json").read_text()).get("source", {})
         sha = src.get("sha256") if isinstance(src, dict) else None
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return
     for flag, out in outputs.items():
         if out and sha and Path(out).is_file():

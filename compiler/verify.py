@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from snnc.compiler import budget
 from snnc.compiler.errors import IRError
 from snnc.compiler.ir import (
     HAS_CURRENT,
@@ -17,9 +18,40 @@ from snnc.compiler.ir import (
 from snnc.compiler.linalg import conv_out_shape
 
 
+MAX_COUNT = budget.MAX_COUNT  # refractory periods, onsets, delays, geometry
+
+
 def _check_shape(name: str, shape: tuple[int, ...]) -> None:
     if len(shape) == 0 or any(s <= 0 for s in shape):
         raise IRError(name, f"shape {shape} must be non-empty with positive sizes")
+    budget.size_of(shape, f"IR node '{name}'", budget.NEURON_BYTES)
+
+
+def _check_count(name: str, what: str, value: int) -> None:
+    if not 0 <= value <= MAX_COUNT:
+        raise IRError(name, f"{what} {value} is outside 0..{MAX_COUNT}")
+
+
+def _check_real(name: str, what: str, a: np.ndarray) -> None:
+    if a.dtype.kind not in "biuf":
+        raise IRError(name, f"{what} has dtype {a.dtype}; expected real numbers")
+
+
+def _check_budget(g: Graph) -> None:
+    """What the graph declares fits the memory budget (compiler/budget.py) once expanded:
+    every neuron's state and every stored synapse, convolutions counted tap by tap."""
+    neurons = sum(p.size for p in g.populations.values())
+    budget.check(neurons, budget.NEURON_BYTES, "the model", f"{neurons:,} neurons")
+    axons = sum(p.size for p in g.inputs.values())
+    budget.check(axons, budget.SYNAPSE_BYTES, "the model", f"{axons:,} input axons")
+    taps = 0
+    for p in g.projections.values():
+        if p.kind is Conn.CONV:
+            taps += g.node_size(p.dst) * int(np.prod(p.weight.shape[1:]))
+        else:
+            taps += p.weight.size
+    budget.check(taps, budget.SYNAPSE_BYTES, "the model",
+                 f"{taps:,} synapses (convolutions expanded)")
 
 
 def _check_population(p: Population) -> None:
@@ -48,10 +80,8 @@ def _check_population(p: Population) -> None:
         if not np.isposinf(p.v_th).all() or p.reset is not ResetMode.NONE:
             raise IRError(p.name, f"model {p.model.value} never spikes: v_th must be inf and "
                                   "reset none")
-    if p.refractory < 0:
-        raise IRError(p.name, f"refractory period {p.refractory} is negative")
-    if p.onset < 0:
-        raise IRError(p.name, f"bias onset {p.onset} is negative")
+    _check_count(p.name, "refractory period", p.refractory)
+    _check_count(p.name, "bias onset", p.onset)
     if p.reset is ResetMode.DELAYED_SUBTRACT and p.refractory:
         raise IRError(p.name, "a delayed subtraction and a refractory period cannot be combined")
 
@@ -63,12 +93,23 @@ def _check_projection(g: Graph, p: Projection) -> None:
         raise IRError(p.name, f"target '{p.dst}' is not a population")
     n_src, n_dst = g.node_size(p.src), g.node_size(p.dst)
     w = p.weight
+    _check_real(p.name, "weight", w)
+    _check_real(p.name, "delay", p.delay)
+    for what, v in (("stride", p.stride), ("padding", p.padding), ("dilation", p.dilation),
+                    ("groups", (p.groups,))):
+        for x in v:
+            _check_count(p.name, what, int(x))
+    if not -64 <= p.weight_exp <= 64 or not 0 <= p.weight_bits <= 64:
+        raise IRError(p.name, f"weight_exp {p.weight_exp} or weight_bits {p.weight_bits} is "
+                              "outside -64..64 / 0..64")
     if not np.isfinite(w).all():
         raise IRError(p.name, "weights contain NaN or inf")
     if p.delay.shape != w.shape:
         raise IRError(p.name, f"delay shape {p.delay.shape} differs from weight shape {w.shape}")
     if (p.delay < 0).any():
         raise IRError(p.name, f"negative synaptic delay {int(p.delay.min())}")
+    if p.delay.size and p.delay.max() > MAX_COUNT:
+        raise IRError(p.name, f"synaptic delay {p.delay.max()} is over {MAX_COUNT} steps")
     if p.kind is Conn.DENSE:
         if w.shape != (n_dst, n_src):
             raise IRError(p.name, f"dense weight shape {w.shape} does not match "
@@ -140,11 +181,13 @@ def check_structure(g: Graph) -> None:
     for pop in g.populations.values():
         _check_shape(pop.name, pop.shape)
         for f in ("du", "dv", "v_th", "v_reset", "bias", "i_bias"):
+            _check_real(pop.name, f"parameter {f}", getattr(pop, f))
             if getattr(pop, f).shape != (pop.size,):
                 raise IRError(pop.name, f"parameter {f} has {getattr(pop, f).size} values, "
                               f"expected {pop.size}")
     for proj in g.projections.values():
         _check_projection(g, proj)
+    _check_budget(g)
     for port in g.outputs.values():
         if port.source not in g.populations:
             raise IRError(port.name, f"output reads '{port.source}', which is not a population")

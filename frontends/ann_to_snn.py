@@ -44,8 +44,8 @@ class AnnOptions:
         if self.encoding not in ENCODINGS:
             raise InputError(f"--encoding must be one of {', '.join(ENCODINGS)}, got "
                              f"{self.encoding!r}")
-        if self.steps < 1:
-            raise InputError(f"--ann-steps must be at least 1, got {self.steps}")
+        if not 1 <= self.steps <= 1_000_000:
+            raise InputError(f"--ann-steps must lie in 1..1000000, got {self.steps}")
         if not 50 <= self.percentile <= 100:
             raise InputError(f"--percentile must lie in [50, 100], got {self.percentile}")
         if self.reset not in RESETS:
@@ -87,6 +87,8 @@ def convert(ann: AnnModel, calibration: np.ndarray, opts: AnnOptions) -> Graph:
     if x.ndim < 2 or int(np.prod(x.shape[1:])) != int(np.prod(inp.shape)):
         raise InputError(f"balance data has shape {x.shape}; expected (N, "
                          f"{', '.join(map(str, inp.shape))}) for input '{inp.name}'")
+    if x.shape[0] < 1:
+        raise InputError(f"balance data has shape {x.shape}: no samples; give at least one")
     if not np.isfinite(x).all():
         raise InputError("balance data contains NaN or inf")
     if x.min() < 0:

@@ -17,7 +17,7 @@ from typing import Any
 
 import h5py
 import numpy as np
-from snnc.compiler import errors
+from snnc.compiler import budget, errors
 from snnc.compiler.fixed import LoihiArithmetic
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection, ResetMode
 from snnc.compiler.linalg import conv_out_shape
@@ -47,12 +47,25 @@ def _get(ctx: str, grp: h5py.Group, key: str, layer: str, default: Any = None) -
         if default is not None:
             return default
         raise ModelError(ctx, layer, f"missing field '{key}'", "is this a lava-dl netx export?")
-    v = grp[key][()]
+    v = _data(ctx, grp, key, layer)
     if isinstance(v, bytes):
         return v.decode()
     if isinstance(v, np.ndarray) and v.dtype.kind == "S":
         return v.reshape(-1)[0].decode()
     return v
+
+
+def _data(path: str, grp: h5py.Group, key: str, layer: str) -> Any:
+    """A dataset's value, once its declared size is known to fit the budget (a compressed
+    dataset can declare far more than the file holds)."""
+    ds = grp[key]
+    if not isinstance(ds, h5py.Dataset):
+        raise ModelError(path, layer, f"'{key}' is a group, not a dataset")
+    if ds.dtype.kind not in "biufS" and not h5py.check_string_dtype(ds.dtype):
+        raise ModelError(path, layer, f"'{key}' has dtype {ds.dtype}; expected numbers")
+    budget.check(int(ds.size), max(ds.dtype.itemsize, 8), f"{path}: layer '{layer}'",
+                 f"dataset '{key}' of shape {ds.shape}")
+    return ds[()]
 
 
 def _neuron(path: str, lg: h5py.Group, layer: str, shape: tuple[int, ...],
@@ -72,6 +85,9 @@ def _neuron(path: str, lg: h5py.Group, layer: str, shape: tuple[int, ...],
     vth = float(_get(path, ng, "vThMant", layer))
     ref = int(_get(path, ng, "refDelay", layer, 1))
     wexp = int(_get(path, ng, "wgtExp", layer, 0))
+    if not -32 <= wexp <= 32:
+        raise ModelError(path, layer, f"wgtExp={wexp} outside -32..32",
+                         "Loihi weight exponents are small integers; re-export the model")
     unity = _loihi().decay_unity
     for what, val in (("iDecay", i_decay), ("vDecay", v_decay)):
         if not 0 <= val <= unity:
@@ -97,7 +113,7 @@ def _delay(path: str, lg: h5py.Group, layer: str, wshape: tuple[int, ...]) -> np
     """Per-synapse delays: scalar (per layer), per output neuron, or per synapse."""
     if "delay" not in lg:
         return np.zeros(wshape, dtype=np.int64)
-    d = np.asarray(lg["delay"][()], dtype=np.float64)
+    d = np.asarray(_data(path, lg, "delay", layer), dtype=np.float64)
     if not np.isfinite(d).all() or (d < 0).any() or (d != np.round(d)).any():
         raise ModelError(path, layer, "delays must be non-negative whole steps")
     d = d.astype(np.int64)
@@ -129,7 +145,8 @@ def load_netx(path: str) -> Graph:
     with f:
         try:
             return _load(path, f)
-        except (KeyError, OSError, ValueError, TypeError) as e:
+        except (KeyError, OSError, ValueError, TypeError, RuntimeError, ArithmeticError,
+                AttributeError) as e:  # h5py reports corrupt objects as any of these
             raise ModelError(path, None, f"malformed netx file ({type(e).__name__}: {e})"
                              ) from None
 
@@ -140,6 +157,8 @@ def _input_layer(path: str, key: str, lg: h5py.Group, shape: tuple[int, ...]
     port = Port(name="input", shape=shape)
     w = float(np.asarray(_get(path, lg, "weight", key, np.array([64.0]))).reshape(-1)[0])
     b = float(np.asarray(_get(path, lg, "bias", key, np.array([0.0]))).reshape(-1)[0])
+    if not (np.isfinite(w) and np.isfinite(b)):
+        raise ModelError(path, key, "input weight or bias is NaN or inf", "re-export the model")
     n = int(np.prod(shape))
     pop, _ = _neuron(path, lg, key, shape, np.full(n, b - w))
     pop = Population.make(pop.name, shape, NeuronModel.LIF, dv=pop.dv, v_th=pop.v_th,
@@ -156,13 +175,14 @@ def _first_input(path: str, key: str, lg: h5py.Group, ltype: str) -> Port:
     if ltype != "dense":
         raise ModelError(path, key, "a conv layer without an input layer has no known "
                          "input size", "add an input layer to the netx export")
-    w0 = np.asarray(lg["weight"][()])
+    w0 = np.asarray(_data(path, lg, "weight", key))
     return Port(name="input", shape=(in_features or w0.reshape(w0.shape[0], -1).shape[1],))
 
 
 def _dense(path: str, key: str, lg: h5py.Group, src: str, src_shape: tuple[int, ...],
            pop: Population, wscale: float) -> Projection:
-    w = _finite(path, key, np.asarray(lg["weight"][()], dtype=np.float64), "weight")
+    w = _finite(path, key, np.asarray(_data(path, lg, "weight", key), dtype=np.float64),
+                "weight")
     n_in, n_out = int(np.prod(src_shape)), pop.size
     if w.ndim == 1:
         w = w.reshape(n_out, -1)
@@ -175,7 +195,8 @@ def _dense(path: str, key: str, lg: h5py.Group, src: str, src_shape: tuple[int, 
 
 def _conv(path: str, key: str, lg: h5py.Group, src: str, src_shape: tuple[int, ...],
           pop: Population, wscale: float) -> Projection:
-    k = _finite(path, key, np.asarray(lg["weight"][()], dtype=np.float64), "weight")
+    k = _finite(path, key, np.asarray(_data(path, lg, "weight", key), dtype=np.float64),
+                "weight")
     if k.ndim == 5:
         if k.shape[-1] != 1:
             raise ModelError(path, key, f"conv weight {k.shape} has a time kernel longer than 1")
@@ -209,6 +230,40 @@ def _layer_type(path: str, key: str, lg: h5py.Group) -> str:
     return str(ltype)
 
 
+def _layer(path: str, f: h5py.File, key: str, prev: str | None, prev_shape: tuple[int, ...],
+           pops: list[Population], projs: list[Projection], inputs: list[Port]
+           ) -> tuple[str | None, tuple[int, ...]]:
+    """Lower one netx layer (appending to pops, projs, inputs); returns the new previous
+    layer's name and shape."""
+    lg = f["layer"][key]
+    ltype = _layer_type(path, key, lg)
+    if ltype == "flatten":
+        if prev is None:
+            raise ModelError(path, key, "flatten before any layer")
+        return prev, prev_shape  # flat C-order indexing is the IR's layout already
+    shape = tuple(int(s) for s in np.atleast_1d(_get(path, lg, "shape", key)))
+    if not shape or min(shape) <= 0:
+        raise ModelError(path, key, f"invalid shape {shape}")
+    budget.size_of(shape, f"{path}: layer '{key}'", budget.NEURON_BYTES)
+    if ltype == "input":
+        if prev is not None:
+            raise ModelError(path, key, "input layer after other layers")
+        port, pop, proj = _input_layer(path, key, lg, shape)
+        inputs.append(port)
+        projs.append(proj)
+    else:
+        if prev is None:
+            port = _first_input(path, key, lg, ltype)
+            inputs.append(port)
+            prev, prev_shape = port.name, port.shape
+        bias = np.asarray(_data(path, lg, "bias", key)) if "bias" in lg else None
+        pop, wscale = _neuron(path, lg, key, shape, bias)
+        lower = _dense if ltype == "dense" else _conv
+        projs.append(lower(path, key, lg, prev, prev_shape, pop, wscale))
+    pops.append(pop)
+    return pop.name, shape
+
+
 def _load(path: str, f: h5py.File) -> Graph:
     if "layer" not in f or not len(f["layer"]):
         raise ModelError(path, None, "no 'layer' group: not a netx network or empty model")
@@ -219,32 +274,12 @@ def _load(path: str, f: h5py.File) -> Graph:
     prev: str | None = None
     prev_shape: tuple[int, ...] = ()
     for key in keys:
-        lg = f["layer"][key]
-        ltype = _layer_type(path, key, lg)
-        if ltype == "flatten":
-            if prev is None:
-                raise ModelError(path, key, "flatten before any layer")
-            continue  # flat C-order indexing is the IR's layout already
-        shape = tuple(int(s) for s in np.atleast_1d(_get(path, lg, "shape", key)))
-        if not shape or min(shape) <= 0:
-            raise ModelError(path, key, f"invalid shape {shape}")
-        if ltype == "input":
-            if prev is not None:
-                raise ModelError(path, key, "input layer after other layers")
-            port, pop, proj = _input_layer(path, key, lg, shape)
-            inputs.append(port)
-            projs.append(proj)
-        else:
-            if prev is None:
-                port = _first_input(path, key, lg, ltype)
-                inputs.append(port)
-                prev, prev_shape = port.name, port.shape
-            bias = np.asarray(lg["bias"][()]) if "bias" in lg else None
-            pop, wscale = _neuron(path, lg, key, shape, bias)
-            lower = _dense if ltype == "dense" else _conv
-            projs.append(lower(path, key, lg, prev, prev_shape, pop, wscale))
-        pops.append(pop)
-        prev, prev_shape = pop.name, shape
+        try:
+            prev, prev_shape = _layer(path, f, key, prev, prev_shape, pops, projs, inputs)
+        except (KeyError, OSError, ValueError, TypeError, RuntimeError, ArithmeticError,
+                AttributeError, IndexError) as e:
+            raise ModelError(path, key, f"malformed layer ({type(e).__name__}: {e})",
+                             "is this a lava-dl netx export?") from None
     if not pops:
         raise ModelError(path, None, "no neuron layers (empty model)")
     out = Port(name="output", shape=pops[-1].shape, source=pops[-1].name)

@@ -9,13 +9,15 @@ reported as a RepairWarning.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import nir
 import numpy as np
+from snnc.compiler import budget
 from snnc.compiler import discretize as dz
 from snnc.compiler.errors import ModelError, UnsupportedNode
 from snnc.compiler.ir import Graph, NeuronModel, Population, Port, Projection, ResetMode
@@ -28,6 +30,7 @@ from snnc.frontends.projections import delayed_projections, repair
 NEURONS = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I, nir.Threshold)
 LINEAR = (nir.Affine, nir.Linear, nir.Scale, nir.Conv1d, nir.Conv2d, nir.Flatten,
           nir.SumPool2d, nir.AvgPool2d, nir.Delay)
+MAX_DEPTH = 32  # nested subgraphs
 TIMED = (nir.LIF, nir.CubaLIF, nir.LI, nir.CubaLI, nir.Delay)
 
 
@@ -70,16 +73,31 @@ def _prescan(path: str) -> None:
     except Exception:
         return  # nir.read reports unreadable files below
     bad: list[str] = []
+    total = 0
 
     def visit(name: str, obj: object) -> None:
+        nonlocal total
+        if isinstance(obj, h5py.Dataset):  # declared sizes, before nir.read reads them
+            if obj.dtype.kind not in "biufcS" and not h5py.check_string_dtype(obj.dtype):
+                raise ModelError(path, name, f"dataset of dtype {obj.dtype}; NIR holds "
+                                 "numbers and strings")
+            total += int(obj.size) * max(obj.dtype.itemsize, 1)
+            budget.check(total, 1, f"{path}: '{name}'", "the datasets read so far")
+        if name.count("/nodes/") > MAX_DEPTH:
+            raise ModelError(path, None, f"subgraphs nested more than {MAX_DEPTH} deep "
+                             f"(at {name[:80]}...)", "flatten the graph before exporting")
         if name.endswith("/type") and isinstance(obj, h5py.Dataset) and "/nodes/" in name:
             v = obj[()]
             t = v.decode() if isinstance(v, bytes) else str(v)
             if t not in _known_types():
                 node = name[:-5].split("/nodes/")[-1].replace("/nodes/", ".")
                 bad.append(f"'{node}' ({t})")
-    with f:
-        f.visititems(visit)
+    try:
+        with f:
+            f.visititems(visit)
+    except (RuntimeError, KeyError, OSError, ValueError, TypeError) as e:  # corrupt objects
+        raise ModelError(path, None, f"cannot read NIR file: {type(e).__name__}: {e}",
+                         "is it a complete NIR HDF5 file written by nir.write?") from None
     if bad:
         raise UnsupportedNode(path, None, f"unknown NIR node types: {', '.join(sorted(bad))}",
                               "supported: " + ", ".join(t.__name__ for t in NEURONS + LINEAR))
@@ -198,6 +216,8 @@ def _out_shape(ctx: _Ctx, name: str) -> tuple[int, ...]:
     if any(s <= 0 for s in shape):
         raise ctx.err(name, f"inferred output shape {shape} is empty",
                       "check kernel, stride and padding against the input size")
+    where = f"{ctx.path}: node '{name}'"
+    budget.size_of(shape, where, budget.NEURON_BYTES)
     ctx.shapes[name] = shape
     return shape
 
@@ -290,8 +310,10 @@ def _pool_geom(ctx: _Ctx, name: str, node: Any, ins: tuple[int, ...]) -> tuple[A
     if len(ins) != 3:
         raise ctx.err(name, f"2-D pooling needs a (C, H, W) input, got {ins}")
     ks, st, pad = _pair(node.kernel_size, 2), _pair(node.stride, 2), _pair(node.padding, 2)
-    if min(ks) < 1 or min(st) < 1 or min(pad) < 0:
+    if min(ks) < 1 or min(st) < 1 or min(pad) < 0 or len(ks) != 2 or len(st) != 2 or len(
+            pad) != 2:
         raise ctx.err(name, f"invalid kernel {ks}, stride {st} or padding {pad}")
+    budget.check(ins[0] * ks[0] * ks[1], 8, f"{ctx.path}: node '{name}'", f"a {ks} kernel")
     c = ins[0]
     val = 1.0 if isinstance(node, nir.SumPool2d) else 1.0 / (ks[0] * ks[1])
     k = np.full((c, 1, *ks), val)
@@ -588,12 +610,19 @@ def load_nir_graph(g: nir.NIRGraph, path: str, dt: float | None = None,
     if bad:
         raise UnsupportedNode(path, None, f"unsupported node types: {', '.join(bad)}",
                               "supported: " + ", ".join(t.__name__ for t in NEURONS + LINEAR))
+    _check_values(path, nodes)
     preds: dict[str, list[str]] = {}
     for s, d in edges:
         for end in (s, d):
             if end not in nodes:
                 raise ModelError(path, end, f"edge ({s} -> {d}) names a node that does not "
                                  "exist")
+        if isinstance(nodes[d], nir.Input):
+            raise ModelError(path, d, f"edge ({s} -> {d}) leads into an Input node",
+                             "an Input node only feeds the graph; connect the edge to a layer")
+        if isinstance(nodes[s], nir.Output):
+            raise ModelError(path, s, f"edge ({s} -> {d}) leaves an Output node",
+                             "an Output node ends the graph; take the edge from its source")
         preds.setdefault(d, []).append(s)
     preds = {k: sorted(v) for k, v in preds.items()}
     ctx = _Ctx(path=path, dt=_choose_dt(path, g, nodes, dt, conv), reset=reset, nodes=nodes,
@@ -605,12 +634,20 @@ def load_nir_graph(g: nir.NIRGraph, path: str, dt: float | None = None,
     pops, gains, to_u = {}, {}, {}
     for k in sorted(nodes):
         if isinstance(nodes[k], NEURONS):
-            pops[k], gains[k], to_u[k] = _lower_neuron(ctx, k, nodes[k])
-    inputs = [Port(name=k, shape=_out_shape(ctx, k)) for k in top_in]
+            with _node_errors(path, k):
+                pops[k], gains[k], to_u[k] = _lower_neuron(ctx, k, nodes[k])
+    inputs = []
+    for k in top_in:
+        with _node_errors(path, k):
+            inputs.append(Port(name=k, shape=_out_shape(ctx, k)))
     projections: list[Projection] = []
     for k in sorted(pops):
-        pops[k] = _lower_incoming(ctx, k, pops[k], gains[k], to_u[k], projections)
-    outputs = [_lower_output(ctx, k, pops) for k in top_out]
+        with _node_errors(path, k):
+            pops[k] = _lower_incoming(ctx, k, pops[k], gains[k], to_u[k], projections)
+    outputs = []
+    for k in top_out:
+        with _node_errors(path, k):
+            outputs.append(_lower_output(ctx, k, pops))
     for k in sorted(nodes):
         if not isinstance(nodes[k], nir.Output) and not any(k in v for v in preds.values()):
             if not isinstance(nodes[k], nir.Input):
@@ -621,6 +658,47 @@ def load_nir_graph(g: nir.NIRGraph, path: str, dt: float | None = None,
     from snnc.frontends.timing import align
 
     return validate(align(validate(graph), timing or _timing_of(g), path))
+
+
+@contextlib.contextmanager
+def _node_errors(path: str, node: str) -> Iterator[None]:
+    """What numpy or nir raise on a node whose values do not fit together (shapes that do
+    not broadcast, a zero stride, ...) becomes one error naming the node."""
+    try:
+        yield
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError,
+            RecursionError) as e:
+        raise ModelError(path, node, f"malformed node ({type(e).__name__}: {e})",
+                         "its parameters do not fit together or its neighbours") from None
+
+
+def _check_values(path: str, nodes: dict[str, Any]) -> None:
+    """Every parameter of every node is real numbers (or a string where NIR has one, such as
+    a padding mode): complex, object or text arrays are refused by name, never cast."""
+    for name, node in nodes.items():
+        for attr, v in vars(node).items():
+            if attr in ("metadata", "input_type", "output_type") or v is None:
+                continue
+            if isinstance(v, str) and attr == "padding" and v in ("same", "valid"):
+                continue  # NIR's padding modes
+            try:
+                a = np.asarray(v)
+            except (ValueError, TypeError):
+                raise ModelError(path, name, f"parameter {attr} is not an array of numbers"
+                                 ) from None
+            if a.dtype.kind not in "biuf":
+                raise ModelError(path, name, f"parameter {attr} has dtype {a.dtype}; "
+                                 "expected real numbers", "re-export the model")
+        for key in ("input_type", "output_type"):
+            types = getattr(node, key, None) or {}
+            for port, v in (types.items() if isinstance(types, dict) else [("?", types)]):
+                if v is None:
+                    continue
+                a = np.asarray(v) if not isinstance(v, str) else np.array([v])
+                if a.dtype.kind not in "iuf" or a.ndim > 1 or not np.isfinite(a).all() or (
+                        a < 0).any() or (a != np.round(a)).any():
+                    raise ModelError(path, name, f"{key}[{port!r}] = {v!r} is not a shape",
+                                     "give a 1-D array of non-negative integers")
 
 
 def _timing_of(g: nir.NIRGraph) -> str:

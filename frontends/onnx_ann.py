@@ -19,10 +19,12 @@ import numpy as np
 import onnx
 import scipy.sparse as sp
 from onnx import helper, numpy_helper
+from snnc.compiler import budget
 from snnc.compiler.errors import ModelError, UnsupportedNode
 from snnc.compiler.linalg import conv_coo, conv_out_shape
 from snnc.frontends import linop
 from snnc.frontends.linop import Lin
+from snnc.frontends.onnx_tensors import initializers
 
 LINEAR_OPS = ("Gemm", "MatMul", "Conv", "AveragePool", "GlobalAveragePool",
               "BatchNormalization", "Add", "Concat", "Flatten", "Reshape")
@@ -30,6 +32,19 @@ RECTIFIERS = ("Relu", "Clip")
 PASS_OPS = ("Identity", "Dropout", "Constant")
 OUTPUT_ONLY = ("Softmax", "LogSoftmax")  # monotone: dropped at a graph output (argmax kept)
 SUPPORTED = LINEAR_OPS + RECTIFIERS + PASS_OPS + OUTPUT_ONLY + ("MaxPool",)
+_POOL = {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides"}
+# the attributes each operator may carry (ONNX operator specs, every opset); any other one
+# changes the meaning (e.g. Relu's alpha makes a leaky ReLU) and is refused, never ignored
+ATTRIBUTES: dict[str, set[str]] = {
+    "Gemm": {"alpha", "beta", "transA", "transB"}, "MatMul": set(),
+    "Conv": {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"},
+    "AveragePool": _POOL | {"count_include_pad"}, "MaxPool": _POOL | {"storage_order"},
+    "GlobalAveragePool": set(),
+    "BatchNormalization": {"epsilon", "momentum", "spatial", "training_mode", "is_test"},
+    "Add": {"axis", "broadcast"}, "Concat": {"axis"}, "Flatten": {"axis"},
+    "Reshape": {"allowzero"}, "Relu": set(), "Clip": {"min", "max"}, "Identity": set(),
+    "Dropout": {"ratio", "seed", "is_test"}, "Constant": {"value"},
+    "Softmax": {"axis"}, "LogSoftmax": {"axis"}}
 
 
 @dataclass(eq=False)
@@ -133,7 +148,7 @@ class _Lowering:
     def __init__(self, path: str, model: onnx.ModelProto, maxpool: str):
         self.path, self.maxpool = path, maxpool
         self.env: dict[str, Tensor | np.ndarray] = {
-            t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
+            k: a.astype(np.float64) for k, a in initializers(model, path).items()}
         self.layers: dict[str, Layer] = {}
         self.notes: list[str] = []
         self.node = ""
@@ -261,14 +276,26 @@ class _Lowering:
         return Tensor(x.shape, {k: linop.compose(linop.scale(sv), m) for k, m in x.maps.items()},
                       sv * x.bias + tv)
 
+    def _fits(self, out: tuple[int, ...], taps: int) -> None:
+        """A layer of shape `out` with `taps` synapses per neuron fits the memory budget."""
+        where = f"{self.path}: node '{self.node}'"
+        n = budget.size_of(out, where)
+        budget.check(n * max(taps, 1), budget.SYNAPSE_BYTES, where,
+                     f"output {out} with {taps} synapses each")
+
     def _geometry(self, a: dict[str, Any], x: Tensor, k: tuple[int, ...]
                   ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         nd = len(k)
         if len(x.shape) != nd + 1:
             raise self.fail(f"expects a (C, {'H, W' if nd == 2 else 'L'}) input, got {x.shape}")
-        stride = tuple(a.get("strides", [1] * nd))
-        dil = tuple(a.get("dilations", [1] * nd))
-        pads = list(a.get("pads", [0] * 2 * nd))
+        stride = tuple(int(v) for v in a.get("strides", [1] * nd))
+        dil = tuple(int(v) for v in a.get("dilations", [1] * nd))
+        pads = [int(v) for v in a.get("pads", [0] * 2 * nd)]
+        if (len(stride) != nd or len(dil) != nd or len(pads) != 2 * nd or min(k) < 1
+                or min(stride) < 1 or min(dil) < 1 or min(pads) < 0):
+            raise self.fail(f"kernel {k}, strides {stride}, dilations {dil} or pads {pads} "
+                            f"are not {nd}-D geometry (kernel, strides and dilations >= 1, "
+                            "pads >= 0)")
         auto = a.get("auto_pad", "NOTSET")
         if auto in ("SAME_UPPER", "SAME_LOWER"):
             begin, end = [], []
@@ -296,6 +323,7 @@ class _Lowering:
             raise self.fail(f"Conv weight {w.shape} with group={groups} does not match "
                             f"{x.shape[0]} input channels")
         out = conv_out_shape(x.shape, w.shape, stride, pad, dil)
+        self._fits(out, int(np.prod(w.shape[1:])))
         if min(out[1:]) < 1:
             raise self.fail(f"Conv output shape {out} is empty")
         m = linop.conv(w, x.shape, out, stride, pad, dil, groups)
@@ -311,6 +339,9 @@ class _Lowering:
         c = x.shape[0]
         ones = np.ones((c, 1, *k))
         out = conv_out_shape(x.shape, ones.shape, stride, pad, dil)
+        if min(out[1:]) < 1:
+            raise self.fail(f"AveragePool output shape {out} is empty")
+        self._fits(out, int(np.prod(k)))
         if not any(pad) or a.get("count_include_pad", 0):
             m = linop.conv(ones / np.prod(k), x.shape, out, stride, pad, dil, c)
         else:  # the border divides by the taps that fall inside the input
@@ -388,6 +419,8 @@ def _input_shape(path: str, model: onnx.ModelProto) -> tuple[str, tuple[int, ...
         raise ModelError(path, None, f"an ANN needs exactly one graph input, found {len(ins)}")
     dims = ins[0].type.tensor_type.shape.dim
     shape = tuple(d.dim_value for d in dims[1:])
+    if shape and min(shape) >= 1:
+        budget.size_of(shape, f"{path}: input '{ins[0].name}'", budget.NEURON_BYTES)
     if not dims or not shape or min(shape) < 1:
         raise ModelError(path, None, f"input '{ins[0].name}' needs a static shape (batch, ...)"
                          f"; got {[d.dim_value or d.dim_param for d in dims]}",
@@ -420,9 +453,15 @@ def lower_ann(model: onnx.ModelProto, path: str = "<onnx>", maxpool: str = "erro
         missing = [i for i in node.input if i and i not in lo.env]
         if missing:
             raise lo.fail(f"input(s) {missing} are not produced before this node")
+        odd = sorted(set(a.name for a in node.attribute) - ATTRIBUTES[node.op_type])
+        if odd:
+            raise lo.fail(f"{node.op_type} has the attribute(s) {odd}, which snnc does not "
+                          "lower" + (" (alpha makes it a leaky ReLU, which has no spiking "
+                                     "equivalent)" if node.op_type == "Relu" else ""),
+                          "export the model without them, or use a supported operator")
         try:
             val = getattr(lo, node.op_type)(node, _attrs(node))
-        except (KeyError, IndexError, ValueError, TypeError) as e:
+        except (KeyError, IndexError, ValueError, TypeError, ArithmeticError) as e:
             raise lo.fail(f"malformed {node.op_type} node ({type(e).__name__}: {e})") from None
         lo.env[node.output[0]] = val
     outs: dict[str, Tensor] = {}

@@ -6,14 +6,17 @@ import json
 from typing import Any
 
 import onnx
-from onnx import helper, numpy_helper
-from snnc.compiler.errors import ModelError
+from onnx import helper
+from snnc.compiler.errors import IRError, ModelError
 from snnc.compiler.ir import POP_PARAMS, Conn, Graph, NeuronModel, Population, Port
 from snnc.compiler.ir import Projection, ResetMode
+from snnc.compiler.verify import check_structure
+from snnc.frontends.onnx_tensors import initializers
 
 DOMAIN = "ai.snnc"
 POP_KINDS = {"LIF": NeuronModel.LIF, "CubaLIF": NeuronModel.CUBA_LIF, "IF": NeuronModel.IF,
              "LI": NeuronModel.LI, "CubaLI": NeuronModel.CUBA_LI, "I": NeuronModel.I}
+HINT = "write spiking ONNX with `snnc convert MODEL -o OUT.onnx`"
 PROJ_KINDS = {"Dense": Conn.DENSE, "Sparse": Conn.SPARSE, "Conv": Conn.CONV}
 
 
@@ -55,19 +58,22 @@ def _node(node: onnx.NodeProto, inits: dict[str, Any], pops: list[Population],
 
 def from_onnx(model: onnx.ModelProto, path: str = "<onnx>") -> Graph:
     """The IR of a spiking ONNX model (one step; see backends/onnx_spiking.py)."""
-    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    inits = initializers(model, path, finite=False)  # v_th of a readout is inf
     pops: list[Population] = []
     projs: list[Projection] = []
     outs: list[tuple[str, str]] = []
     for node in model.graph.node:
         try:
             _node(node, inits, pops, projs, outs, path)
-        except (KeyError, IndexError, ValueError, TypeError) as e:
+        except (KeyError, IndexError, ValueError, TypeError, OverflowError) as e:
             raise ModelError(path, node.name, f"malformed {node.domain}::{node.op_type} node "
                              f"({type(e).__name__}: {e})",
-                             "write spiking ONNX with `snnc convert MODEL -o OUT.onnx`") from None
+                             HINT) from None
     shapes = {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim)
               for v in list(model.graph.input) + list(model.graph.output)}
+    for name in [n for n, _ in outs]:
+        if name not in shapes:
+            raise ModelError(path, name, "output without a declared shape", HINT, what="output")
     pop_names = {p.name for p in pops}
     inputs = [Port(name=v.name, shape=shapes[v.name]) for v in model.graph.input
               if not (v.name.endswith(".s") and v.name[:-2] in pop_names)]
@@ -75,6 +81,20 @@ def from_onnx(model: onnx.ModelProto, path: str = "<onnx>") -> Graph:
     props = {p.key: p.value for p in model.metadata_props}
     try:
         meta = json.loads(props.get("snnc.meta", "{}"))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ModelError(path, None, "metadata 'snnc.meta' is not valid JSON") from None
-    return Graph.build(pops, projs, inputs, outputs, meta=meta)
+    if not isinstance(meta, dict):
+        raise ModelError(path, None, "metadata 'snnc.meta' is not a JSON object", HINT)
+    try:
+        g = Graph.build(pops, projs, inputs, outputs, meta=meta)
+        check_structure(g)
+    except IRError as e:  # a node whose inputs do not fit its operator
+        raise ModelError(path, e.node, e.message, "the node's operator and its inputs "
+                         "disagree: was the file edited? " + HINT) from None
+    want = props.get("snnc.digest")
+    if want is not None and g.digest() != want:
+        raise ModelError(path, None, "the graph is not the one snnc wrote (its digest differs: "
+                         "an operator, a parameter or a connection was edited)",
+                         "re-export it with `snnc convert`, or, if the edit is meant, delete "
+                         "the metadata entry snnc.digest")
+    return g

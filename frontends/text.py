@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput
-from snnc.compiler.errors import ModelError
+from snnc.compiler import budget
+from snnc.compiler.errors import ModelError, SnncError
 from snnc.compiler.ir import (
     FORMAT_VERSION,
     POP_PARAMS,
@@ -112,7 +113,9 @@ class _Build(Transformer):  # type: ignore[type-arg]
         return json.loads(t) if t.type == "STRING" else str(t)
 
     def shape(self, c: list[Any]) -> tuple[int, ...]:
-        return tuple(int(x) for x in c if x is not None)
+        shape = tuple(int(x) for x in c if x is not None)
+        budget.size_of(shape, "a declared shape", budget.NEURON_BYTES)  # before allocating
+        return shape
 
     tuple = shape
 
@@ -125,7 +128,7 @@ class _Build(Transformer):  # type: ignore[type-arg]
     def array(self, c: list[Any]) -> np.ndarray:
         dt = np.float64 if str(c[0]) == "f64" else np.int64
         shape, body = c[1], c[2]
-        n = int(np.prod(shape, dtype=np.int64))
+        n = budget.size_of(shape, "an array", 8)
         if isinstance(body, tuple) and body[0] == "fill":
             return np.full(shape, dt(float(body[1]) if dt is np.float64 else int(body[1])))
         if isinstance(body, tuple):
@@ -216,8 +219,10 @@ def parse_ir(text: str, arrays: dict[str, np.ndarray] | None = None,
                          f"{str(e).splitlines()[0]}") from None
     except LarkError as e:
         cause = e.__context__ or e
+        if isinstance(cause, SnncError):
+            raise ModelError(path, None, str(cause)) from None
         raise ModelError(path, None, f"invalid IR text: {cause}") from None
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as e:
         raise ModelError(path, None, f"invalid IR text: {e}") from None
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from snnc.compiler import budget
 from snnc.compiler.errors import InputError, ModelError
 from snnc.compiler.ir import SPIKING, Graph, ResetMode
 from snnc.runtime.float_engine import FloatEngine, RunResult
@@ -101,9 +103,10 @@ def _load_onnx(path: str, dt: float | None, reset: str | None,
         raise ModelError(path, None, "--dt applies to NIR graphs only; ONNX models are "
                          "discrete-time")
     try:
-        model = onnx.load(path)
+        model = onnx.load(path, load_external_data=False)
     except Exception as e:  # noqa: BLE001 - protobuf raises many kinds
         raise ModelError(path, None, f"not a readable ONNX file ({e})") from None
+    _load_external_data(model, path)
     if is_spiking(model):
         if reset is not None or balance_data is not None or ann is not None:
             raise ModelError(path, None, "this is a spiking ONNX graph (ai.snnc); --reset and "
@@ -115,6 +118,29 @@ def _load_onnx(path: str, dt: float | None, reset: str | None,
     if reset is not None:
         opts = replace(opts, reset=reset)
     return ann_from_onnx(model, path, balance_data, opts)
+
+
+def _load_external_data(model: Any, path: str) -> None:
+    """Tensors an ONNX file keeps in files beside it: each location must be a plain relative
+    path inside the model's directory (never '..', an absolute path or a symlink out)."""
+    from onnx import external_data_helper as ext
+
+    tensors = [t for t in ext._get_all_tensors(model) if ext.uses_external_data(t)]
+    if not tensors:
+        return
+    base = Path(path).resolve().parent
+    for t in tensors:
+        loc = next((e.value for e in t.external_data if e.key == "location"), "")
+        full = (base / loc).resolve()
+        if not loc or Path(loc).is_absolute() or ".." in Path(loc).parts or not (
+                full.is_relative_to(base) and full.is_file()):
+            raise ModelError(path, t.name, f"external data location {loc!r} is not a file "
+                             "beside the model", "keep external data files in the model's "
+                             "directory", what="tensor")
+    try:
+        ext.load_external_data_for_model(model, str(base))
+    except Exception as e:  # noqa: BLE001 - onnx raises many kinds
+        raise ModelError(path, None, f"cannot read its external data ({e})") from None
 
 
 def encode_input(graph: Graph, x: np.ndarray, steps: int | None = None, seed: int = 0
@@ -129,11 +155,18 @@ def encode_input(graph: Graph, x: np.ndarray, steps: int | None = None, seed: in
                          "yourself")
     if steps is not None and steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
+    if not 0 <= seed < 2**63:
+        raise InputError(f"--seed must lie in 0..2^63-1, got {seed}")
     (name, port), = graph.inputs.items()
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < 2 or int(np.prod(x.shape[1:])) != port.size:
         raise InputError(f"values have shape {x.shape}; expected (N, "
                          f"{', '.join(map(str, port.shape))}) for input '{name}'")
+    if not np.isfinite(x).all():
+        raise InputError("values contain NaN or inf; give finite values")
+    t = budget.steps(int(steps or ann["steps"]), "--steps")
+    budget.check(x.shape[0] * t * port.size, 1, "encode", f"{x.shape[0]} samples x {t} steps "
+                 "of spikes")
     return encode(x.reshape(x.shape[0], *port.shape), int(steps or ann["steps"]),
                   str(ann["encoding"]), float(ann["input_scale"]), seed)
 
@@ -206,6 +239,13 @@ def prepare_input(graph: Graph, x: np.ndarray, batch: bool, flat: bool = False
         raise InputError(f"input has shape {x.shape}; expected {want}"
                          f"{', '.join(map(str, port.shape))}) for input '{name}'"
                          + ("" if batch else " (use --batch for a leading batch axis)"))
+    if min(x.shape[:lead]) < 1:
+        raise InputError(f"input has shape {x.shape}: no "
+                         + ("samples" if batch and x.shape[0] < 1 else "time steps")
+                         + "; give at least one")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise InputError(f"input '{name}' contains NaN or inf; give finite spike counts or "
+                         "values")
     tail = tuple(x.shape[lead:])
     if tail != port.shape and not (flat and tail == (port.size,)):
         how = ("pass --flat-input if the last axis is the port flattened in C order"
@@ -233,11 +273,30 @@ def default_steps(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None
     if steps is not None:
         if steps < 1:
             raise InputError(f"--steps must be at least 1, got {steps}")
-        return steps
+        return budget.steps(steps)
     lag = latency(graph)
     if not lag or not inputs:
         return None
     return int(np.asarray(next(iter(inputs.values()))).shape[1]) + lag
+
+
+def check_run_budget(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None,
+                     trace: bool) -> None:
+    """A run records (B, steps) of every output (and, traced, three values per neuron) and
+    holds its inputs padded to `steps`: refuse before simulating if that is over budget."""
+    if not inputs:
+        return
+    x = np.asarray(next(iter(inputs.values())))
+    if x.ndim < 2:
+        return  # the engine names the shape problem
+    t = budget.steps(steps or x.shape[1], "the run's step count")
+    per_step = sum(p.size for p in graph.outputs.values()) + sum(
+        graph.node_size(k) for k in inputs if k in graph.inputs)
+    if trace:
+        per_step += 3 * graph.n_neurons
+    budget.check(int(x.shape[0]) * t * per_step, 8, "the run",
+                 f"{x.shape[0]} sample(s) x {t} steps of inputs and recorded outputs"
+                 + (" and traces" if trace else "") + "; run fewer steps or samples at a time")
 
 
 def run(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None = None,
@@ -245,6 +304,7 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None = None,
     """Run the float engine; inputs are {port: (B, T, *shape)}; by default for T steps plus
     the graph's latency."""
     steps = default_steps(graph, inputs, steps)
+    check_run_budget(graph, inputs, steps, trace)
     return FloatEngine(graph).run(inputs, steps=steps, trace=trace, on_step=on_step)
 
 
@@ -395,6 +455,7 @@ def _run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None
                   trace: bool, engine: str, artifact: str | None,
                   on_step: Callable[[int], None] | None, counters: bool) -> Any:
     steps = default_steps(graph, inputs, steps)
+    check_run_budget(graph, inputs, steps, trace)
     if engine not in ENGINES:
         raise InputError(f"engine {engine!r} cannot run a compiled artifact; use "
                          f"{', '.join(ENGINES)}")
@@ -405,7 +466,12 @@ def _run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None
         if artifact is None:
             raise InputError("the refsim engine runs an artifact directory; compile first")
         program = read_backend_file(artifact, "refsim", "refsim/program.npz")
-        return RefSim(program).run(inputs, steps=steps, trace=trace, counters=counters,
+        try:
+            sim = RefSim(program)
+        except (KeyError, ValueError, IndexError, TypeError) as e:  # checksummed, but forged
+            raise InputError(f"{artifact}: refsim/program.npz is not what snnc writes "
+                             f"({type(e).__name__}: {e}); recompile the model") from None
+        return sim.run(inputs, steps=steps, trace=trace, counters=counters,
                                    on_step=on_step)
     from snnc.runtime.fixed_engine import FixedEngine
 

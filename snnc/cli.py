@@ -49,12 +49,15 @@ def _ann_options(args: argparse.Namespace) -> tuple[np.ndarray | None, Any]:
 
 
 def _read_values(path: str) -> np.ndarray:
-    if not os.path.exists(path):
-        raise InputError(f"{path}: file not found")
-    try:
-        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
-    except Exception as e:
-        raise InputError(f"{path}: cannot read as .npy ({type(e).__name__}: {e})") from None
+    from snnc.compiler.npyfile import read_npy
+
+    a = read_npy(path)
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{path}: values of dtype {a.dtype}; expected real numbers")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise InputError(f"{path}: values contain NaN or inf; give finite numbers")
+    return a
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -113,19 +116,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def _read_input(path: str, graph: Any, batch: bool, flat: bool = False
                 ) -> dict[str, np.ndarray]:
-    if not os.path.exists(path):
-        raise InputError(f"{path}: input file not found")
-    try:
-        with open(path, "rb") as fh:
-            data = np.load(fh, allow_pickle=False)
-            if isinstance(data, np.lib.npyio.NpzFile):
-                with data:
-                    arrays = {k: data[k] for k in data.files}
-            else:
-                arrays = None
-    except Exception as e:
-        raise InputError(f"{path}: cannot read as .npy/.npz ({type(e).__name__}: {e})"
-                         ) from None
+    from snnc.compiler.npyfile import read_any
+
+    data = read_any(path)
+    arrays = data if isinstance(data, dict) else None
     if arrays is not None:
         missing = sorted(set(graph.inputs) - set(arrays))
         if missing:
@@ -612,8 +606,17 @@ def _add_run(sub: Any) -> None:
     sp.set_defaults(fn=cmd_run)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one `error:` line and exit code 1, like every other
+    refusal (argparse's own is a usage block and exit code 2)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        print(f"error: {self.prog}: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="snnc", description="Compile spiking neural networks for "
+    p = _Parser(prog="snnc", description="Compile spiking neural networks for "
                                 "neuromorphic hardware.")
     p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -656,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(msg: str, code: int = 1) -> int:
-    print(f"error: {msg}", file=sys.stderr)
+    one_line = " ".join(msg.split())  # an array or a path in the message may hold newlines
+    print(f"error: {one_line}", file=sys.stderr)
     return code
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from snnc import api
-from snnc.artifact import read_float, read_npz
+from snnc.artifact import ArtifactError, read_float, read_npz
 from snnc.compiler.fixed import arithmetic_of
 from snnc.runtime.float_engine import FloatEngine
 from snnc.runtime.report import activity, energy, fidelity, neurobench, resources, timing
@@ -28,7 +28,14 @@ def build_report(art: str, inputs: dict[str, np.ndarray] | None = None,
     """The whole report of an artifact directory (module docstring)."""
     g, manifest = api.load_artifact(art)
     root = Path(art)
-    summ = json.loads((root / "mapping" / "summary.json").read_text())
+    try:
+        summ = json.loads((root / "mapping" / "summary.json").read_text())
+        if not isinstance(summ, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise ArtifactError(f"{root / 'mapping' / 'summary.json'}: not what snnc writes "
+                            f"({type(e).__name__}: {str(e)[:80]}); recompile the model"
+                            ) from None
     m = read_npz(root / "mapping" / "map.npz")
     source = "given"
     if inputs is None:
@@ -46,6 +53,17 @@ def build_report(art: str, inputs: dict[str, np.ndarray] | None = None,
                                  steps=steps)
         float_out = fr.outputs[next(iter(fl.outputs))]
     target = manifest["target"]
+    try:
+        return _sections(g, manifest, target, summ, m, c, res, batch, steps, source, float_out)
+    except (KeyError, TypeError, ValueError, IndexError) as e:  # a forged mapping/ file
+        raise ArtifactError(f"{root}: mapping/summary.json and mapping/map.npz do not fit "
+                            f"together ({type(e).__name__}: {e}); recompile the model"
+                            ) from None
+
+
+def _sections(g: Any, manifest: dict[str, Any], target: dict[str, Any], summ: dict[str, Any],
+              m: dict[str, np.ndarray], c: dict[str, np.ndarray], res: Any, batch: int,
+              steps: int, source: str, float_out: np.ndarray | None) -> dict[str, Any]:
     mem = int(summ["totals"]["synapse_memory_bits"])
     return {
         "target": {"name": target["name"], "semantics": target["semantics"]},

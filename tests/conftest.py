@@ -17,6 +17,22 @@ NIR_FILES = ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract", "cn
 NETX_FILES = ["mnist_dense_cuba", "tiny_conv_loihi"]
 
 
+def write_netx(path: Path, layers: list[dict]) -> Path:  # type: ignore[type-arg]
+    """A netx HDF5 file of the given layers (each a dict of datasets, 'neuron' a group)."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        for i, layer in enumerate(layers):
+            g = f.create_group(f"layer/{i}")
+            for k, v in layer.items():
+                if k == "neuron":
+                    for nk, nv in v.items():
+                        g[f"neuron/{nk}"] = nv
+                else:
+                    g[k] = v
+    return path
+
+
 def shared_file(rel: str) -> Path:
     """A file of ../shared/data, or skip the test saying why."""
     p = SHARED / rel

@@ -97,6 +97,24 @@ class TargetSpec:
                           for k, f in sorted(self.facts.items())}}
 
 
+def from_json(d: dict[str, Any], path: str) -> TargetSpec:
+    """A target written by to_json (an artifact's manifest), checked as a loaded file."""
+    facts = d.get("facts")
+    emit = d.get("emit")
+    if not (isinstance(facts, dict) and isinstance(emit, list)
+            and all(isinstance(e, str) for e in emit) and d.get("semantics") in SEMANTICS):
+        raise TargetError(f"{path}: the target table lacks facts, emit or a known semantics")
+    out: dict[str, Fact] = {}
+    for k, f in facts.items():
+        if not (isinstance(k, str) and "." in k and isinstance(f, dict) and "value" in f
+                and isinstance(f.get("source"), str)):
+            raise TargetError(f"{path}: target fact {k!r} is not {{value, source}}")
+        out[k] = Fact(f["value"], f["source"], f.get("borrowed_from"))
+    return _checked(TargetSpec(name=str(d.get("name")), description=str(d.get("description", "")),
+                               semantics=d["semantics"], facts=out, path=path,
+                               emit=tuple(emit)))
+
+
 def builtin_names() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
 
@@ -107,14 +125,22 @@ def required_facts(semantics: str) -> dict[str, str]:
     return {**COMMON_FACTS, **fmt}
 
 
+MAX_FILE_BYTES = 1 << 20  # a target file is a page of TOML
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
+        if path.is_dir():
+            raise TargetError(f"{path} is a directory, not a target .toml file")
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise TargetError(f"{path}: over {MAX_FILE_BYTES} bytes; not a target file")
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise TargetError(f"target file {path} not found; built-in targets: "
                           f"{', '.join(builtin_names())}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise TargetError(f"{path}: not valid TOML: {e}") from None
     except OSError as e:
         raise TargetError(f"{path}: cannot read ({e.strerror or e})") from None
@@ -164,23 +190,49 @@ def _checked(t: TargetSpec) -> TargetSpec:
     return t
 
 
-def load_target(name_or_path: str, _seen: tuple[str, ...] = ()) -> TargetSpec:
+MAX_EXTENDS = 16  # depth of an `extends` chain
+
+
+def _extended(base: str, child: Path) -> Path:
+    """Where `extends = base` in the file `child` points: a built-in target by name, or a
+    .toml file in child's directory or below it (never elsewhere on the system)."""
+    if base in builtin_names():
+        return BUILTIN_DIR / f"{base}.toml"
+    here = child.parent.resolve()
+    path = child.parent / base
+    if (Path(base).is_absolute() or not base.endswith(".toml")
+            or not path.resolve().is_relative_to(here)):
+        raise TargetError(f"{child}: extends = {base!r}: name a built-in target "
+                          f"({', '.join(builtin_names())}) or a .toml file in the directory "
+                          "of this one")
+    return path
+
+
+def load_target(name_or_path: str, _seen: tuple[str, ...] = (),
+                _child: Path | None = None) -> TargetSpec:
     """A built-in target by name, or a user's TOML file by path."""
-    path = Path(name_or_path)
-    if not name_or_path.endswith(".toml") and not path.exists():
-        if name_or_path not in builtin_names():
+    if _child is not None:
+        path = _extended(name_or_path, _child)
+    elif name_or_path in builtin_names():
+        path = BUILTIN_DIR / f"{name_or_path}.toml"
+    else:
+        path = Path(name_or_path)
+        if not name_or_path.endswith(".toml") and not path.is_file():
             raise TargetError(f"unknown target {name_or_path!r}; built-in targets: "
                               f"{', '.join(builtin_names())}, or give a path to a .toml file")
-        path = BUILTIN_DIR / f"{name_or_path}.toml"
+    key = str(path.resolve())
+    if key in _seen:
+        raise TargetError(f"{path}: 'extends' forms a cycle")
+    if len(_seen) > MAX_EXTENDS:
+        raise TargetError(f"{path}: 'extends' chain longer than {MAX_EXTENDS} files")
+    _seen = _seen + (key,)
     doc = _read(path)
     facts: dict[str, Fact] = {}
     base = doc.get("extends")
     if base is not None:
         if not isinstance(base, str):
             raise TargetError(f"{path}: extends must name a target, got {base!r}")
-        if base in _seen:
-            raise TargetError(f"{path}: 'extends' forms a cycle: {' -> '.join(_seen + (base,))}")
-        parent = load_target(base, _seen + (base,))
+        parent = load_target(base, _seen, path)
         facts.update(parent.facts)
         doc.setdefault("semantics", parent.semantics)
         doc.setdefault("emit", list(parent.emit))

@@ -167,12 +167,12 @@ def test_an_artifact_of_another_format_version_or_backend_is_refused(tmp_path, c
     assert main(["compile", DIGITS, "-t", "refsim", "-o", str(art)]) == 0
     capsys.readouterr()
     m = json.loads((art / "manifest.json").read_text())
-    assert m["format_version"] == 2
+    assert m["format_version"] == 3
     m["format_version"] = 1
     (art / "manifest.json").write_text(json.dumps(m))
     np.save(tmp_path / "x.npy", np.zeros((4, 64), dtype=np.uint8))
     assert main(["run", str(art), "--input", str(tmp_path / "x.npy")]) == 1
-    assert "artifact format 1; this snnc reads 2; recompile the model" in one_error(capsys)
+    assert "artifact format 1; this snnc reads 3; recompile the model" in one_error(capsys)
     assert main(["report", str(art)]) == 1
     assert "recompile" in one_error(capsys)
     odd = tmp_path / "odd.toml"

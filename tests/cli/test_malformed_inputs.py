@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from snnc.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_netx
 
 DIGITS = ROOT / "examples" / "digits" / "digits.nir"
 
@@ -41,18 +41,7 @@ def _chain(tmp, name, mid, n_in=3, n_out=2):
                 [("i", "m"), ("m", "n"), ("n", "o")])
 
 
-def _netx(path: Path, layers: list[dict]) -> Path:
-    with h5py.File(path, "w") as f:
-        for i, layer in enumerate(layers):
-            g = f.create_group(f"layer/{i}")
-            for k, v in layer.items():
-                if k == "neuron":
-                    ng = g.create_group("neuron")
-                    for nk, nv in v.items():
-                        ng[nk] = nv
-                else:
-                    g[k] = v
-    return path
+_netx = write_netx
 
 
 CUBA = {"type": "CUBA", "iDecay": 410, "vDecay": 410, "vThMant": 64, "refDelay": 1}

@@ -160,7 +160,7 @@ def test_target_files_need_a_source_for_every_number(tmp_path) -> None:  # type:
     typo = tmp_path / "typo.toml"
     typo.write_text('name = "t"\nextends = "loihi2"\n'
                     '[core]\nneurons = { value = "many", source = "typo" }\n')
-    with pytest.raises(TargetError, match=r"\[core\] neurons = 'many': must be a positive integer"):
+    with pytest.raises(TargetError, match=r"\[core\] neurons = 'many': must be an integer in 1"):
         load_target(str(typo))
     with pytest.raises(TargetError, match="unknown target 'nope'"):
         load_target("nope")
