@@ -78,6 +78,14 @@ def refuse_source_overwrite(outputs: dict[str, str | None], artifact: str | Path
                                   "writing it would destroy it: choose another output path")
 
 
+def umasked(mode: int) -> int:
+    """`mode` as the process's umask lets open() and mkdir() create it (temporary files and
+    directories are private until they are renamed into place)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
+
 @contextlib.contextmanager
 def replacing(path: str | Path) -> Iterator[Path]:
     """A temporary path beside `path`; renamed onto it when the block ends without error,
@@ -86,9 +94,7 @@ def replacing(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                dir=target.parent if str(target.parent) else ".")
     os.close(fd)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # what open() would have given the file
+    os.chmod(tmp, umasked(0o666))  # what open() would have given the file
     try:
         yield Path(tmp)
         os.replace(tmp, target)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from snnc.backends.coremap_files import write_mapping
 from snnc.backends.registry import BACKENDS, backends_of
-from snnc.compiler import npyfile
+from snnc.compiler import npyfile, paths
 from snnc.compiler.errors import SnncError
 from snnc.compiler.ir import Graph
 from snnc.compiler.pipeline import Compiled
@@ -87,6 +87,7 @@ def write_artifact(out: str | Path, compiled: Compiled, manifest: dict[str, Any]
     parent = root.parent if str(root.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".snnc-tmp", dir=parent))
+    stage.chmod(paths.umasked(0o777))  # what mkdir would have given the artifact directory
     try:
         files = _write_files(stage, compiled, emitters, float_graph)
         doc = {"format_version": ARTIFACT_VERSION, **manifest,

@@ -123,3 +123,47 @@ def test_a_target_name_cannot_send_the_default_output_elsewhere(work, capsys) ->
     made = [p.name for p in work.iterdir() if p.is_dir()]
     assert any(n.startswith("digits.") for n in made), made
     assert not (work.parent.parent / "escape").exists()
+
+
+def test_an_artifact_is_moved_into_place_with_the_usual_permissions(work, capsys) -> None:  # type: ignore[no-untyped-def]
+    (work / "plain").mkdir()
+    assert main(["compile", "digits.nir", "--target", "refsim", "-o", "art"]) == 0
+    capsys.readouterr()
+    assert (work / "art").stat().st_mode == (work / "plain").stat().st_mode
+    assert not [p for p in work.iterdir() if p.name.endswith(".snnc-tmp")]  # no staging left
+
+
+def test_an_interrupted_compile_leaves_the_old_artifact_or_a_refused_one(work, capsys,
+                                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Interrupted while writing: the old artifact is untouched. Interrupted while moving the
+    new files in: the old manifest no longer matches, so the artifact is refused when read,
+    and compiling again into it repairs it."""
+    import snnc.artifact as artifact
+
+    assert main(["compile", "digits.nir", "--target", "loihi2", "-o", "art"]) == 0
+    capsys.readouterr()
+    old = _digest(work / "art")
+
+    def crash(*a, **k):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+    with monkeypatch.context() as m:
+        m.setattr(artifact, "save_npz", crash)
+        assert main(["compile", "digits.nir", "--target", "tianjic", "-o", "art"]) == 130
+    assert _digest(work / "art") == old
+    assert not [p for p in work.iterdir() if p.name.endswith(".snnc-tmp")]
+    real, moved = os.replace, []
+
+    def replace_then_crash(src, dst):  # type: ignore[no-untyped-def]
+        if len(moved) == 3:
+            raise KeyboardInterrupt
+        moved.append(dst)
+        real(src, dst)
+    with monkeypatch.context() as m:
+        m.setattr(artifact.os, "replace", replace_then_crash)
+        assert main(["compile", "digits.nir", "--target", "tianjic", "-o", "art"]) == 130
+    capsys.readouterr()
+    assert main(["run", "art", "--input", "x.npy"]) == 1
+    assert "does not match its checksum" in capsys.readouterr().err
+    assert main(["compile", "digits.nir", "--target", "tianjic", "-o", "art"]) == 0
+    assert main(["run", "art", "--input", "x.npy"]) == 0
+    capsys.readouterr()

@@ -136,7 +136,8 @@ OPTIONS: dict[str, list[str]] = {
     "--source": ["snntorch", "sinabs", "rockpool", "norse", "lava-dl", "x"],
     "--engine": ["float", "refsim", "fixed", "lava", "x"], "--placer": ["anneal", "x"],
     "--input": PATHS, "--values": PATHS, "--calibrate": PATHS, "--balance-data": PATHS,
-    "-o": OUT_PATHS, "--json": OUT_PATHS, "--md": OUT_PATHS, "--html": OUT_PATHS,
+    "-o": OUT_PATHS, "--output": OUT_PATHS, "--json": OUT_PATHS, "--md": OUT_PATHS,
+    "--html": OUT_PATHS, "--print-ir-after": ["all", "quantize", "route", "x"],
     "--format": ["text", "json", "x"], "--encoding": ["direct", "rate", "x"],
     "--maxpool": ["error", "avg", "x"]}
 FLAGS = ["--batch", "--trace", "--flat-input", "--counters", "--per-channel", "--full", "-q",
@@ -144,21 +145,54 @@ FLAGS = ["--batch", "--trace", "--flat-input", "--counters", "--per-channel", "-
 COMMANDS = ["inspect", "convert", "encode", "targets", "compile", "report", "run"]
 
 
+def _command_options(cmd: str) -> list[tuple[str, int, list[str] | None, bool]]:
+    """The options of one `snnc` command, read from its parser: (flag, takes a value,
+    choices, required)."""
+    from snnc.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.choices and cmd in a.choices)
+    out = []
+    for act in sub.choices[cmd]._actions:
+        if act.option_strings and act.dest != "help":
+            flag = max(act.option_strings, key=len)
+            out.append((flag, 0 if act.nargs == 0 else 1,
+                        [str(c) for c in act.choices] if act.choices else None, act.required))
+    return out
+
+
+def _value(draw: Any, flag: str, choices: list[str] | None) -> str:
+    if choices and draw(st.integers(0, 3)):
+        return str(draw(st.sampled_from(choices)))
+    if flag in OPTIONS:
+        return str(draw(st.sampled_from(OPTIONS[flag])))
+    return str(draw(st.sampled_from(NUMS + PATHS)))
+
+
 @st.composite
 def cli_cases(draw: Any) -> dict[str, Any]:
+    """One command with a model argument and several of its own options (mostly accepted by
+    argparse, so that the values reach snnc), each drawn hostile."""
     cmd = draw(st.sampled_from(COMMANDS))
     argv = [cmd]
-    if draw(st.integers(0, 5)):
-        argv.append(draw(st.sampled_from(PATHS + ["digits", "art"])))
+    if draw(st.integers(0, 9)):
+        argv.append(draw(st.sampled_from(PATHS + ["digits", "art", "art", "tiny.nir",
+                                                  "tiny.nir", "mlp.onnx"])))
+    opts = _command_options(cmd)
+    for flag, _, choices, required in opts:
+        if required and draw(st.integers(0, 9)):
+            argv += [flag, _value(draw, flag, choices)]
     for _ in range(draw(st.integers(0, 4))):
-        if draw(st.booleans()):
-            opt = draw(st.sampled_from(sorted(OPTIONS)))
-            argv += [opt, draw(st.sampled_from(OPTIONS[opt]))]
-        else:
-            argv.append(draw(st.sampled_from(FLAGS)))
+        if draw(st.integers(0, 9)) == 0:  # now and then an option of another command
+            flag = draw(st.sampled_from(sorted(OPTIONS) + FLAGS))
+            argv += [flag] + ([draw(st.sampled_from(OPTIONS[flag]))] if flag in OPTIONS else [])
+            continue
+        flag, takes, choices, _ = draw(st.sampled_from(opts))
+        if flag == "--debug":
+            continue
+        argv += [flag] + ([_value(draw, flag, choices)] if takes else [])
     outs = [argv[i + 1] for i, a in enumerate(argv[:-1])
-            if a in ("-o", "--json", "--md", "--html")]
-    if cmd == "compile" and "-o" not in argv:
+            if a in ("-o", "--output", "--json", "--md", "--html")]
+    if cmd == "compile" and "-o" not in argv and "--output" not in argv:
         outs.append("*")  # compile's default output: a new <model>.<target> directory here
     return _case("cli", [], argv, outs)
 

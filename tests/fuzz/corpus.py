@@ -4,6 +4,8 @@ compiled artifact (with its Lava script) and a target file."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 from pathlib import Path
 
@@ -89,8 +91,9 @@ def build(dest: Path) -> Path:
                  ["convert", "conv.nir", "-o", "conv.snn"],
                  ["convert", "tiny.nir", "-o", "tiny.onnx"],
                  ["compile", "tiny.nir", "-t", "loihi2", "-o", "art"]):
-        code = main([argv[0], *(str(dest / a) if a.endswith((".nir", ".snn", ".onnx"))
-                                or a == "art" else a for a in argv[1:])])
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = main([argv[0], *(str(dest / a) if a.endswith((".nir", ".snn", ".onnx"))
+                                    or a == "art" else a for a in argv[1:])])
         assert code == 0, argv
     return dest
 
