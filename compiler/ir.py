@@ -177,10 +177,9 @@ class Projection:
 
     @property
     def n_synapses(self) -> int:
-        """Stored synapses (kernel taps for CONV; non-zero entries for DENSE)."""
-        if self.kind is Conn.DENSE:
-            return int(np.count_nonzero(self.weight))
-        return int(self.weight.size)
+        """Non-zero kernel entries for CONV (Graph.n_synapses expands them); non-zero
+        weights otherwise."""
+        return int(np.count_nonzero(self.weight))
 
     @property
     def max_delay(self) -> int:
@@ -261,7 +260,18 @@ class Graph:
 
     @property
     def n_synapses(self) -> int:
-        return sum(p.n_synapses for p in self.projections.values())
+        """Stored synapses: every non-zero weight, convolutions expanded over the output
+        positions each tap reaches (what a chip stores; compiler/linalg.projection_coo)."""
+        return sum(self.synapses_of(k) for k in self.projections)
+
+    def synapses_of(self, name: str) -> int:
+        """Stored synapses of one projection (see n_synapses)."""
+        p = self.projections[name]
+        if p.kind is Conn.CONV:
+            from snnc.compiler.linalg import conv_synapses
+
+            return conv_synapses(p, self.node_shape(p.src))
+        return p.n_synapses
 
 
 def _value_equal(a: Any, b: Any) -> bool:

@@ -61,16 +61,38 @@ def conv_coo(kernel: np.ndarray, in_shape: tuple[int, ...], stride: tuple[int, .
 
 def projection_coo(p: Projection, src_shape: tuple[int, ...]
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every stored synapse as (dst row, src col, weight, delay) arrays."""
+    """Every stored synapse as (dst row, src col, weight, delay) arrays. A synapse of weight
+    zero is not stored, whatever the projection's kind: it changes no state, and on a chip it
+    would cost memory, an axon and synaptic operations."""
     if p.kind is Conn.DENSE:
         r, c = np.nonzero(p.weight)
         return r, c, p.weight[r, c], p.delay[r, c]
     if p.kind is Conn.SPARSE:
         assert p.indptr is not None and p.indices is not None
+        keep = p.weight != 0
         r = np.repeat(np.arange(len(p.indptr) - 1), np.diff(p.indptr))
-        return r, p.indices, p.weight, p.delay
+        return r[keep], p.indices[keep], p.weight[keep], p.delay[keep]
     r, c, t, _ = conv_coo(p.weight, src_shape, p.stride, p.padding, p.dilation, p.groups)
+    keep = p.weight.ravel()[t] != 0
+    r, c, t = r[keep], c[keep], t[keep]
     return r, c, p.weight.ravel()[t], p.delay.ravel()[t]
+
+
+def conv_synapses(p: Projection, src_shape: tuple[int, ...]) -> int:
+    """Stored synapses of a convolution (non-zero taps over the output positions each reaches
+    inside the input), counted without expanding it."""
+    nd = len(src_shape) - 1
+    out = conv_out_shape(src_shape, p.weight.shape, p.stride, p.padding, p.dilation)
+    # per dimension and kernel offset k: output positions o with 0 <= o*s - pad + k*dil < n
+    reach = []
+    for d in range(nd):
+        o = np.arange(max(out[1 + d], 0))[:, None] * p.stride[d] - p.padding[d]
+        pos = o + np.arange(p.weight.shape[2 + d])[None, :] * p.dilation[d]
+        reach.append(((pos >= 0) & (pos < src_shape[1 + d])).sum(axis=0))
+    per_tap = np.ones(p.weight.shape[2:], dtype=np.int64)
+    for d, r in enumerate(reach):
+        per_tap = per_tap * r.reshape((1,) * d + (-1,) + (1,) * (nd - d - 1))
+    return int(((p.weight != 0) * per_tap).sum())
 
 
 def projection_matrices(p: Projection, src_shape: tuple[int, ...], n_dst: int

@@ -94,7 +94,7 @@ def energy(target: dict[str, Any], c: dict[str, np.ndarray], batch: int) -> dict
 def neurobench(g: Graph, c: dict[str, np.ndarray], batch: int, steps: int,
                mem_bits: int, state_bits: int) -> dict[str, Any]:
     """NeuroBench-style static and workload metrics (Yik et al., NeuroBench, 2023/2025)."""
-    synapses = sum(p.n_synapses for p in g.projections.values())
+    synapses = g.n_synapses  # stored synapses, convolutions expanded
     dense = sum(g.node_size(p.src) * g.node_size(p.dst) for p in g.projections.values())
     spiking = sum(p.size for p in g.populations.values() if p.model in SPIKING)
     acs = float(c["synops"].sum()) / batch

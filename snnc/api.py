@@ -205,7 +205,7 @@ def summary(graph: Graph) -> dict[str, Any]:
     for p in graph.projections.values():
         d = p.delay
         projs.append({"name": p.name, "src": p.src, "dst": p.dst, "kind": p.kind.value,
-                      "synapses": p.n_synapses, "recurrent": p.src == p.dst,
+                      "synapses": graph.synapses_of(p.name), "recurrent": p.src == p.dst,
                       "weight_shape": list(p.weight.shape),
                       "delays": {"min": int(d.min()) if d.size else 0,
                                  "max": int(d.max()) if d.size else 0,

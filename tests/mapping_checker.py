@@ -30,9 +30,10 @@ def _coo(g: Graph, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return m.row.astype(np.int64), m.col.astype(np.int64), m.data.astype(np.int64)
     if p.kind is Conn.SPARSE:
         assert p.indptr is not None and p.indices is not None
-        # keep explicit zeros: a stored synapse costs memory even if its weight is 0
+        # an explicit zero is not stored: it changes nothing (compiler/linalg.projection_coo)
         rows = np.repeat(np.arange(len(p.indptr) - 1), np.diff(p.indptr))
-        return rows, p.indices.astype(np.int64), p.weight.astype(np.int64)
+        keep = p.weight != 0
+        return rows[keep], p.indices[keep].astype(np.int64), p.weight[keep].astype(np.int64)
     # CONV: brute force over output positions (tests only run this on small models)
     c_out, c_in_g = p.weight.shape[:2]
     ksp = p.weight.shape[2:]
@@ -47,7 +48,8 @@ def _coo(g: Graph, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             for kpos in np.ndindex(*ksp):
                 ipos = [o * s - pd + k * dl for o, s, pd, k, dl in
                         zip(opos, p.stride, p.padding, kpos, p.dilation, strict=True)]
-                if all(0 <= q < n for q, n in zip(ipos, in_shape[1:], strict=True)):
+                if all(0 <= q < n for q, n in zip(ipos, in_shape[1:], strict=True)) and (
+                        p.weight[(co, ci_l, *kpos)] != 0):
                     rows.append(flat)
                     cols.append(int(np.ravel_multi_index((ci, *ipos), in_shape)))
                     ws.append(int(p.weight[(co, ci_l, *kpos)]))
