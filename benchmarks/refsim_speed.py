@@ -6,10 +6,12 @@ same run, same network and input, identical output checked before any time is re
   vs fixed:  the fixed-point engine on the same fixed IR, batch of 8
   scaling:   refsim alone on 100k and 1M neurons (100M synapses), each in its own process
              for its peak RSS; steps/s and synaptic events/s
+  batch 1:   the serial kernels refsim uses for a batch of one against the thread-pool
+             kernels it uses for larger batches, same process, same run (best of 5 each)
 
 Writes benchmarks/results/refsim_speed.json and prints Markdown tables.
 
-    .venv/bin/python benchmarks/refsim_speed.py [--no-scale]
+    .venv/bin/python benchmarks/refsim_speed.py [--no-scale] [--batch-one]
 """
 
 from __future__ import annotations
@@ -92,6 +94,36 @@ def vs_fixed(n: int) -> dict[str, object]:
             "ratio_fixed_over_refsim": round(t_fx / t_ref, 2)}
 
 
+def batch_one(n: int, steps: int = 200) -> dict[str, object]:
+    """refsim at batch 1 with its serial kernels (what it runs) and with the thread-pool
+    kernels (what it ran before), alternated, best of 5 each; identical output checked."""
+    from snnc.runtime import refsim_kernels as kn
+    from snnc.runtime.refsim import RefSim
+
+    fixed, prog = build(n, fanin=32)
+    x = inputs(fixed, 1, steps)
+    sim = RefSim(prog)
+    serial = (kn.deliver_serial, kn.update_loihi_serial, kn.update_tianjic_serial)
+    pooled = (kn.deliver, kn.update_loihi, kn.update_tianjic)
+    best = {"serial": np.inf, "pool": np.inf}
+    outs = {}
+    try:
+        for _ in range(5):
+            for name, fns in (("serial", serial), ("pool", pooled)):
+                kn.deliver_serial, kn.update_loihi_serial, kn.update_tianjic_serial = fns
+                sim.run(x, steps=2)  # compiled and warm
+                res, t = timed(lambda: sim.run(x, steps=steps))
+                best[name] = min(best[name], t)
+                outs[name] = res.outputs["out"]
+    finally:
+        kn.deliver_serial, kn.update_loihi_serial, kn.update_tianjic_serial = serial
+    assert np.array_equal(outs["serial"], outs["pool"]), "serial and pooled kernels disagree"
+    return {"neurons": fixed.n_neurons, "synapses": fixed.n_synapses, "steps": steps,
+            "serial_steps_per_s": round(steps / best["serial"]),
+            "pool_steps_per_s": round(steps / best["pool"]),
+            "ratio_serial_over_pool": round(best["pool"] / best["serial"], 2)}
+
+
 def scale_one(n: int) -> dict[str, object]:
     from snnc.runtime.refsim import RefSim
 
@@ -113,9 +145,19 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-scale", action="store_true")
     ap.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--batch-one", action="store_true", help="only the batch-1 comparison")
     a = ap.parse_args()
     if a.scale_one:
         print(json.dumps(scale_one(a.scale_one)))
+        return 0
+    one_rows = [batch_one(n) for n in (2_000, 8_000, 32_000)]
+    print("| neurons | synapses | steps | serial kernels steps/s | thread-pool kernels steps/s "
+          "| serial / pool |")
+    print("|---|---|---|---|---|---|")
+    for r in one_rows:
+        print(f"| {r['neurons']} | {r['synapses']} | {r['steps']} | {r['serial_steps_per_s']} "
+              f"| {r['pool_steps_per_s']} | {r['ratio_serial_over_pool']} |")
+    if a.batch_one:
         return 0
     lava_rows = [vs_lava(n) for n in (2_000, 8_000, 32_000)]
     fixed_rows = [vs_fixed(n) for n in (2_000, 20_000, 100_000)]
@@ -128,7 +170,8 @@ def main() -> int:
     res = ROOT / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)
     (res / "refsim_speed.json").write_text(json.dumps(
-        {"vs_lava": lava_rows, "vs_fixed": fixed_rows, "scale": scale_rows}, indent=1))
+        {"vs_lava": lava_rows, "vs_fixed": fixed_rows, "scale": scale_rows,
+         "batch_one": one_rows}, indent=1))
     print("| neurons | synapses | steps | Lava fixed_pt s | refsim s | refsim speed-up | "
           "identical |")
     print("|---|---|---|---|---|---|---|")

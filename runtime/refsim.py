@@ -147,11 +147,14 @@ class RefSim:
 
     def _soma(self, st: ChipState, ring_t: np.ndarray, biases: tuple[np.ndarray, np.ndarray]
               ) -> np.ndarray:
-        from snnc.runtime.refsim_kernels import update_loihi, update_tianjic
+        from snnc.runtime import refsim_kernels as kn
 
         a = self.a
         bias, i_bias = biases
         spikes = np.zeros(st.u.shape, dtype=np.bool_)
+        one = st.u.shape[0] == 1  # a batch of one runs on this thread (no pool entry)
+        update_loihi = kn.update_loihi_serial if one else kn.update_loihi
+        update_tianjic = kn.update_tianjic_serial if one else kn.update_tianjic
         if isinstance(self.arith, LoihiArithmetic):
             over = np.empty(st.u.shape[0], dtype=np.int64)
             update_loihi(ring_t, a["slot.ptr"], a["slot.exp"], st.u, st.v, a["neuron.du"],
@@ -175,10 +178,11 @@ class RefSim:
 
     def _send(self, st: ChipState, host: Mapping[str, np.ndarray]
               ) -> tuple[np.ndarray, np.ndarray | None]:
-        from snnc.runtime.refsim_kernels import deliver
+        from snnc.runtime import refsim_kernels as kn
 
         a = self.a
         batch = st.u.shape[0]
+        deliver = kn.deliver_serial if batch == 1 else kn.deliver
         sent = np.concatenate([st.spikes, *(host[k] for k in self.inputs)], axis=1)
         ev_b, ev_src = np.nonzero(sent)
         ev_ptr = np.searchsorted(ev_b, np.arange(batch + 1))

@@ -55,6 +55,11 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
                        "refsim")
     for k in want.outputs:
         np.testing.assert_array_equal(want.outputs[k], got.outputs[k])
+    if next(iter(x.values())).shape[0] == 1:  # batch 1 ran the serial kernels: the pooled
+        two = {k: np.concatenate([v, v[:, ::-1]]) for k, v in x.items()}  # ones agree
+        both = RefSim(program(low, cm, t)).run(two, steps=steps, trace=True)
+        for k, v in got.traces.items():
+            np.testing.assert_array_equal(both.traces[k][:1], v, err_msg=f"pooled {k}")
     return cm, low
 
 
