@@ -107,17 +107,16 @@ class _Build(Transformer):  # type: ignore[type-arg]
     def __init__(self, arrays: dict[str, np.ndarray] | None):
         super().__init__()
         self.arrays = arrays
+        self.values = 0  # array values declared so far (8 bytes each), against the budget
 
     def name(self, c: list[Token]) -> str:
         t = c[0]
         return json.loads(t) if t.type == "STRING" else str(t)
 
     def shape(self, c: list[Any]) -> tuple[int, ...]:
-        shape = tuple(int(x) for x in c if x is not None)
-        budget.size_of(shape, "a declared shape", budget.NEURON_BYTES)  # before allocating
-        return shape
+        return tuple(int(x) for x in c if x is not None)
 
-    tuple = shape
+    tuple = shape  # stride, padding, dilation: counts, not shapes (the IR verifier bounds them)
 
     def fill(self, c: list[Token]) -> tuple[str, str]:
         return ("fill", str(c[0]))
@@ -128,7 +127,10 @@ class _Build(Transformer):  # type: ignore[type-arg]
     def array(self, c: list[Any]) -> np.ndarray:
         dt = np.float64 if str(c[0]) == "f64" else np.int64
         shape, body = c[1], c[2]
-        n = budget.size_of(shape, "an array", 8)
+        n = budget.size_of(shape, f"an array of shape {shape}", 8)
+        self.values += n  # before allocating: every array of the file together
+        budget.check(self.values, 8, f"an array of shape {shape}",
+                     "it and the arrays declared before it")
         if isinstance(body, tuple) and body[0] == "fill":
             return np.full(shape, dt(float(body[1]) if dt is np.float64 else int(body[1])))
         if isinstance(body, tuple):

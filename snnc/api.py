@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from snnc.compiler import budget
+from snnc.compiler.budget import BudgetError
 from snnc.compiler.errors import InputError, ModelError
 from snnc.compiler.ir import SPIKING, Graph, ResetMode
 from snnc.runtime.float_engine import FloatEngine, RunResult
@@ -31,6 +32,16 @@ def load(path: str, dt: float | None = None, reset: str | None = None,
     `source` (NIR only): the exporting framework, whose conventions for tau, r and resets
     apply (snntorch, sinabs, rockpool, norse; default: the graph's metadata, else plain NIR).
     """
+    try:
+        return _load(path, dt, reset, balance_data, ann, timing, source)
+    except BudgetError as e:  # raised by the IR verifier, which knows no file names
+        if str(e).startswith(path):
+            raise
+        raise ModelError(path, None, str(e)) from None
+
+
+def _load(path: str, dt: float | None, reset: str | None, balance_data: np.ndarray | None,
+          ann: Any, timing: str | None, source: str | None) -> Graph:
     ext = os.path.splitext(path)[1].lower()
     fmt = FORMATS.get(ext)
     if fmt is None:

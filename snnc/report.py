@@ -53,22 +53,17 @@ def build_report(art: str, inputs: dict[str, np.ndarray] | None = None,
                                  steps=steps)
         float_out = fr.outputs[next(iter(fl.outputs))]
     target = manifest["target"]
-    try:
-        return _sections(g, manifest, target, summ, m, c, res, batch, steps, source, float_out)
-    except (KeyError, TypeError, ValueError, IndexError) as e:  # a forged mapping/ file
+    try:  # the two mapping files are checksummed; only a forgery makes them disagree
+        mem = int(summ["totals"]["synapse_memory_bits"])
+        res_section = {**resources(m, summ), "mesh": target["facts"]["chip.mesh"]["value"]}
+    except (KeyError, TypeError, ValueError, IndexError) as e:
         raise ArtifactError(f"{root}: mapping/summary.json and mapping/map.npz do not fit "
                             f"together ({type(e).__name__}: {e}); recompile the model"
                             ) from None
-
-
-def _sections(g: Any, manifest: dict[str, Any], target: dict[str, Any], summ: dict[str, Any],
-              m: dict[str, np.ndarray], c: dict[str, np.ndarray], res: Any, batch: int,
-              steps: int, source: str, float_out: np.ndarray | None) -> dict[str, Any]:
-    mem = int(summ["totals"]["synapse_memory_bits"])
     return {
         "target": {"name": target["name"], "semantics": target["semantics"]},
         "inputs": {"source": source, "batch": int(batch), "steps": int(steps)},
-        "resources": {**resources(m, summ), "mesh": target["facts"]["chip.mesh"]["value"]},
+        "resources": res_section,
         "activity": {**activity(g, c, res.layers, batch, steps),
                      "neurobench": neurobench(g, c, batch, steps, mem,
                                               arithmetic_of(g).state_bits)},

@@ -391,3 +391,21 @@ def test_the_budget_is_the_users_to_raise(work, capsys, monkeypatch) -> None:  #
     monkeypatch.setenv("SNNC_MEMORY_BUDGET", "64M")
     assert main(["run", "digits.nir", "--input", "x.npy"]) == 0
     capsys.readouterr()
+
+
+def test_the_budget_counts_array_values_at_their_own_size(work, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A .snn weight array of 1M values (8 MB) reads under a 64 MB budget (with its 1M input
+    axons and synapses, 24 bytes each): arrays count 8 bytes a value, not what a neuron costs,
+    and all of a file's arrays together."""
+    monkeypatch.setenv("SNNC_MEMORY_BUDGET", "64M")
+    n = 1_000_000
+    body = ("snnc-ir 1\ninput x : (N)\npopulation p : if (1) reset=zero refractory=0 {\n"
+            " du = f64 (1) fill 0.0\n dv = f64 (1) fill 0.0\n v_th = f64 (1) fill 1.0\n"
+            " v_reset = f64 (1) fill 0.0\n bias = f64 (1) fill 0.0\n i_bias = f64 (1) fill 0.0"
+            "\n}\nprojection w : x -> p dense {\n weight = f64 (1, N) fill 1.0\n"
+            " delay = i64 (D, N) fill 0\n}\noutput y : (1) <- p\n").replace("N", str(n))
+    (work / "wide.snn").write_text(body.replace("(D,", "(1,"))
+    assert main(["inspect", "wide.snn", "--format", "json"]) == 0
+    capsys.readouterr()
+    (work / "wider.snn").write_text(body.replace("(D,", "(8,"))  # 72 MB of arrays in all
+    refused(["inspect", "wider.snn"], capsys, "wider.snn", "arrays declared before it")
