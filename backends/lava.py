@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from snnc.backends import lava_network
+from snnc.compiler.dtypes import narrow
 from snnc.compiler.errors import SnncError
 from snnc.compiler.fixed import LoihiArithmetic, arithmetic_of
 from snnc.compiler.ir import SPIKING, Conn, Graph, Projection
@@ -41,15 +42,17 @@ def _groups(du: np.ndarray, dv: np.ndarray, vth: np.ndarray) -> list[np.ndarray]
 
 
 def _put_matrix(arrays: dict[str, np.ndarray], key: str, m: Any) -> None:
+    """A weight or delay matrix in its narrowest integer types (network.py reads it back as
+    int64, what Lava was given before)."""
     if sp.issparse(m):
         m = sp.csr_matrix(m)
         m.sort_indices()
-        arrays[f"{key}.data"] = m.data.astype(np.int64)
-        arrays[f"{key}.indices"] = m.indices.astype(np.int64)
-        arrays[f"{key}.indptr"] = m.indptr.astype(np.int64)
+        arrays[f"{key}.data"] = narrow(m.data.astype(np.int64))
+        arrays[f"{key}.indices"] = narrow(m.indices)
+        arrays[f"{key}.indptr"] = narrow(m.indptr)
         arrays[f"{key}.shape"] = np.array(m.shape, dtype=np.int64)
     else:
-        arrays[key] = np.asarray(m).astype(np.int64)
+        arrays[key] = narrow(np.asarray(m).astype(np.int64))
 
 
 def _weights_and_delays(g: Graph, p: Projection) -> list[tuple[Any, Any]]:

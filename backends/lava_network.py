@@ -92,10 +92,12 @@ def load_description(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _matrix(desc: dict[str, np.ndarray], key: str):
+    """A weight or delay matrix as int64 (stored in its narrowest integer type)."""
     if f"{key}.data" in desc:
-        return sp.csr_matrix((desc[f"{key}.data"], desc[f"{key}.indices"], desc[f"{key}.indptr"]),
+        return sp.csr_matrix(tuple(desc[f"{key}.{k}"].astype(np.int64)
+                                   for k in ("data", "indices", "indptr")),
                              shape=tuple(desc[f"{key}.shape"]))
-    return desc[key]
+    return desc[key].astype(np.int64)
 
 
 def run(desc: dict[str, np.ndarray], inputs: dict[str, np.ndarray], steps: int

@@ -27,9 +27,12 @@ from typing import Any
 
 import numpy as np
 from snnc.compiler.coremap import CoreMap
+from snnc.compiler.dtypes import narrow
 from snnc.compiler.errors import SnncError
 from snnc.compiler.fixed import arithmetic_of, neuron_params
 from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph
+from snnc.compiler.synapse_kernels import (accumulator_slots, axon_entries, counting_order,
+                                            relay_chains)
 from snnc.compiler.targets import TargetSpec
 
 PROGRAM_VERSION = 2  # 2: the index carries the arithmetic; timing facts have no defaults
@@ -78,19 +81,9 @@ def _destinations(cm: CoreMap, home: np.ndarray) -> tuple[np.ndarray, np.ndarray
         ptr = np.searchsorted(table["neuron"][o], np.arange(n + 1))
         return ptr.astype(np.int64), table["to"][o].astype(np.int64)
     # relay: follow each chain from the home core; entries are (core, neuron) -> next
-    nxt = {(int(c), int(s)): int(d) for c, s, d in
-           zip(table["core"], table["neuron"], table["to"], strict=True)}
-    counts = np.bincount(table["neuron"], minlength=n)
-    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    dests = np.empty(int(ptr[-1]), dtype=np.int64)
-    for s in np.flatnonzero(counts):
-        at, i = int(home[s]), int(ptr[s])
-        while (at, int(s)) in nxt and i < ptr[s + 1]:
-            at = nxt[(at, int(s))]
-            dests[i] = at
-            i += 1
-        if i != ptr[s + 1]:
-            raise ProgramError(f"the relay chain of neuron {s} is broken at core {at}")
+    ptr, dests, broken = relay_chains(table["core"], table["neuron"], table["to"], home, n)
+    if broken >= 0:
+        raise ProgramError(f"the relay chain of neuron {broken} is broken")
     return ptr, dests
 
 
@@ -98,29 +91,26 @@ def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
     """Flat tables of the module docstring, from a fixed IR and its routed core map."""
     syn, ids, nc = cm.syn, cm.ids, cm.n_cores
     ns = ids.n_sources
-    # axon entries, in core order; entry of (core, source) found by search
+    # axon entries, in core order; the entry of each synapse's (core, source)
     entry_core = np.repeat(np.arange(nc), np.diff(cm.axon_ptr))
     entry_src = cm.axons
-    ekey = entry_core * (ns + 1) + entry_src  # sorted: cores ascending, axons sorted per core
-    skey = cm.syn_core * (ns + 1) + syn.src
-    syn_entry = np.searchsorted(ekey, skey)
-    if len(skey) and not np.array_equal(ekey[np.minimum(syn_entry, len(ekey) - 1)], skey):
+    syn_entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons, ns)
+    if (syn_entry < 0).any():
         raise ProgramError("a synapse's source is not on its core's axon table")
     # deliveries: a source reaches every axon entry that lists it (the routes reach exactly
     # those cores, checked by compiler/verify_mapped.py); the host writes input channels
     home = cm.neuron_core()
     table = cm.routes["table"]
-    o = np.argsort(entry_src, kind="stable")
+    o = counting_order(entry_src, ns)
     src_entry_ptr = np.searchsorted(entry_src[o], np.arange(ns + 1))
     # accumulator slots: one per (neuron, projection, delay)
-    skey2 = (syn.dst * len(syn.proj_names) + syn.proj.astype(np.int64)) * (
-        int(syn.delay.max(initial=0)) + 1) + syn.delay
-    slot_key, syn_slot = np.unique(skey2, return_inverse=True)
-    slot_neuron = slot_key // (int(syn.delay.max(initial=0)) + 1) // len(syn.proj_names)
-    slot_proj = (slot_key // (int(syn.delay.max(initial=0)) + 1)) % len(syn.proj_names)
+    d1 = int(syn.delay.max(initial=0)) + 1
+    syn_slot, slot_ptr, slot_key = accumulator_slots(
+        syn.dst, syn.proj.astype(np.int64) * d1 + syn.delay, ids.n_neurons,
+        len(syn.proj_names) * d1)
+    slot_proj = slot_key // d1
     exps = np.array([g.projections[p].weight_exp for p in syn.proj_names], dtype=np.int64)
-    slot_ptr = np.searchsorted(slot_neuron, np.arange(ids.n_neurons + 1))
-    so = np.argsort(syn_entry, kind="stable")
+    so = counting_order(syn_entry, len(entry_src))
     entry_syn_ptr = np.searchsorted(syn_entry[so], np.arange(len(entry_src) + 1))
     gx, gy = cm.global_xy()
     remote = np.bincount(table["neuron"], minlength=ids.n_neurons)
@@ -129,11 +119,11 @@ def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
         **_neuron_arrays(g, cm),
         "neuron.home": home, "neuron.spike_hops": cm.routes["spike_hops"],
         "neuron.spike_packets": remote.astype(np.int64),
-        "entry.core": entry_core.astype(np.int64), "entry.src": entry_src.astype(np.int64),
-        "src.entry_ptr": src_entry_ptr.astype(np.int64), "src.entry": o.astype(np.int64),
-        "entry.syn_ptr": entry_syn_ptr.astype(np.int64),
-        "syn.slot": syn_slot[so].astype(np.int64), "syn.weight": syn.weight[so],
-        "syn.delay": syn.delay[so], "syn.layer": ids.owner(syn.dst[so]).astype(np.int64),
+        "entry.core": narrow(entry_core), "entry.src": narrow(entry_src),
+        "src.entry_ptr": narrow(src_entry_ptr), "src.entry": narrow(o),
+        "entry.syn_ptr": narrow(entry_syn_ptr),
+        "syn.slot": narrow(syn_slot[so]), "syn.weight": narrow(syn.weight[so]),
+        "syn.delay": narrow(syn.delay[so]), "syn.layer": narrow(ids.owner(syn.dst[so])),
         "slot.ptr": slot_ptr.astype(np.int64), "slot.exp": exps[slot_proj],
         "core.kind": cm.kind.astype(np.int64), "core.soma": cm.soma,
         "core.neurons": np.diff(cm.neuron_ptr), "core.gx": gx, "core.gy": gy,

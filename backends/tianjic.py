@@ -40,11 +40,10 @@ def _ranges(ids: np.ndarray, names: list[str], offsets: dict[str, int]) -> list[
     starts = np.array([offsets[n] for n in names])
     owner = np.searchsorted(starts, ids, side="right") - 1
     brk = np.flatnonzero((np.diff(ids) != 1) | (np.diff(owner) != 0)) + 1
-    out = []
-    for a, b in zip(np.r_[0, brk], np.r_[brk, len(ids)], strict=True):
-        name = names[int(owner[a])]
-        out.append([name, int(ids[a] - offsets[name]), int(ids[b - 1] - offsets[name] + 1)])
-    return out
+    first, last = np.r_[0, brk], np.r_[brk, len(ids)] - 1
+    o = owner[first]
+    lo, hi = (ids[first] - starts[o]).tolist(), (ids[last] - starts[o] + 1).tolist()
+    return [[names[k], a, b] for k, a, b in zip(o.tolist(), lo, hi, strict=True)]
 
 
 def pack_ternary(w: np.ndarray) -> np.ndarray:
@@ -73,8 +72,8 @@ def crossbars(cm: CoreMap, ar: Arithmetic) -> tuple[list[np.ndarray], list[bool]
         col_of = np.argsort(nr, kind="stable")
         rows = np.searchsorted(ax, syn.src[sel])
         cols = col_of[np.searchsorted(nr[col_of], syn.dst[sel])]
-        m = np.zeros((len(ax), len(nr)), dtype=np.int64)
-        np.add.at(m, (rows, cols), syn.weight[sel])
+        m = np.bincount(rows * len(nr) + cols, weights=syn.weight[sel],
+                        minlength=len(ax) * len(nr)).astype(np.int64).reshape(len(ax), len(nr))
         if m.size and (m.min() < ar.weight_min or m.max() > ar.weight_max):
             raise BackendError(f"core {c}: two projections connect the same pair of neurons "
                                "and their summed weight leaves the stored range "
@@ -109,20 +108,28 @@ def _core_arrays(g: Graph, cm: CoreMap, ar: Arithmetic) -> tuple[dict[str, np.nd
     return arrays, bars, tern
 
 
-def _routing(cm: CoreMap, c: int, rbounds: np.ndarray) -> list[dict[str, Any]]:
-    """Core c's routing table: runs of neurons that share a relative (dx, dy) next hop."""
+def _routing(cm: CoreMap) -> list[list[dict[str, Any]]]:
+    """Every core's routing table: runs of consecutive neurons (of one population) that share
+    a relative (dx, dy) next hop, ordered by (dx, dy) then neuron; one sort for all cores."""
     table = cm.routes.get("table", {})
-    sl = slice(rbounds[c], rbounds[c + 1])
-    if sl.stop <= sl.start:
-        return []
-    src, dx, dy = table["neuron"][sl], table["dx"][sl], table["dy"][sl]
-    o = np.lexsort((src, dy, dx))
-    src, dx, dy = src[o], dx[o], dy[o]
-    brk = np.flatnonzero((np.diff(dx) != 0) | (np.diff(dy) != 0)) + 1
-    out = []
-    for a, b in zip(np.r_[0, brk], np.r_[brk, len(src)], strict=True):
-        for rng in _ranges(src[a:b], cm.ids.names(), cm.ids.offset):
-            out.append({"neurons": rng, "dx": int(dx[a]), "dy": int(dy[a])})
+    out: list[list[dict[str, Any]]] = [[] for _ in range(cm.n_cores)]
+    if not len(table.get("core", [])):
+        return out
+    core, src, dx, dy = (np.asarray(table[k]) for k in ("core", "neuron", "dx", "dy"))
+    o = np.lexsort((src, dy, dx, core))
+    core, src, dx, dy = core[o], src[o], dx[o], dy[o]
+    names = cm.ids.names()
+    starts = np.array([cm.ids.offset[n] for n in names])
+    owner = np.searchsorted(starts, src, side="right") - 1
+    brk = np.flatnonzero((np.diff(core) != 0) | (np.diff(dx) != 0) | (np.diff(dy) != 0)
+                         | (np.diff(src) != 1) | (np.diff(owner) != 0)) + 1
+    first, last = np.r_[0, brk], np.r_[brk, len(src)] - 1
+    ow = owner[first]
+    for c, k, a, b, x, y in zip(core[first].tolist(), ow.tolist(),
+                                (src[first] - starts[ow]).tolist(),
+                                (src[last] - starts[ow] + 1).tolist(),
+                                dx[first].tolist(), dy[first].tolist(), strict=True):
+        out[c].append({"neurons": [names[k], a, b], "dx": x, "dy": y})
     return out
 
 
@@ -168,13 +175,11 @@ def write_tianjic(root: Path, g: Graph, cm: CoreMap, ar: Arithmetic, save_npz: A
     cores_dir.mkdir(parents=True, exist_ok=True)
     arrays, bars, tern = _core_arrays(g, cm, ar)
     save_npz(root / "tianjic" / "cores.npz", arrays)
-    rc = cm.routes.get("table", {}).get("core", np.zeros(0, dtype=np.int64))
-    rbounds = np.searchsorted(rc, np.arange(cm.n_cores + 1))
+    routing = _routing(cm)
     gx, gy = cm.global_xy()
     files = ["tianjic/cores.npz"]
     for c in range(cm.n_cores):
-        doc = _core_doc(cm, c, bars[c], tern[c], arrays["crossbar_ptr"],
-                        _routing(cm, c, rbounds), gx, gy)
+        doc = _core_doc(cm, c, bars[c], tern[c], arrays["crossbar_ptr"], routing[c], gx, gy)
         (cores_dir / f"core_{c:05d}.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
         files.append(f"tianjic/cores/core_{c:05d}.json")
     (root / "tianjic" / "routes.json").write_text(

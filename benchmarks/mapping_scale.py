@@ -10,6 +10,18 @@ the same run; the table gives each size's time as a ratio of it and the growth e
 of log time over log synapses).
 
     .venv/bin/python benchmarks/mapping_scale.py [--max 1000000] [--check]
+
+With --real it compiles real networks instead: lava-dl's PilotNet LIF (netx, from
+../shared/data/silicon where present), the Sinabs N-MNIST CNN (NIR, ../shared/data/nir) and the
+fully connected 784-4096-4096-10 with half its weights zero (built here), for loihi2 and
+tianjic. Each is `snnc compile` run as a command (wall time and peak RSS of that process,
+after one warm-up run that fills numba's cache), plus a child process that times load,
+compile and artifact write apart. The baseline is the previous snnc, checked out by git at
+--baseline (default 7f53cdd, the main before issue 16's compile work) and run the same way in
+the same run; the figures are ratios against it. Networks whose file is absent are reported
+as skipped, with the path.
+
+    .venv/bin/python benchmarks/mapping_scale.py --real [--baseline REV|none]
 """
 
 from __future__ import annotations
@@ -17,14 +29,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+REAL = {"pilotnet": DATA / "silicon" / "pilotnet_lif" / "network.net",
+        "cnn_sinabs": DATA / "nir" / "cnn_sinabs.nir",
+        "fc_784_4096_4096_10": None}  # built by benchmarks/synthetic.py
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 FANIN = 113  # about 100 distinct synapses per neuron after de-duplicating the draws
 
@@ -79,6 +98,125 @@ def one(n: int, target: str, check: bool) -> dict[str, object]:
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
 
+def real_one(name: str, target: str, out: str) -> dict[str, object]:
+    """Load, compile and write one real network in this process, each timed apart."""
+    sys.path.append(str(ROOT))  # after any PYTHONPATH: a baseline's snnc comes first
+    warnings.simplefilter("ignore")
+    t0 = time.perf_counter()
+    from snnc import api
+
+    t1 = time.perf_counter()
+    if REAL[name] is None:
+        from benchmarks.synthetic import fully_connected
+
+        g = fully_connected()
+    else:
+        g = api.load(str(REAL[name]))
+    t2 = time.perf_counter()
+    compiled = api.compile(g, target)
+    t3 = time.perf_counter()
+    api.write_compiled(compiled, out, name)
+    t4 = time.perf_counter()
+    cm = compiled.coremap
+    return {"net": name, "target": target, "neurons": compiled.fixed.n_neurons,
+            "synapses": int(cm.syn.n), "import_s": round(t1 - t0, 2),
+            "load_s": round(t2 - t1, 2), "compile_s": round(t3 - t2, 2),
+            "write_s": round(t4 - t3, 2), "cores": cm.n_cores, "bound": cm.bounds["cores"],
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
+def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a command; (wall seconds, peak RSS GB of that process, stdout)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                         text=True)
+    out = p.stdout.read() if p.stdout else ""
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if p.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}")
+    return wall, usage.ru_maxrss / 2**20, out
+
+
+def _shim(rev: str, work: Path) -> Path:
+    """A directory whose `snnc` package is snnc at git revision `rev` (its package-dir map
+    rebuilt with symlinks), for PYTHONPATH."""
+    tree = work / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev],
+                   check=True, capture_output=True)
+    pkg = work / "shim" / "snnc"
+    pkg.mkdir(parents=True)
+    for f in (tree / "snnc").iterdir():
+        (pkg / f.name).symlink_to(f)
+    for sub in ("compiler", "frontends", "backends", "runtime"):
+        (pkg / sub).symlink_to(tree / sub)
+    return work / "shim"
+
+
+def measure_real(tree: str, env: dict[str, str], work: Path) -> list[dict[str, object]]:
+    """Every real network and target with one snnc (`tree` names it in the rows)."""
+    rows = []
+    for name, path in REAL.items():
+        if path is not None and not path.exists():
+            rows.append({"net": name, "tree": tree, "skipped": f"{path} is absent"})
+            continue
+        for target in ("loihi2", "tianjic"):
+            print(f"{tree}: {name} for {target} ...", file=sys.stderr, flush=True)
+            art = str(work / f"{tree}_{name}_{target}")
+            one = [sys.executable, __file__, "--real-one", name, target, art]
+            _child(one, env)  # warm-up: numba's cache, the page cache
+            _, _, out = _child(one, env)
+            row = {**json.loads(out.strip().splitlines()[-1]), "tree": tree}
+            if path is not None:
+                cli = [sys.executable, "-m", "snnc.cli", "compile", str(path), "--target",
+                       target, "-o", art + "_cli"]
+                wall, rss, _ = _child(cli, env)
+                row.update(cli_wall_s=round(wall, 2), cli_peak_rss_gb=round(rss, 2))
+            rows.append(row)
+    return rows
+
+
+def real(baseline: str) -> list[dict[str, object]]:
+    """This snnc and the baseline revision on the real networks, in one run."""
+    work = Path(tempfile.mkdtemp(prefix="snnc_real_"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    try:
+        rows = measure_real("this", env, work)
+        if baseline != "none":
+            shim = _shim(baseline, work)
+            rows += measure_real(baseline, {**env, "PYTHONPATH": str(shim)}, work)
+    finally:
+        if baseline != "none":
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(work / "tree")], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def real_table(rows: list[dict[str, object]]) -> None:
+    """The Markdown table of benchmarks/README.md: this snnc, and its ratio to the baseline."""
+    print("| network | target | neurons | synapses | `snnc compile` wall s (baseline, ratio) | "
+          "compile / write s | peak RSS GB (baseline) | cores (baseline) | bound |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if r["tree"] != "this":
+            continue
+        if "skipped" in r:
+            print(f"| {r['net']} | - | skipped: {r['skipped']} | | | | | | |")
+            continue
+        b = next((x for x in rows if x["tree"] != "this" and x.get("net") == r["net"]
+                  and x.get("target") == r["target"]), None)
+        wall = r.get("cli_wall_s", r["compile_s"] + r["write_s"] + r["load_s"])
+        bwall = b and b.get("cli_wall_s", b["compile_s"] + b["write_s"] + b["load_s"])
+        ratio = f", {bwall / wall:.1f}x faster" if b else ""
+        print(f"| {r['net']} | {r['target']} | {r['neurons']} | {r['synapses']} | {wall} "
+              f"({bwall if b else '-'}{ratio}) | {r['compile_s']} / {r['write_s']} | "
+              f"{r.get('cli_peak_rss_gb', r['peak_rss_gb'])} "
+              f"({b.get('cli_peak_rss_gb', b['peak_rss_gb']) if b else '-'}) | {r['cores']} "
+              f"({b['cores'] if b else '-'}) | {r['bound']} |")
+
+
 def table(rows: list[dict]) -> None:  # type: ignore[type-arg]
     """The Markdown table and growth exponents of benchmarks/README.md."""
     print("| target | neurons | synapses | compile s (x 1k) | partition / place / route s | "
@@ -108,6 +246,11 @@ def main() -> int:
     ap.add_argument("--check", action="store_true",
                     help="also write each artifact and run tests/mapping_checker.py on it")
     ap.add_argument("--one", nargs=2, metavar=("N", "TARGET"), help=argparse.SUPPRESS)
+    ap.add_argument("--real", action="store_true",
+                    help="PilotNet, cnn_sinabs and FC 784-4096-4096-10 against --baseline")
+    ap.add_argument("--baseline", default="7f53cdd",
+                    help="git revision measured as the baseline of --real ('none': skip)")
+    ap.add_argument("--real-one", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--table", action="store_true",
                     help="print the table of the last run (results/mapping_scale.json)")
     a = ap.parse_args()
@@ -116,6 +259,16 @@ def main() -> int:
         return 0
     if a.one:
         print(json.dumps(one(int(a.one[0]), a.one[1], a.check)))
+        return 0
+    if a.real_one:
+        print(json.dumps(real_one(*a.real_one)))
+        return 0
+    if a.real:
+        rows = real(a.baseline)
+        res = ROOT / "benchmarks" / "results"
+        res.mkdir(parents=True, exist_ok=True)
+        (res / "mapping_real.json").write_text(json.dumps(rows, indent=1))
+        real_table(rows)
         return 0
     rows = []
     for target in ("tianjic", "loihi2"):

@@ -11,6 +11,7 @@ that a 1M-neuron / 100M-synapse network takes seconds and no dense matrix.
   modular(n, modules)      random modular network: each module projects to 3 random other
                            modules with sparse random synapses (the ids say nothing about
                            who talks to whom, so placement has to find it)
+  fully_connected(widths)  dense LIF layers, half the weights zero (FC 784-4096-4096-10)
 """
 
 from __future__ import annotations
@@ -99,3 +100,22 @@ def modular(n: int = 100_000, modules: int = 100, fanin: int = 20, seed: int = 0
     projs.append(_csr("w_in", "input", "m000", r, c, m, rng, 0.5))
     return Graph.build(pops, projs, [Port(name="input", shape=(128,))],
                        [Port(name="out", shape=(m,), source=f"m{modules - 1:03d}")])
+
+
+def fully_connected(widths: tuple[int, ...] = (784, 4096, 4096, 10), density: float = 0.5,
+                    seed: int = 0) -> Graph:
+    """Dense LIF layers of the given widths (the first is the input), each weight non-zero
+    with probability `density`: the FC 784-4096-4096-10 of issue 16 by default."""
+    rng = np.random.default_rng(seed)
+    pops, projs = [], []
+    prev = "input"
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        name = f"fc{i}"
+        pops.append(_lif(name, n_out))
+        w = rng.normal(0.0, 2.0 / np.sqrt(n_in), (n_out, n_in))
+        w[rng.random((n_out, n_in)) >= density] = 0.0
+        projs.append(Projection(name=f"w{i}", src=prev, dst=name, kind=Conn.DENSE, weight=w,
+                                delay=np.zeros((n_out, n_in), dtype=np.int64)))
+        prev = name
+    return Graph.build(pops, projs, [Port(name="input", shape=(widths[0],))],
+                       [Port(name="out", shape=(widths[-1],), source=prev)])

@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 from snnc.compiler.ir import Graph
+from snnc.compiler.dtypes import index_type, narrow
 from snnc.compiler.linalg import projection_coo
+from snnc.compiler.synapse_kernels import counting_order
 
 SOMA, PARTIAL = 0, 1
 LIMITS = ("neurons", "in_axons", "out_axons", "synapse_memory_bits")
@@ -48,8 +50,14 @@ class Ids:
         return Ids(tuple(order), offset, size, n, k)
 
     def owner(self, gid: np.ndarray) -> np.ndarray:
-        """Index into order + inputs of each global id."""
-        names = list(self.order) + [n for n in self.offset if n not in self.order]
+        """Index into order + inputs of each global id (a table lookup for many ids, a
+        search for few)."""
+        names = self.names()
+        gid = np.asarray(gid)
+        if gid.size > self.n_sources // 4 and self.n_sources:
+            table = np.repeat(np.arange(len(names), dtype=np.int32),
+                              [self.size[n] for n in names])
+            return table[gid].astype(np.int64)
         starts = np.array([self.offset[n] for n in names])
         return np.searchsorted(starts, gid, side="right") - 1
 
@@ -73,37 +81,56 @@ def _freeze(obj: Any) -> None:
                             a.setflags(write=False)
 
 
+def _range_type(arrays: Any) -> np.dtype:
+    """The narrowest signed type holding every integer value of some arrays."""
+    lo = hi = 0
+    for a in arrays:
+        if np.size(a):
+            lo, hi = min(lo, int(np.min(a))), max(hi, int(np.max(a)))
+    return narrow(np.array([lo, hi])).dtype
+
+
 @dataclass(frozen=True)
 class Synapses:
     """Every stored synapse, sorted by the position of its target neuron."""
 
-    src: np.ndarray  # int64 global source id
-    dst: np.ndarray  # int64 global neuron id
-    pos: np.ndarray  # int64 position of dst in partition order (the sort key)
-    weight: np.ndarray  # int64
-    delay: np.ndarray  # int64 steps
+    src: np.ndarray  # global source id (int32, or int64 past 2^31 sources)
+    dst: np.ndarray  # global neuron id (same type)
+    pos: np.ndarray  # position of dst in partition order, the sort key (same type)
+    weight: np.ndarray  # integer weight, narrowest signed type (compiler/dtypes.py)
+    delay: np.ndarray  # steps, narrowest signed type
     proj: np.ndarray  # int32 index into proj_names
     proj_names: tuple[str, ...]
     bits: np.ndarray  # weight bits per projection (index = proj)
 
     @staticmethod
     def of(g: Graph, ids: Ids, position: np.ndarray) -> Synapses:
-        srcs, dsts, ws, ds, ps = [], [], [], [], []
+        """Expand every projection once, into the narrowest integer arrays, then order the
+        synapses by target position (counting sort: linear in synapses)."""
         names = tuple(g.projections)
-        for k, p in enumerate(g.projections.values()):
+        n = g.n_synapses
+        it = index_type(ids.n_sources)
+        src, pos = np.empty(n, dtype=it), np.empty(n, dtype=it)
+        proj = np.empty(n, dtype=np.int32)
+        weight = np.empty(n, dtype=_range_type(p.weight for p in g.projections.values()))
+        delay = np.empty(n, dtype=_range_type(p.delay for p in g.projections.values()))
+        at = 0
+        for k, p in enumerate(g.projections.values()):  # one projection expanded at a time
             r, c, w, d = projection_coo(p, g.node_shape(p.src))
-            srcs.append(np.asarray(c, dtype=np.int64) + ids.offset[p.src])
-            dsts.append(np.asarray(r, dtype=np.int64) + ids.offset[p.dst])
-            ws.append(np.asarray(w).astype(np.int64))
-            ds.append(np.asarray(d).astype(np.int64))
-            ps.append(np.full(len(r), k, dtype=np.int32))
-        cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dtype=dt))
-        src, dst = cat(srcs, np.int64), cat(dsts, np.int64)
-        pos = position[dst]
-        o = np.argsort(pos, kind="stable")
+            if at + len(r) > n:
+                raise AssertionError("Graph.n_synapses counts fewer synapses than it stores")
+            sl = slice(at, at + len(r))
+            src[sl], pos[sl], proj[sl] = c + ids.offset[p.src], position[r + ids.offset[p.dst]], k
+            weight[sl], delay[sl] = w, d
+            at += len(r)
+        if at != n:
+            raise AssertionError("Graph.n_synapses counts more synapses than it stores")
+        o = counting_order(pos, len(position))  # stable by position, in linear time
+        pos = pos[o]
+        at_pos = np.empty(len(position), dtype=it)  # global id at each position
+        at_pos[position] = np.arange(len(position), dtype=it)
         bits = np.array([max(p.weight_bits, 1) for p in g.projections.values()], dtype=np.int64)
-        return Synapses(src[o], dst[o], pos[o], cat(ws, np.int64)[o], cat(ds, np.int64)[o],
-                        cat(ps, np.int32)[o], names, bits)
+        return Synapses(src[o], at_pos[pos], pos, weight[o], delay[o], proj[o], names, bits)
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -165,10 +192,13 @@ class CoreMap:
 
     def neuron_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Distinct (source neuron, destination core) pairs of the synapses, sorted: what the
-        routes carry (host input channels are not routed)."""
+        routes carry (host input channels are not routed). A core's axons are exactly the
+        distinct sources of its synapses (compiler/verify_mapped.py checks both ways), so
+        the pairs are read off the axon tables."""
         nc = self.n_cores
-        is_neuron = self.syn.src < self.ids.n_neurons
-        key = np.unique(self.syn.src[is_neuron] * nc + self.syn_core[is_neuron])
+        core = np.repeat(np.arange(nc, dtype=np.int64), np.diff(self.axon_ptr))
+        is_neuron = self.axons < self.ids.n_neurons
+        key = np.sort(self.axons[is_neuron].astype(np.int64) * nc + core[is_neuron])
         return key // nc, key % nc
 
     def with_(self, **kv: Any) -> CoreMap:
@@ -202,7 +232,8 @@ class CoreMap:
         owner = self.ids.owner(self.neurons)
         core = np.repeat(np.arange(self.n_cores), np.diff(self.neuron_ptr))
         out: dict[str, list[int]] = {}
-        pairs = np.unique(np.stack([owner, core]), axis=1) if len(core) else np.zeros((2, 0))
-        for o, c in pairs.T:
-            out.setdefault(self.ids.order[int(o)], []).append(int(c))
+        key = np.unique(owner.astype(np.int64) * max(self.n_cores, 1) + core)
+        for o, c in zip((key // max(self.n_cores, 1)).tolist(),
+                        (key % max(self.n_cores, 1)).tolist(), strict=True):
+            out.setdefault(self.ids.order[o], []).append(c)
         return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from snnc.compiler.ir import Conn, Projection
+from snnc.compiler.synapse_kernels import conv_expand
 
 
 def conv_out_shape(in_shape: tuple[int, ...], kernel_shape: tuple[int, ...],
@@ -24,13 +25,12 @@ def conv_out_shape(in_shape: tuple[int, ...], kernel_shape: tuple[int, ...],
 def conv_coo(kernel: np.ndarray, in_shape: tuple[int, ...], stride: tuple[int, ...],
              padding: tuple[int, ...], dilation: tuple[int, ...], groups: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
-    """(rows, cols, tap) of every synapse of a conv; tap indexes kernel.ravel()."""
+    """(rows, cols, tap) of every synapse of a conv whose weight is non-zero; tap indexes
+    kernel.ravel(). Ordered by output channel, input channel, output pixel, kernel offset."""
     nd = len(in_shape) - 1
-    c_out, c_in_g = kernel.shape[0], kernel.shape[1]
     ksp = kernel.shape[2:]
     out_shape = conv_out_shape(in_shape, kernel.shape, stride, padding, dilation)
     osp = out_shape[1:]
-    c_out_g = c_out // groups
     # Index grids: output position o (per dim), kernel position k (per dim)
     o_idx = np.indices(osp).reshape(nd, -1)  # (nd, n_opos)
     k_idx = np.indices(ksp).reshape(nd, -1)  # (nd, n_kpos)
@@ -44,19 +44,11 @@ def conv_coo(kernel: np.ndarray, in_shape: tuple[int, ...], stride: tuple[int, .
     in_flat_sp = np.ravel_multi_index(tuple(pos[:, op_i, kp_i]), in_shape[1:]) if nd else op_i
     n_opos, n_kpos = o_idx.shape[1], k_idx.shape[1]
     n_isp = int(np.prod(in_shape[1:], dtype=np.int64))
-    rows, cols, taps = [], [], []
-    for co in range(c_out):
-        g = co // c_out_g
-        for ci_l in range(c_in_g):
-            ci = g * c_in_g + ci_l
-            rows.append(co * n_opos + op_i)
-            cols.append(ci * n_isp + in_flat_sp)
-            taps.append((co * c_in_g + ci_l) * n_kpos + kp_i)
-    if not rows:
-        e = np.zeros(0, dtype=np.int64)
-        return e, e, e, out_shape
-    return (np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
-            np.concatenate(taps).astype(np.int64), out_shape)
+    nonzero = (kernel != 0).reshape(kernel.shape[0], kernel.shape[1], n_kpos)
+    rows, cols, taps = conv_expand(nonzero, op_i.astype(np.int64), kp_i.astype(np.int64),
+                                   np.asarray(in_flat_sp, dtype=np.int64), n_opos, n_isp,
+                                   groups)
+    return rows, cols, taps, out_shape
 
 
 def projection_coo(p: Projection, src_shape: tuple[int, ...]
@@ -73,8 +65,6 @@ def projection_coo(p: Projection, src_shape: tuple[int, ...]
         r = np.repeat(np.arange(len(p.indptr) - 1), np.diff(p.indptr))
         return r[keep], p.indices[keep], p.weight[keep], p.delay[keep]
     r, c, t, _ = conv_coo(p.weight, src_shape, p.stride, p.padding, p.dilation, p.groups)
-    keep = p.weight.ravel()[t] != 0
-    r, c, t = r[keep], c[keep], t[keep]
     return r, c, p.weight.ravel()[t], p.delay.ravel()[t]
 
 

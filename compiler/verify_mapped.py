@@ -89,13 +89,22 @@ def _check_synapses(cm: CoreMap, home: np.ndarray, delay_max: int) -> None:
     # (core, source) keys: the axon lists are sorted per core, so their keys are sorted
     ns = cm.ids.n_sources + 1
     ekey = np.repeat(np.arange(nc, dtype=np.int64), np.diff(cm.axon_ptr)) * ns + cm.axons
-    skey = cm.syn_core * ns + syn.src
+    skey = cm.syn_core.astype(np.int64) * ns + syn.src
     at = np.minimum(np.searchsorted(ekey, skey), max(len(ekey) - 1, 0))
     miss = np.flatnonzero(ekey[at] != skey) if len(ekey) else np.arange(len(skey))
     if len(miss):
         i = int(miss[0])
         raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse from source "
                        f"{int(syn.src[i])}, which is not on its axon list")
+    # and every axon carries a synapse: the axon lists are exactly the cores' sources (what
+    # CoreMap.neuron_pairs, and so place and route, read)
+    used = np.zeros(len(ekey), dtype=bool)
+    used[at] = True
+    idle = np.flatnonzero(~used)
+    if len(idle):
+        e = int(idle[0])
+        raise MapError(f"core {int(ekey[e] // ns)}: its axon for source {int(ekey[e] % ns)} "
+                       "carries no synapse")
 
 
 def _usage(cm: CoreMap, t: TargetSpec, home: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]

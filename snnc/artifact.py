@@ -19,13 +19,13 @@ instead of probing for files.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
 import shutil
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +54,22 @@ class ArtifactError(SnncError):
     """An artifact directory is missing, from another version, or corrupted."""
 
 
+STORE_BYTES = 1 << 16  # members this large are stored, not deflated (write speed)
+
+
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez, but deterministic: sorted members, fixed timestamps, no pickles."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+    """np.savez, but deterministic: sorted members, fixed timestamps, no pickles. Each array
+    streams into its member; an array of STORE_BYTES or more is stored uncompressed (deflate
+    runs at some tens of MB/s, which made writing the artifact slower than compiling it)."""
+    with zipfile.ZipFile(path, "w") as z:
         for k in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asarray(arrays[k]), allow_pickle=False)
+            a = np.asarray(arrays[k])
             info = zipfile.ZipInfo(f"{k}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = (zipfile.ZIP_STORED if a.nbytes >= STORE_BYTES
+                                  else zipfile.ZIP_DEFLATED)
             info.external_attr = 0o644 << 16
-            z.writestr(info, buf.getvalue())
+            with z.open(info, "w", force_zip64=a.nbytes >= 1 << 30) as f:
+                np.lib.format.write_array(f, a, allow_pickle=False)
 
 
 def _sha(path: Path) -> str:
@@ -110,28 +116,33 @@ def seal(doc: dict[str, Any]) -> str:
 
 def _write_files(root: Path, compiled: Compiled, emitters: list[Any],
                  float_graph: Graph | None) -> list[str]:
-    """Every file of the artifact but its manifest, under `root`; their relative names."""
+    """Every file of the artifact but its manifest, under `root`; their relative names. The
+    backends write their own directories on a second thread while this one writes the IR
+    and the mapping (the machine's other core; numpy, numba and zlib release the GIL)."""
     from snnc.frontends.text import print_ir
 
     graph, coremap, target = compiled.fixed, compiled.coremap, compiled.target
     assert graph is not None and coremap is not None
-    arrays: dict[str, np.ndarray] = {}
-    (root / "ir.snn").write_text(print_ir(graph, arrays))
-    save_npz(root / "arrays.npz", arrays)
-    files = ["ir.snn", "arrays.npz", *write_mapping(root, coremap, save_npz)]
-    for b in emitters:
-        files += b.emit(root, graph, coremap, target, save_npz)
-    if float_graph is not None:
-        (root / "float").mkdir(exist_ok=True)
-        farrays: dict[str, np.ndarray] = {}
-        (root / "float" / "ir.snn").write_text(print_ir(float_graph, farrays))
-        save_npz(root / "float" / "arrays.npz", farrays)
-        files += ["float/ir.snn", "float/arrays.npz"]
-    rng = np.random.default_rng(0)
-    save_npz(root / "sample_input.npz", {
-        k: (rng.random((1, SAMPLE_STEPS, *p.shape)) < SAMPLE_RATE).astype(np.uint8)
-        for k, p in graph.inputs.items()})
-    files.append("sample_input.npz")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        emitted = [pool.submit(b.emit, root, graph, coremap, target, save_npz)
+                   for b in emitters]
+        arrays: dict[str, np.ndarray] = {}
+        (root / "ir.snn").write_text(print_ir(graph, arrays))
+        save_npz(root / "arrays.npz", arrays)
+        files = ["ir.snn", "arrays.npz", *write_mapping(root, coremap, save_npz)]
+        if float_graph is not None:
+            (root / "float").mkdir(exist_ok=True)
+            farrays: dict[str, np.ndarray] = {}
+            (root / "float" / "ir.snn").write_text(print_ir(float_graph, farrays))
+            save_npz(root / "float" / "arrays.npz", farrays)
+            files += ["float/ir.snn", "float/arrays.npz"]
+        rng = np.random.default_rng(0)
+        save_npz(root / "sample_input.npz", {
+            k: (rng.random((1, SAMPLE_STEPS, *p.shape)) < SAMPLE_RATE).astype(np.uint8)
+            for k, p in graph.inputs.items()})
+        files.append("sample_input.npz")
+        for f in emitted:
+            files += f.result()
     return files
 
 

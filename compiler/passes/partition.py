@@ -24,6 +24,9 @@ from snnc.compiler.coremap import LIMITS, PARTIAL, SOMA, CoreMap, Ids, Synapses
 from snnc.compiler.errors import SnncError
 from snnc.compiler.ir import Graph
 from snnc.compiler.passes import PassContext, Stage, register_pass
+from snnc.compiler.dtypes import index_type
+from snnc.compiler.synapse_kernels import (distinct_sources, inverse_of, plain_run,
+                                            previous_position)
 from snnc.compiler.targets import TargetSpec
 
 
@@ -97,6 +100,16 @@ class _Cut:
         self.partial_inputs: list[int] = []
 
 
+class _Scratch:
+    """Per-source scratch arrays the distinct-source kernels reuse, and per-position prefix
+    sums of a neuron's own synapse bits (a group's memory without touching its synapses)."""
+
+    def __init__(self, n_src: int, mem1: np.ndarray) -> None:
+        self.seen = np.zeros(n_src, dtype=np.bool_)
+        self.slot = np.zeros(n_src, dtype=np.int64)
+        self.cum_mem = np.concatenate([[0], np.cumsum(mem1)])
+
+
 def _chunks(mem_per_src: np.ndarray, first_cap: int, A: int, M: int, where: str
             ) -> list[int]:
     """Boundaries of consecutive source chunks: <= cap axons and <= M bits each."""
@@ -113,9 +126,9 @@ def _chunks(mem_per_src: np.ndarray, first_cap: int, A: int, M: int, where: str
     return bounds
 
 
-def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray, sbits: np.ndarray,
+def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray,
          fan: np.ndarray, lim: _Limits, name_of: Callable[[int], str], fanin: np.ndarray,
-         mem1: np.ndarray) -> tuple[_Cut, np.ndarray]:
+         mem1: np.ndarray, scratch: _Scratch) -> tuple[_Cut, np.ndarray]:
     """One greedy cut; returns the cores and the core of every synapse.
 
     At each step it compares a plain core (the longest run that fits) with a dendrite-split
@@ -125,26 +138,13 @@ def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray, sbits: np.ndar
     N, A, O, M = lim.N, lim.A, lim.O, lim.M
     alone = (fanin <= A) & (mem1 <= M) & (fan <= O)
     cut = _Cut()
-    syn_core = np.empty(syn.n, dtype=np.int64)
-    lo, W = 0, 64
+    syn_core = np.empty(syn.n, dtype=index_type(syn.n + n))
+    lo = 0
     while lo < n:
-        cnt = 0
-        if alone[lo]:
-            while True:
-                hi = min(n, lo + W, lo + N)
-                s0, s1 = ip[lo], ip[hi]
-                k = hi - lo
-                rel = syn.pos[s0:s1] - lo
-                ax = np.cumsum(np.bincount(rel, weights=(prev[s0:s1] < lo), minlength=k))
-                mem = np.cumsum(np.bincount(rel, weights=sbits[s0:s1], minlength=k))
-                ok = (ax <= A) & (mem <= M) & (np.cumsum(fan[lo:hi]) <= O)
-                cnt = k if ok.all() else int(np.argmin(ok))
-                if cnt == k and hi < min(n, lo + N):
-                    W *= 2
-                    continue
-                break
-        if cnt < min(N, n - lo):
-            plan = _plan_group(syn, n, ip, sbits, fan, lim, lo, name_of, required=cnt == 0)
+        cnt = plain_run(lo, min(n, lo + N), ip, prev, mem1, fan, A, O, M) if alone[lo] else 0
+        if cnt < min(N, n - lo) and _group_may_win(syn, n, fan, lim, lo, cnt, scratch):
+            plan = _plan_group(syn, n, ip, fan, lim, lo, name_of, required=cnt == 0,
+                               scratch=scratch)
             if plan is not None and plan[0] > cnt * plan[3]:
                 lo = _emit_group(plan, lo, cut, syn_core)
                 continue
@@ -153,31 +153,50 @@ def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray, sbits: np.ndar
         cut.kind.append(SOMA)
         cut.soma.append(c)
         cut.neurons.append((lo, lo + cnt))
-        cut.axons.append(np.unique(syn.src[s0:s1]))
+        cut.axons.append(distinct_sources(syn.src[s0:s1], scratch.seen))
         cut.partial_inputs.append(0)
         syn_core[s0:s1] = c
         lo += cnt
-        W = max(64, 2 * cnt)
     return cut, syn_core
 
 
-def _plan_group(syn: Synapses, n: int, ip: np.ndarray, sbits: np.ndarray, fan: np.ndarray,
-                lim: _Limits, lo: int, name_of: Callable[[int], str], required: bool
+def _group_size(syn: Synapses, n: int, fan: np.ndarray, lim: _Limits, lo: int) -> int:
+    """Neurons of a dendrite-split group at `lo`: a core's worth, as far as its out-axons and
+    one synapse each of the widest weights allow."""
+    g = min(lim.N, n - lo, max(1, lim.M // int(syn.bits.max(initial=1))))
+    fo = np.cumsum(fan[lo:lo + g])
+    return max(1, int(np.searchsorted(fo, lim.O, side="right")))
+
+
+def _group_may_win(syn: Synapses, n: int, fan: np.ndarray, lim: _Limits, lo: int, cnt: int,
+                   scratch: _Scratch) -> bool:
+    """Whether a group could place more neurons per core than the plain core's `cnt`: a
+    group of g neurons needs at least its synapse memory / M cores, so if g <= cnt x that
+    bound, planning it (a pass over its synapses) is skipped."""
+    if cnt == 0:
+        return True
+    g = _group_size(syn, n, fan, lim, lo)
+    need = max(1, math.ceil((scratch.cum_mem[lo + g] - scratch.cum_mem[lo]) / lim.M))
+    return g > cnt * need
+
+
+def _plan_group(syn: Synapses, n: int, ip: np.ndarray, fan: np.ndarray,
+                lim: _Limits, lo: int, name_of: Callable[[int], str], required: bool,
+                scratch: _Scratch
                 ) -> tuple[int, np.ndarray, np.ndarray, int, list[int], int, int] | None:
     """A dendrite-split group of up to N neurons at `lo`: (g, sources, source index of each
     synapse, cores, chunk bounds, first synapse, end synapse); None if it cannot be made and
     is not required."""
-    N, A, O, M = lim.N, lim.A, lim.O, lim.M
-    g = min(N, n - lo, max(1, M // int(syn.bits.max(initial=1))))
-    fo = np.cumsum(fan[lo:lo + g])
-    g = max(1, int(np.searchsorted(fo, O, side="right")))
+    A, O, M = lim.A, lim.O, lim.M
+    g = _group_size(syn, n, fan, lim, lo)
     where = f"neuron {name_of(lo)}"
     if fan[lo] > O:
         raise PartitionError(f"{where} sends to {int(fan[lo])} cores; a core has {O} output "
                              "axons")
     s0, s1 = ip[lo], ip[lo + g]
-    src, inv = np.unique(syn.src[s0:s1], return_inverse=True)
-    mem_src = np.bincount(inv, weights=sbits[s0:s1], minlength=len(src))
+    src = distinct_sources(syn.src[s0:s1], scratch.seen)
+    inv = inverse_of(syn.src[s0:s1], src, scratch.slot)
+    mem_src = np.bincount(inv, weights=syn.bits[syn.proj[s0:s1]], minlength=len(src))
     reserve = 0
     try:
         while True:
@@ -212,13 +231,11 @@ def _emit_group(plan: tuple[int, np.ndarray, np.ndarray, int, list[int], int, in
     return lo + g
 
 
-def _fanout(syn: Synapses, order2: np.ndarray, syn_core: np.ndarray, n_src: int,
-            tree: bool) -> np.ndarray:
-    """Per source id: distinct cores it sends to (tree) or 1 if it sends at all (relay)."""
-    s, c = syn.src[order2], syn_core[order2]
-    new = np.ones(len(s), dtype=bool)
-    new[1:] = (s[1:] != s[:-1]) | (c[1:] != c[:-1])
-    counts = np.bincount(s[new], minlength=n_src)
+def _fanout(cut: _Cut, n_src: int, tree: bool) -> np.ndarray:
+    """Per source id: distinct cores it sends to (tree) or 1 if it sends at all (relay). A
+    core's axons are exactly the distinct sources of its synapses, so this counts axons."""
+    counts = np.bincount(np.concatenate(cut.axons), minlength=n_src) if cut.axons else \
+        np.zeros(n_src, dtype=np.int64)
     return counts if tree else np.minimum(counts, 1)
 
 
@@ -242,25 +259,25 @@ def partition(g: Graph, ctx: PassContext, opts: None = None) -> CoreMap:
         return f"{names[o]}[{gid - ids.offset[names[o]]}]"
 
     ip = np.searchsorted(syn.pos, np.arange(n + 1))
-    sbits = syn.bits[syn.proj].astype(np.float64)
-    order2 = np.argsort(syn.src, kind="stable")  # by source, then by target position
-    prev = np.full(syn.n, -1, dtype=np.int64)
-    same = syn.src[order2[1:]] == syn.src[order2[:-1]]
-    prev[order2[1:][same]] = syn.pos[order2[:-1][same]]
+    prev = previous_position(syn.src, syn.pos, ids.n_sources)
     # per position: distinct inputs and synapse bits of the neuron alone (fan-out independent)
     fanin = np.bincount(syn.pos, weights=(prev != syn.pos).astype(np.float64), minlength=n)
-    mem1 = np.bincount(syn.pos, weights=sbits, minlength=n)
+    mem1 = np.bincount(syn.pos, weights=syn.bits[syn.proj], minlength=n).astype(np.int64)
+    scratch = _Scratch(ids.n_sources, mem1)
 
-    # first estimate of fan-out: one per (source neuron, target population)
-    dst_pop = ids.owner(syn.dst)
-    key = np.unique(syn.src * (len(order) + 1) + dst_pop)
-    fan_src = np.bincount(key // (len(order) + 1), minlength=ids.n_sources)
+    # first estimate of fan-out: one per (source neuron, target population); a population's
+    # neurons hold one run of positions, so its synapses are one run of the list
+    fan_src = np.zeros(ids.n_sources, dtype=np.int64)
+    for name in order:
+        s0, s1 = ip[ids.offset[name]], ip[ids.offset[name] + ids.size[name]]
+        fan_src[distinct_sources(syn.src[s0:s1], scratch.seen)] += 1
     if not lim.tree:
         fan_src = np.minimum(fan_src, 1)
     for attempt in range(12):
-        fan = fan_src[at].astype(np.float64)
-        cut, syn_core = _cut(syn, n, ip, prev, sbits, fan, lim, name_of, fanin, mem1)
-        actual = _fanout(syn, order2, syn_core, ids.n_sources, lim.tree)
+        fan = fan_src[at].astype(np.int64)
+        cut, syn_core = _cut(syn, n, ip, prev, fan, lim, name_of, fanin, mem1,
+                             scratch)
+        actual = _fanout(cut, ids.n_sources, lim.tree)
         out_use = _out_usage(cut, actual[at])
         if (out_use <= lim.O).all():
             break

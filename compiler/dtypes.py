@@ -1,0 +1,27 @@
+"""The narrowest integer type for a table, so that synapse-sized arrays in memory and on disk
+cost what their values need (an int8 weight is 1 byte, not 8)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIGNED = (np.int8, np.int16, np.int32, np.int64)
+
+
+def narrow(a: np.ndarray) -> np.ndarray:
+    """`a` as the smallest signed integer type holding all its values (signed only: mixing
+    unsigned and signed integers in numba or numpy can promote to float)."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return a.astype(np.int8)
+    lo, hi = int(a.min()), int(a.max())
+    for t in SIGNED:
+        info = np.iinfo(t)
+        if info.min <= lo and hi <= info.max:
+            return a.astype(t, copy=False)
+    raise OverflowError(f"integers {lo}..{hi} do not fit 64 bits")
+
+
+def index_type(n: int) -> type[np.signedinteger]:
+    """The type of ids below `n`: int32 (half the memory of int64) unless they do not fit."""
+    return np.int32 if n <= np.iinfo(np.int32).max else np.int64

@@ -1,0 +1,123 @@
+"""The linear-time kernels of partition and the refsim program against the numpy sorts and
+searches they replace, on random inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from snnc.compiler import synapse_kernels as K
+from snnc.compiler.dtypes import index_type, narrow
+
+SEEDS = st.integers(0, 2**31 - 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.integers(0, 400), st.integers(1, 50))
+def test_counting_order_is_the_stable_argsort(seed: int, n: int, keys: int) -> None:
+    key = np.random.default_rng(seed).integers(0, keys, n).astype(np.int32)
+    assert np.array_equal(K.counting_order(key, keys), np.argsort(key, kind="stable"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.integers(0, 400), st.integers(1, 40), st.integers(1, 40))
+def test_previous_position_links_each_source_to_its_last_synapse(seed: int, n: int, n_src: int,
+                                                                 n_pos: int) -> None:
+    rng = np.random.default_rng(seed)
+    pos = np.sort(rng.integers(0, n_pos, n)).astype(np.int32)
+    src = rng.integers(0, n_src, n).astype(np.int32)
+    # the numpy formula partition used before: a stable sort by source
+    order2 = np.argsort(src, kind="stable")
+    want = np.full(n, -1, dtype=np.int64)
+    same = src[order2[1:]] == src[order2[:-1]]
+    want[order2[1:][same]] = pos[order2[:-1][same]]
+    assert np.array_equal(K.previous_position(src, pos, n_src), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.integers(0, 300), st.integers(1, 60))
+def test_distinct_sources_and_inverse(seed: int, n: int, n_src: int) -> None:
+    src = np.random.default_rng(seed).integers(0, n_src, n).astype(np.int32)
+    seen = np.zeros(n_src, dtype=np.bool_)
+    got = K.distinct_sources(src, seen)
+    values, inv = np.unique(src, return_inverse=True)
+    assert np.array_equal(got, values)
+    assert not seen.any()  # the scratch is left clean for the next core
+    assert np.array_equal(K.inverse_of(src, got, np.zeros(n_src, dtype=np.int64)), inv)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.integers(1, 12), st.integers(1, 30), st.integers(0, 300))
+def test_axon_entries_find_each_synapse_on_its_core(seed: int, nc: int, n_src: int,
+                                                    n: int) -> None:
+    rng = np.random.default_rng(seed)
+    core = rng.integers(0, nc, n).astype(np.int32)
+    src = rng.integers(0, n_src, n).astype(np.int32)
+    drop = rng.random(n) < 0.1  # some sources missing from their core's table
+    axons = [np.unique(src[(core == c) & ~drop]) for c in range(nc)]
+    ptr = np.concatenate([[0], np.cumsum([len(a) for a in axons])]).astype(np.int64)
+    flat = np.concatenate(axons).astype(np.int64)
+    got = K.axon_entries(core, src, ptr, flat, n_src)
+    ekey = np.repeat(np.arange(nc), np.diff(ptr)) * (n_src + 1) + flat
+    skey = core.astype(np.int64) * (n_src + 1) + src
+    at = np.searchsorted(ekey, skey)
+    found = (at < len(ekey)) & (ekey[np.minimum(at, max(len(ekey) - 1, 0))] == skey) \
+        if len(ekey) else np.zeros(n, dtype=bool)
+    assert np.array_equal(got, np.where(found, at, -1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.integers(0, 300), st.integers(1, 30), st.integers(1, 4), st.integers(1, 5))
+def test_accumulator_slots_number_distinct_neuron_keys(seed: int, n: int, n_neurons: int,
+                                                      n_proj: int, depth: int) -> None:
+    rng = np.random.default_rng(seed)
+    dst = rng.integers(0, n_neurons, n).astype(np.int32)
+    key = rng.integers(0, n_proj * depth, n).astype(np.int64)
+    syn_slot, slot_ptr, slot_key = K.accumulator_slots(dst, key, n_neurons, n_proj * depth)
+    full = dst.astype(np.int64) * (n_proj * depth) + key
+    uk, inv = np.unique(full, return_inverse=True)
+    assert np.array_equal(syn_slot, inv)
+    assert np.array_equal(slot_key, uk % (n_proj * depth))
+    assert np.array_equal(slot_ptr, np.searchsorted(uk // (n_proj * depth),
+                                                    np.arange(n_neurons + 1)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.integers(1, 30), st.integers(2, 8))
+def test_relay_chains_follow_the_table(seed: int, n_neurons: int, nc: int) -> None:
+    rng = np.random.default_rng(seed)
+    home = rng.integers(0, nc, n_neurons).astype(np.int64)
+    core, neuron, to, want = [], [], [], []
+    for s in range(n_neurons):
+        at, chain = int(home[s]), []
+        others = np.delete(np.arange(nc), at)  # a chain visits a core once
+        for nxt in rng.permutation(others)[:rng.integers(0, nc)]:
+            core.append(at), neuron.append(s), to.append(int(nxt))
+            chain.append(int(nxt))
+            at = int(nxt)
+        want.append(chain)
+    o = rng.permutation(len(core))  # table rows in any order
+    arr = [np.array(x, dtype=np.int64)[o] for x in (core, neuron, to)]
+    ptr, dests, broken = K.relay_chains(*arr, home, n_neurons)
+    assert broken == -1
+    assert [dests[ptr[s]:ptr[s + 1]].tolist() for s in range(n_neurons)] == want
+    long = [s for s in range(n_neurons) if len(want[s]) >= 2]
+    if long:  # drop the first hop of a chain of two or more: that chain is reported broken
+        s = long[0]
+        i = int(np.flatnonzero((arr[1] == s) & (arr[0] == home[s]))[0])
+        keep = np.arange(len(core)) != i
+        _, _, broken = K.relay_chains(*(a[keep] for a in arr), home, n_neurons)
+        assert broken == s
+
+
+@pytest.mark.parametrize(("values", "dtype"), [
+    ([0, 127, -128], np.int8), ([128], np.int16), ([-129], np.int16), ([2**15], np.int32),
+    ([-(2**31)], np.int32), ([2**31], np.int64), ([], np.int8)])
+def test_narrow_takes_the_smallest_signed_type(values: list[int], dtype: type) -> None:
+    a = narrow(np.array(values, dtype=np.int64))
+    assert a.dtype == dtype and a.tolist() == values
+
+
+def test_index_type() -> None:
+    assert index_type(2**31 - 1) is np.int32 and index_type(2**31) is np.int64
