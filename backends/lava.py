@@ -55,6 +55,15 @@ def _put_matrix(arrays: dict[str, np.ndarray], key: str, m: Any) -> None:
         arrays[key] = narrow(np.asarray(m).astype(np.int64))
 
 
+def _block(m: Any, rows: np.ndarray, cols: np.ndarray) -> Any:
+    """m[rows][:, cols]; m itself when they are all its rows and columns in order (a large
+    projection between two single-process populations is not copied twice)."""
+    whole = (len(rows) == m.shape[0] and len(cols) == m.shape[1]
+             and np.array_equal(rows, np.arange(m.shape[0]))
+             and np.array_equal(cols, np.arange(m.shape[1])))
+    return m if whole else m[rows][:, cols]
+
+
 def _weights_and_delays(g: Graph, p: Projection) -> list[tuple[Any, Any]]:
     """[(W, D)] for a projection: one pair, or one per delay where synapses share (dst, src)."""
     mats = projection_matrices(p, g.node_shape(p.src), g.node_size(p.dst))
@@ -131,7 +140,7 @@ def _connections(g: Graph, name: str, p: Projection, ar: LoihiArithmetic,
     for w_full, d_full in _weights_and_delays(g, p):
         for di, didx in pop_groups[p.dst]:
             for src, sidx in src_parts:
-                w = w_full[didx][:, sidx]
+                w = _block(w_full, didx, sidx)
                 if (abs(w) != 0).sum() == 0:
                     continue
                 wi = w.data if sp.issparse(w) else w  # never densify a sparse matrix
@@ -142,7 +151,7 @@ def _connections(g: Graph, name: str, p: Projection, ar: LoihiArithmetic,
                 j = len(conns)
                 _put_matrix(arrays, f"c{j}.w", w)
                 if d_full is not None:
-                    _put_matrix(arrays, f"c{j}.d", d_full[didx][:, sidx])
+                    _put_matrix(arrays, f"c{j}.d", _block(d_full, didx, sidx))
                 conns.append({"projection": name, "src_kind": "input" if isinstance(src, str)
                               else "lif", "src": src, "dst": di, "delayed": d_full is not None,
                               "weight_exp": p.weight_exp, "num_weight_bits": p.weight_bits})

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from snnc.compiler.coremap import CoreMap
-from snnc.compiler.dtypes import narrow
+from snnc.compiler.dtypes import index_type, narrow
 from snnc.compiler.errors import SnncError
 from snnc.compiler.fixed import arithmetic_of, neuron_params
 from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph
@@ -94,7 +94,7 @@ def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
     # axon entries, in core order; the entry of each synapse's (core, source)
     entry_core = np.repeat(np.arange(nc), np.diff(cm.axon_ptr))
     entry_src = cm.axons
-    syn_entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons, ns)
+    syn_entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons)
     if (syn_entry < 0).any():
         raise ProgramError("a synapse's source is not on its core's axon table")
     # deliveries: a source reaches every axon entry that lists it (the routes reach exactly
@@ -105,13 +105,14 @@ def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
     src_entry_ptr = np.searchsorted(entry_src[o], np.arange(ns + 1))
     # accumulator slots: one per (neuron, projection, delay)
     d1 = int(syn.delay.max(initial=0)) + 1
+    n_keys = len(syn.proj_names) * d1
     syn_slot, slot_ptr, slot_key = accumulator_slots(
-        syn.dst, syn.proj.astype(np.int64) * d1 + syn.delay, ids.n_neurons,
-        len(syn.proj_names) * d1)
+        syn.dst, syn.proj.astype(index_type(n_keys)) * d1 + syn.delay, ids.n_neurons, n_keys)
     slot_proj = slot_key // d1
     exps = np.array([g.projections[p].weight_exp for p in syn.proj_names], dtype=np.int64)
     so = counting_order(syn_entry, len(entry_src))
-    entry_syn_ptr = np.searchsorted(syn_entry[so], np.arange(len(entry_src) + 1))
+    entry_syn_ptr = np.concatenate([[0], np.cumsum(np.bincount(syn_entry,
+                                                               minlength=len(entry_src)))])
     gx, gy = cm.global_xy()
     remote = np.bincount(table["neuron"], minlength=ids.n_neurons)
     dest_ptr, dests = _destinations(cm, home)

@@ -8,6 +8,11 @@ same run, same network and input, identical output checked before any time is re
              for its peak RSS; steps/s and synaptic events/s
   batch 1:   the serial kernels refsim uses for a batch of one against the thread-pool
              kernels it uses for larger batches, same process, same run (best of 5 each)
+  conv (--conv): cnn_sinabs (NIR, ../shared/data where present) and a DVS-gesture-sized CNN
+             (benchmarks/synthetic.py dvs_cnn) at batch 1: ms per step split into the
+             delivery kernel, the soma kernel, the rest (Python), and what counters add;
+             synaptic events/s against a plain scatter of int8 weights into int32
+             accumulators at random slots (numba, one thread) measured in the same run
 
 Writes benchmarks/results/refsim_speed.json and prints Markdown tables.
 
@@ -17,6 +22,7 @@ Writes benchmarks/results/refsim_speed.json and prints Markdown tables.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import resource
 import subprocess
@@ -124,6 +130,85 @@ def batch_one(n: int, steps: int = 200) -> dict[str, object]:
             "ratio_serial_over_pool": round(best["pool"] / best["serial"], 2)}
 
 
+@functools.cache
+def _scatter_kernel():  # type: ignore[no-untyped-def]
+    from numba import njit
+
+    @njit(cache=True)
+    def scatter(idx: np.ndarray, w: np.ndarray, acc: np.ndarray) -> None:
+        for k in range(len(idx)):
+            acc[idx[k]] += w[k]
+    return scatter
+
+
+def scatter_ceiling(events: int, slots: int) -> float:
+    """Events/s of the plainest synaptic delivery: int8 weights added into int32
+    accumulators at random slots, one thread (best of 3)."""
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, slots, events).astype(np.int32)
+    w = rng.integers(-128, 128, events).astype(np.int8)
+    acc = np.zeros(slots, dtype=np.int32)
+    scatter = _scatter_kernel()
+    scatter(idx[:10], w[:10], acc)
+    best = min(timed(lambda: scatter(idx, w, acc))[1] for _ in range(3))
+    return events / best
+
+
+def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
+    """refsim at batch 1 on a conv net: where the time of a step goes."""
+    from benchmarks.synthetic import dvs_cnn
+    from snnc import api
+    from snnc.backends.refsim import program
+    from snnc.runtime import refsim_kernels as kn
+    from snnc.runtime.refsim import RefSim
+
+    path = ROOT.parent / "shared" / "data" / "nir" / "cnn_sinabs.nir"
+    if name == "cnn_sinabs" and not path.exists():
+        return None
+    g = api.load(str(path)) if name == "cnn_sinabs" else dvs_cnn()
+    c = api.compile(g, "loihi2")
+    sim = RefSim(program(c.fixed, c.coremap, c.target))
+    x = inputs(c.fixed, 1, steps)
+    sim.run(x, steps=2, counters=True)  # compiled and warm
+    spent = {"deliver": 0.0, "soma": 0.0}
+    originals = (kn.deliver_serial, kn.update_loihi_serial)
+
+    def clocked(fn, key):  # type: ignore[no-untyped-def]
+        def run(*a):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            fn(*a)
+            spent[key] += time.perf_counter() - t0
+        return run
+
+    best = {}
+    for counters in (False, True):
+        t_best, parts = np.inf, {}
+        for _ in range(3):
+            spent.update(deliver=0.0, soma=0.0)
+            kn.deliver_serial = clocked(originals[0], "deliver")
+            kn.update_loihi_serial = clocked(originals[1], "soma")
+            try:
+                res, t = timed(lambda c=counters: sim.run(x, steps=steps, counters=c))
+            finally:
+                kn.deliver_serial, kn.update_loihi_serial = originals
+            if t < t_best:
+                t_best, parts = t, dict(spent)
+        best[counters] = (t_best, parts, res)
+    t, parts, res = best[False]
+    events = int(res.counters["synops"].sum())
+    ceiling = scatter_ceiling(max(events, 1_000_000), int(sim.n_slots))
+    ms = 1e3 / steps
+    return {"net": name, "neurons": c.fixed.n_neurons, "synapses": int(c.coremap.syn.n),
+            "steps": steps, "events_per_step": round(events / steps),
+            "ms_per_step": round(t * ms, 3), "deliver_ms": round(parts["deliver"] * ms, 3),
+            "soma_ms": round(parts["soma"] * ms, 3),
+            "python_ms": round((t - parts["deliver"] - parts["soma"]) * ms, 3),
+            "counters_ms": round((best[True][0] - t) * ms, 3),
+            "events_per_s": round(events / t), "events_per_s_in_deliver":
+                round(events / parts["deliver"]) if parts["deliver"] else None,
+            "scatter_ceiling_per_s": round(ceiling)}
+
+
 def scale_one(n: int) -> dict[str, object]:
     from snnc.runtime.refsim import RefSim
 
@@ -146,7 +231,22 @@ def main() -> int:
     ap.add_argument("--no-scale", action="store_true")
     ap.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--batch-one", action="store_true", help="only the batch-1 comparison")
+    ap.add_argument("--conv", action="store_true", help="only the conv nets at batch 1")
     a = ap.parse_args()
+    if a.conv:
+        rows = [r for r in (conv_one("cnn_sinabs"), conv_one("dvs_cnn")) if r is not None]
+        res = ROOT / "benchmarks" / "results"
+        res.mkdir(parents=True, exist_ok=True)
+        (res / "refsim_conv.json").write_text(json.dumps(rows, indent=1))
+        print("| net | neurons | synapses | events/step | ms/step | deliver / soma / Python ms "
+              "| counters add ms | events/s (in deliver) | scatter ceiling/s |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['net']} | {r['neurons']} | {r['synapses']} | {r['events_per_step']} | "
+                  f"{r['ms_per_step']} | {r['deliver_ms']} / {r['soma_ms']} / "
+                  f"{r['python_ms']} | {r['counters_ms']} | {r['events_per_s']:.3g} "
+                  f"({r['events_per_s_in_deliver']:.3g}) | {r['scatter_ceiling_per_s']:.3g} |")
+        return 0
     if a.scale_one:
         print(json.dumps(scale_one(a.scale_one)))
         return 0

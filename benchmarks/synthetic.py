@@ -12,6 +12,7 @@ that a 1M-neuron / 100M-synapse network takes seconds and no dense matrix.
                            modules with sparse random synapses (the ids say nothing about
                            who talks to whom, so placement has to find it)
   fully_connected(widths)  dense LIF layers, half the weights zero (FC 784-4096-4096-10)
+  dvs_cnn()                a DVS-gesture-sized CNN: three convs and two dense layers
 """
 
 from __future__ import annotations
@@ -119,3 +120,29 @@ def fully_connected(widths: tuple[int, ...] = (784, 4096, 4096, 10), density: fl
         prev = name
     return Graph.build(pops, projs, [Port(name="input", shape=(widths[0],))],
                        [Port(name="out", shape=(widths[-1],), source=prev)])
+
+
+def dvs_cnn(seed: int = 0) -> Graph:
+    """A DVS-gesture-sized CNN (about 16.7k LIF neurons, 3M synapses): input 2x48x48 (two
+    polarities), conv 16 5x5/2, conv 32 3x3/2, conv 64 3x3/2, dense 512, dense 11."""
+    rng = np.random.default_rng(seed)
+    layers = [("c1", 16, 5, 2, 2), ("c2", 32, 3, 2, 1), ("c3", 64, 3, 2, 1)]
+    shape, prev = (2, 48, 48), "input"
+    pops, projs = [], []
+    for name, ch, k, s, pad in layers:
+        kern = rng.normal(0.0, 3.0 / np.sqrt(shape[0] * k * k), (ch, shape[0], k, k))
+        out = (ch, (shape[1] + 2 * pad - k) // s + 1, (shape[2] + 2 * pad - k) // s + 1)
+        pops.append(Population.make(name, out, NeuronModel.LIF, dv=0.1, v_th=1.0))
+        projs.append(Projection(name=f"w_{name}", src=prev, dst=name, kind=Conn.CONV,
+                                weight=kern, delay=np.zeros(kern.shape, dtype=np.int64),
+                                stride=(s, s), padding=(pad, pad), dilation=(1, 1)))
+        shape, prev = out, name
+    n_in = int(np.prod(shape))
+    for name, n in (("fc1", 512), ("fc2", 11)):
+        pops.append(_lif(name, n))
+        projs.append(Projection(name=f"w_{name}", src=prev, dst=name, kind=Conn.DENSE,
+                                weight=rng.normal(0.0, 3.0 / np.sqrt(n_in), (n, n_in)),
+                                delay=np.zeros((n, n_in), dtype=np.int64)))
+        prev, n_in = name, n
+    return Graph.build(pops, projs, [Port(name="input", shape=(2, 48, 48))],
+                       [Port(name="out", shape=(11,), source=prev)])

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
-from snnc.compiler.ir import Graph
+from snnc.compiler.ir import Conn, Graph
 from snnc.compiler.dtypes import index_type, narrow
 from snnc.compiler.linalg import projection_coo
-from snnc.compiler.synapse_kernels import counting_order
+from snnc.compiler.synapse_kernels import (coo_scatter, position_starts, sparse_positions,
+                                            sparse_scatter)
 
 SOMA, PARTIAL = 0, 1
 LIMITS = ("neurons", "in_axons", "out_axons", "synapse_memory_bits")
@@ -57,7 +58,7 @@ class Ids:
         if gid.size > self.n_sources // 4 and self.n_sources:
             table = np.repeat(np.arange(len(names), dtype=np.int32),
                               [self.size[n] for n in names])
-            return table[gid].astype(np.int64)
+            return table[gid]  # int32: a synapse-sized result stays small
         starts = np.array([self.offset[n] for n in names])
         return np.searchsorted(starts, gid, side="right") - 1
 
@@ -105,32 +106,51 @@ class Synapses:
 
     @staticmethod
     def of(g: Graph, ids: Ids, position: np.ndarray) -> Synapses:
-        """Expand every projection once, into the narrowest integer arrays, then order the
-        synapses by target position (counting sort: linear in synapses)."""
+        """Every stored synapse in the narrowest integer arrays, ordered by target position
+        with a counting sort: one pass counts positions, a second places each synapse in its
+        slot (no unsorted copy of the table, no permutation: memory is the table itself)."""
         names = tuple(g.projections)
+        projs = list(g.projections.values())
         n = g.n_synapses
         it = index_type(ids.n_sources)
-        src, pos = np.empty(n, dtype=it), np.empty(n, dtype=it)
-        proj = np.empty(n, dtype=np.int32)
-        weight = np.empty(n, dtype=_range_type(p.weight for p in g.projections.values()))
-        delay = np.empty(n, dtype=_range_type(p.delay for p in g.projections.values()))
+        # pass 1: the target position of every synapse, projection by projection
+        unsorted = np.empty(n, dtype=it)
         at = 0
-        for k, p in enumerate(g.projections.values()):  # one projection expanded at a time
-            r, c, w, d = projection_coo(p, g.node_shape(p.src))
+        for p in projs:
+            if p.kind is Conn.SPARSE:
+                if p.n_synapses > n - at:
+                    raise AssertionError("Graph.n_synapses counts fewer synapses than stored")
+                at = sparse_positions(p.indptr, p.weight, ids.offset[p.dst], position, at,
+                                      unsorted)
+                continue
+            r = projection_coo(p, g.node_shape(p.src))[0]
             if at + len(r) > n:
                 raise AssertionError("Graph.n_synapses counts fewer synapses than it stores")
-            sl = slice(at, at + len(r))
-            src[sl], pos[sl], proj[sl] = c + ids.offset[p.src], position[r + ids.offset[p.dst]], k
-            weight[sl], delay[sl] = w, d
+            unsorted[at:at + len(r)] = position[r + ids.offset[p.dst]]
             at += len(r)
         if at != n:
             raise AssertionError("Graph.n_synapses counts more synapses than it stores")
-        o = counting_order(pos, len(position))  # stable by position, in linear time
-        pos = pos[o]
+        start = position_starts(unsorted, len(position))
+        del unsorted
+        # pass 2: each synapse straight to its slot of the table sorted by position (the
+        # same order as pass 1, so the sort is stable)
+        pos, src = np.empty(n, dtype=it), np.empty(n, dtype=it)
+        weight = np.empty(n, dtype=_range_type(p.weight for p in projs))
+        delay = np.empty(n, dtype=_range_type(p.delay for p in projs))
+        proj = np.empty(n, dtype=np.int32)
+        out = (pos, src, weight, delay, proj)
+        for k, p in enumerate(projs):
+            if p.kind is Conn.SPARSE:
+                sparse_scatter(p.indptr, p.indices, p.weight, p.delay, ids.offset[p.src],
+                               ids.offset[p.dst], position, k, start, *out)
+                continue
+            r, c, w, d = projection_coo(p, g.node_shape(p.src))
+            coo_scatter(position[r + ids.offset[p.dst]], c + ids.offset[p.src], w, d, k, start,
+                        *out)
         at_pos = np.empty(len(position), dtype=it)  # global id at each position
         at_pos[position] = np.arange(len(position), dtype=it)
         bits = np.array([max(p.weight_bits, 1) for p in g.projections.values()], dtype=np.int64)
-        return Synapses(src[o], at_pos[pos], pos, weight[o], delay[o], proj[o], names, bits)
+        return Synapses(src, at_pos[pos], pos, weight, delay, proj, names, bits)
 
     def __post_init__(self) -> None:
         _freeze(self)

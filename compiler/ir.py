@@ -28,7 +28,6 @@ verifier checks their types).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -86,9 +85,27 @@ class Conn(Enum):
 
 
 def _frozen(a: Any, dtype: Any) -> np.ndarray:
+    """A read-only array of `dtype`: `a` itself when it already is one that nothing can
+    write (a pass replacing one field of a node then shares the others instead of copying
+    them: at 100M synapses each copy is gigabytes), else a read-only copy."""
+    if isinstance(a, np.ndarray) and a.dtype == dtype and _immutable(a):
+        return a
     arr = np.array(a, dtype=dtype, copy=True)
     arr.setflags(write=False)
     return arr
+
+
+def _immutable(a: np.ndarray) -> bool:
+    """No array in a's chain of bases is writeable, and the chain ends in an array that owns
+    its memory (not a buffer some other object could write)."""
+    b: Any = a
+    while isinstance(b, np.ndarray):
+        if b.flags.writeable:
+            return False
+        if b.base is None:
+            return b.flags.owndata
+        b = b.base
+    return False
 
 
 POP_PARAMS = ("du", "dv", "v_th", "v_reset", "bias", "i_bias")
@@ -250,9 +267,9 @@ class Graph:
 
     def digest(self) -> str:
         """sha256 of the canonical text form; equal graphs have equal digests."""
-        from snnc.compiler.canonical import canonical_bytes
+        from snnc.compiler.canonical import canonical_sha256
 
-        return hashlib.sha256(canonical_bytes(self)).hexdigest()
+        return canonical_sha256(self)
 
     @property
     def n_neurons(self) -> int:

@@ -8,36 +8,46 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from snnc.compiler.dtypes import index_type
 
 
 @njit(cache=True, nogil=True)
-def counting_order(key: np.ndarray, n_keys: int) -> np.ndarray:
-    """The stable argsort of `key` (integers in [0, n_keys)), by counting."""
+def _order_into(key: np.ndarray, n_keys: int, out: np.ndarray) -> None:
     start = np.zeros(n_keys + 1, dtype=np.int64)
     for i in range(len(key)):
         start[key[i] + 1] += 1
     for k in range(n_keys):
         start[k + 1] += start[k]
-    out = np.empty(len(key), dtype=np.int64)
     for i in range(len(key)):
         k = key[i]
         out[start[k]] = i
         start[k] += 1
+
+
+def counting_order(key: np.ndarray, n_keys: int) -> np.ndarray:
+    """The stable argsort of `key` (integers in [0, n_keys)), by counting; int32 indices
+    unless there are 2^31 keys or more."""
+    out = np.empty(len(key), dtype=index_type(len(key)))
+    _order_into(key, n_keys, out)
+    return out
+
+
+def previous_position(src: np.ndarray, pos: np.ndarray, n_src: int) -> np.ndarray:
+    """For synapses sorted by target position: the position of the previous synapse from the
+    same source (-1 for its first), in pos's type. A run of positions [lo, hi) needs a new
+    axon for every synapse whose previous position is below lo."""
+    out = np.empty(len(src), dtype=pos.dtype)
+    _previous_into(src, pos, n_src, out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def previous_position(src: np.ndarray, pos: np.ndarray, n_src: int) -> np.ndarray:
-    """For synapses sorted by target position: the position of the previous synapse from the
-    same source (-1 for its first). A run of positions [lo, hi) needs a new axon for every
-    synapse whose previous position is below lo."""
+def _previous_into(src: np.ndarray, pos: np.ndarray, n_src: int, out: np.ndarray) -> None:
     last = np.full(n_src, -1, dtype=np.int64)
-    out = np.empty(len(src), dtype=np.int64)
     for i in range(len(src)):
         s = src[i]
         out[i] = last[s]
         last[s] = pos[i]
-    return out
 
 
 @njit(cache=True, nogil=True)
@@ -70,41 +80,49 @@ def inverse_of(src: np.ndarray, values: np.ndarray, slot: np.ndarray) -> np.ndar
     return out
 
 
-@njit(cache=True, nogil=True)
 def axon_entries(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
-                 axons: np.ndarray, n_src: int) -> np.ndarray:
-    """Index into `axons` (CSR per core) of each synapse's (core, source) entry, -1 where its
-    core has no axon for its source."""
-    nc = len(axon_ptr) - 1
-    order = counting_order(syn_core, nc)
-    slot = np.zeros(n_src, dtype=np.int64)
-    stamp = np.full(n_src, -1, dtype=np.int64)
-    out = np.empty(len(src), dtype=np.int64)
-    i = 0
-    for c in range(nc):
-        for j in range(axon_ptr[c], axon_ptr[c + 1]):
-            stamp[axons[j]] = c
-            slot[axons[j]] = j
-        while i < len(order) and syn_core[order[i]] == c:
-            k = order[i]
-            s = src[k]
-            out[k] = slot[s] if stamp[s] == c else -1
-            i += 1
+                 axons: np.ndarray) -> np.ndarray:
+    """Index into `axons` (CSR per core, sorted per core) of each synapse's (core, source)
+    entry, -1 where its core has no axon for its source."""
+    out = np.empty(len(src), dtype=index_type(len(axons) + 1))
+    _entries_into(syn_core, src, axon_ptr, axons, out)
     return out
 
 
 @njit(cache=True, nogil=True)
+def _entries_into(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
+                  axons: np.ndarray, out: np.ndarray) -> None:
+    for i in range(len(src)):
+        c = syn_core[i]
+        lo, hi = axon_ptr[c], axon_ptr[c + 1]
+        s = src[i]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if axons[mid] < s:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[i] = lo if lo < axon_ptr[c + 1] and axons[lo] == s else -1
+
+
 def accumulator_slots(dst: np.ndarray, key: np.ndarray, n_neurons: int, n_keys: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One accumulator slot per distinct (neuron, key), numbered by neuron then key (key =
     projection x delays + delay): (slot of each synapse, CSR slot_ptr per neuron, key of
     each slot)."""
-    order = counting_order(dst, n_neurons)
+    syn_slot = np.empty(len(dst), dtype=index_type(len(dst) + 1))
+    slot_ptr, slot_key = _slots_into(dst, key, n_neurons, n_keys,
+                                     counting_order(dst, n_neurons), syn_slot)
+    return syn_slot, slot_ptr, slot_key
+
+
+@njit(cache=True, nogil=True)
+def _slots_into(dst: np.ndarray, key: np.ndarray, n_neurons: int, n_keys: int,
+                order: np.ndarray, syn_slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.full(n_keys, -1, dtype=np.int64)
     buf = np.empty(n_keys, dtype=np.int64)
     slot_ptr = np.zeros(n_neurons + 1, dtype=np.int64)
-    syn_slot = np.empty(len(dst), dtype=np.int64)
-    slot_key = np.empty(len(dst), dtype=np.int64)
+    slot_key = np.empty(min(len(dst), n_neurons * n_keys), dtype=np.int64)
     ns, i, n = 0, 0, len(order)
     for d in range(n_neurons):
         j0 = i
@@ -127,7 +145,7 @@ def accumulator_slots(dst: np.ndarray, key: np.ndarray, n_neurons: int, n_keys: 
             rank[ks[r]] = -1
         ns += m
         slot_ptr[d + 1] = ns
-    return syn_slot, slot_ptr, slot_key[:ns].copy()
+    return slot_ptr, slot_key[:ns].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -191,7 +209,8 @@ def relay_chains(core: np.ndarray, neuron: np.ndarray, to: np.ndarray, home: np.
     """Relay routing: per neuron, the cores its packet passes, following its table entries
     (core, neuron) -> to from its home core. Returns (ptr, cores, -1) or, for a chain that
     breaks, (ptr, cores, that neuron)."""
-    order = counting_order(neuron, n_neurons)
+    order = np.empty(len(neuron), dtype=np.int64)
+    _order_into(neuron, n_neurons, order)
     ptr = np.zeros(n_neurons + 1, dtype=np.int64)
     for i in range(len(neuron)):
         ptr[neuron[i] + 1] += 1
@@ -213,3 +232,122 @@ def relay_chains(core: np.ndarray, neuron: np.ndarray, to: np.ndarray, home: np.
             at = nxt
             dests[i] = at
     return ptr, dests, -1
+
+
+@njit(cache=True, nogil=True)
+def sparse_positions(indptr: np.ndarray, weight: np.ndarray, dst_off: int,
+                     position: np.ndarray, at: int, out_pos: np.ndarray) -> int:
+    """Target positions of the non-zero synapses of a CSR projection (rows = targets), in
+    row order, written from index `at`; returns the next free index."""
+    k = at
+    for r in range(len(indptr) - 1):
+        p = position[r + dst_off]
+        for j in range(indptr[r], indptr[r + 1]):
+            if weight[j] != 0:
+                out_pos[k] = p
+                k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def position_starts(pos: np.ndarray, n: int) -> np.ndarray:
+    """Where each position's synapses start in the table sorted by position."""
+    start = np.zeros(n + 1, dtype=np.int64)
+    for i in range(len(pos)):
+        start[pos[i] + 1] += 1
+    for k in range(n):
+        start[k + 1] += start[k]
+    return start
+
+
+@njit(cache=True, nogil=True)
+def sparse_scatter(indptr: np.ndarray, indices: np.ndarray, weight: np.ndarray,
+                   delay: np.ndarray, src_off: int, dst_off: int, position: np.ndarray,
+                   k: int, start: np.ndarray, out_pos: np.ndarray, out_src: np.ndarray,
+                   out_w: np.ndarray, out_d: np.ndarray, out_proj: np.ndarray) -> None:
+    """Place the non-zero synapses of a CSR projection (index k) at their slots of the
+    table sorted by position (`start` advances), in the order sparse_positions saw them."""
+    for r in range(len(indptr) - 1):
+        p = position[r + dst_off]
+        for j in range(indptr[r], indptr[r + 1]):
+            if weight[j] != 0:
+                i = start[p]
+                start[p] += 1
+                out_pos[i] = p
+                out_src[i] = indices[j] + src_off
+                out_w[i] = weight[j]
+                out_d[i] = delay[j]
+                out_proj[i] = k
+
+
+@njit(cache=True, nogil=True)
+def coo_scatter(pos: np.ndarray, src: np.ndarray, weight: np.ndarray, delay: np.ndarray,
+                k: int, start: np.ndarray, out_pos: np.ndarray, out_src: np.ndarray,
+                out_w: np.ndarray, out_d: np.ndarray, out_proj: np.ndarray) -> None:
+    """sparse_scatter for synapses given as arrays (dense and conv projections)."""
+    for j in range(len(pos)):
+        p = pos[j]
+        i = start[p]
+        start[p] += 1
+        out_pos[i] = p
+        out_src[i] = src[j]
+        out_w[i] = weight[j]
+        out_d[i] = delay[j]
+        out_proj[i] = k
+
+
+@njit(cache=True, nogil=True)
+def unaddressed(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
+                axons: np.ndarray) -> tuple[int, int]:
+    """(first synapse whose source is not on its core's axon list, first axon entry that
+    carries no synapse); -1 for none. Axon lists must be sorted per core (binary search: no
+    per-synapse array is allocated)."""
+    used = np.zeros(len(axons), dtype=np.bool_)
+    for i in range(len(src)):
+        c = syn_core[i]
+        lo, hi = axon_ptr[c], axon_ptr[c + 1]
+        s = src[i]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if axons[mid] < s:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= axon_ptr[c + 1] or axons[lo] != s:
+            return i, -1
+        used[lo] = True
+    for e in range(len(axons)):
+        if not used[e]:
+            return -1, e
+    return -1, -1
+
+
+@njit(cache=True, nogil=True)
+def first_stray(syn_core: np.ndarray, dst: np.ndarray, soma: np.ndarray, home: np.ndarray
+                ) -> int:
+    """The first synapse whose core serves another soma than its target neuron's, or -1."""
+    for i in range(len(dst)):
+        if soma[syn_core[i]] != home[dst[i]]:
+            return i
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def bits_per(index: np.ndarray, proj: np.ndarray, bits: np.ndarray, n: int) -> np.ndarray:
+    """Synapse memory bits per index value (a position or a core): the sum of bits[proj] of
+    its synapses. np.bincount with weights, without the float array of weights."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(len(index)):
+        out[index[i]] += bits[proj[i]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def new_inputs(pos: np.ndarray, prev: np.ndarray, n: int) -> np.ndarray:
+    """Per position: its synapses whose previous synapse from the same source is at another
+    position (the distinct inputs of that neuron alone)."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(len(pos)):
+        if prev[i] != pos[i]:
+            out[pos[i]] += 1
+    return out

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from snnc.compiler.coremap import LIMITS, PARTIAL, SOMA, CoreMap
 from snnc.compiler.errors import SnncError
+from snnc.compiler.synapse_kernels import bits_per, first_stray, unaddressed
 from snnc.compiler.targets import TargetSpec
 
 
@@ -45,8 +46,9 @@ def _groups(cm: CoreMap) -> np.ndarray:
     soma_core = cm.kind[core] == SOMA
     home = np.full(n, -1, dtype=np.int64)
     ids = cm.neurons[soma_core]
-    if len(ids) != len(np.unique(ids)):
-        dup = ids[np.flatnonzero(np.bincount(ids, minlength=n)[ids] > 1)[0]]
+    times = np.bincount(ids, minlength=n) if len(ids) else np.zeros(n, dtype=np.int64)
+    if (times > 1).any():
+        dup = ids[np.flatnonzero(times[ids] > 1)[0]]
         raise MapError(f"neuron {int(dup)} is on two soma cores")
     home[ids] = core[soma_core]
     if (home < 0).any():
@@ -81,30 +83,20 @@ def _check_synapses(cm: CoreMap, home: np.ndarray, delay_max: int) -> None:
         if int(k) not in starts:
             c = int(np.searchsorted(cm.axon_ptr, k, side="right")) - 1
             raise MapError(f"core {c}: its axon list is not sorted and unique")
-    wrong = np.flatnonzero(cm.soma[cm.syn_core] != home[syn.dst])
-    if len(wrong):
-        i = int(wrong[0])
+    i = first_stray(cm.syn_core, syn.dst, cm.soma, home)
+    if i >= 0:
         raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse of neuron {int(syn.dst[i])}, "
                        f"whose soma core is {int(home[syn.dst[i]])}")
-    # (core, source) keys: the axon lists are sorted per core, so their keys are sorted
-    ns = cm.ids.n_sources + 1
-    ekey = np.repeat(np.arange(nc, dtype=np.int64), np.diff(cm.axon_ptr)) * ns + cm.axons
-    skey = cm.syn_core.astype(np.int64) * ns + syn.src
-    at = np.minimum(np.searchsorted(ekey, skey), max(len(ekey) - 1, 0))
-    miss = np.flatnonzero(ekey[at] != skey) if len(ekey) else np.arange(len(skey))
-    if len(miss):
-        i = int(miss[0])
+    # each synapse's source is on its core's axon list, and every axon carries a synapse: the
+    # axon lists are exactly the cores' sources (what CoreMap.neuron_pairs, and so place and
+    # route, read)
+    i, e = unaddressed(cm.syn_core, syn.src, cm.axon_ptr, cm.axons)
+    if i >= 0:
         raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse from source "
                        f"{int(syn.src[i])}, which is not on its axon list")
-    # and every axon carries a synapse: the axon lists are exactly the cores' sources (what
-    # CoreMap.neuron_pairs, and so place and route, read)
-    used = np.zeros(len(ekey), dtype=bool)
-    used[at] = True
-    idle = np.flatnonzero(~used)
-    if len(idle):
-        e = int(idle[0])
-        raise MapError(f"core {int(ekey[e] // ns)}: its axon for source {int(ekey[e] % ns)} "
-                       "carries no synapse")
+    if e >= 0:
+        c = int(np.searchsorted(cm.axon_ptr, e, side="right")) - 1
+        raise MapError(f"core {c}: its axon for source {int(cm.axons[e])} carries no synapse")
 
 
 def _usage(cm: CoreMap, t: TargetSpec, home: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]
@@ -122,8 +114,7 @@ def _usage(cm: CoreMap, t: TargetSpec, home: np.ndarray, pairs: tuple[np.ndarray
     return {"neurons": np.diff(cm.neuron_ptr),
             "in_axons": np.diff(cm.axon_ptr) + partial_in,
             "out_axons": out,
-            "synapse_memory_bits": np.bincount(cm.syn_core, weights=syn.bits[syn.proj],
-                                               minlength=nc).astype(np.int64)}
+            "synapse_memory_bits": bits_per(cm.syn_core, syn.proj, syn.bits, nc)}
 
 
 def _check_placement(cm: CoreMap, t: TargetSpec) -> None:

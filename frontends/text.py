@@ -16,6 +16,7 @@ import numpy as np
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput
 from snnc.compiler import budget
+from snnc.compiler.dtypes import narrow
 from snnc.compiler.errors import ModelError, SnncError
 from snnc.compiler.ir import (
     FORMAT_VERSION,
@@ -59,13 +60,26 @@ def _array(a: np.ndarray, arrays: dict[str, np.ndarray] | None, limit: int) -> s
         return f"{head} fill {_num(flat[0].item())}"
     if arrays is not None and flat.size > limit:
         key = f"a{len(arrays)}"  # zip member names cannot hold every node name; print order
-        arrays[key] = a          # makes the counter deterministic
+        arrays[key] = _compact(a)  # makes the counter deterministic
         return f"{head} @{json.dumps(key)}"
     if dt == "f64":
         body = ", ".join(_num(v) for v in flat.tolist())
     else:
         body = ", ".join(str(v) for v in flat.tolist())
     return f"{head} [{body}]"
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """An array for the .npz in the narrowest integer type that reads back (astype to its
+    declared f64 or i64) to the same bytes: integer arrays always, float arrays whose values
+    are all integers (no -0.0). Quantized weights take 1 byte a value instead of 8."""
+    if a.dtype.kind in "iu":
+        return narrow(a)
+    if a.dtype.kind == "f" and a.size and np.isfinite(a).all():
+        if (a == np.round(a)).all() and not (np.signbit(a) & (a == 0)).any() \
+                and np.abs(a).max() < np.iinfo(np.int64).max // 2:
+            return narrow(a.astype(np.int64))
+    return a
 
 
 def print_ir(g: Graph, arrays: dict[str, np.ndarray] | None = None,

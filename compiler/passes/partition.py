@@ -25,8 +25,8 @@ from snnc.compiler.errors import SnncError
 from snnc.compiler.ir import Graph
 from snnc.compiler.passes import PassContext, Stage, register_pass
 from snnc.compiler.dtypes import index_type
-from snnc.compiler.synapse_kernels import (distinct_sources, inverse_of, plain_run,
-                                            previous_position)
+from snnc.compiler.synapse_kernels import (bits_per, distinct_sources, inverse_of,
+                                            new_inputs, plain_run, previous_position)
 from snnc.compiler.targets import TargetSpec
 
 
@@ -261,8 +261,8 @@ def partition(g: Graph, ctx: PassContext, opts: None = None) -> CoreMap:
     ip = np.searchsorted(syn.pos, np.arange(n + 1))
     prev = previous_position(syn.src, syn.pos, ids.n_sources)
     # per position: distinct inputs and synapse bits of the neuron alone (fan-out independent)
-    fanin = np.bincount(syn.pos, weights=(prev != syn.pos).astype(np.float64), minlength=n)
-    mem1 = np.bincount(syn.pos, weights=syn.bits[syn.proj], minlength=n).astype(np.int64)
+    fanin = new_inputs(syn.pos, prev, n)
+    mem1 = bits_per(syn.pos, syn.proj, syn.bits, n)
     scratch = _Scratch(ids.n_sources, mem1)
 
     # first estimate of fan-out: one per (source neuron, target population); a population's
@@ -315,9 +315,8 @@ def _coremap(g: Graph, t: TargetSpec, ids: Ids, syn: Synapses, at: np.ndarray, c
     ax_sizes = np.array([len(a) for a in cut.axons], dtype=np.int64)
     axon_ptr = np.concatenate([[0], np.cumsum(ax_sizes)]).astype(np.int64)
     axons = np.concatenate(cut.axons).astype(np.int64) if nc else np.zeros(0, dtype=np.int64)
-    sbits = syn.bits[syn.proj]
     synapses = np.bincount(syn_core, minlength=nc).astype(np.int64)
-    memory = np.bincount(syn_core, weights=sbits, minlength=nc).astype(np.int64)
+    memory = bits_per(syn_core, syn.proj, syn.bits, nc)
     partial = np.array(cut.partial_inputs, dtype=np.int64)
     usage = {"neurons": sizes, "in_axons": ax_sizes + partial, "out_axons": out_use,
              "synapse_memory_bits": memory, "synapses": synapses, "partial_inputs": partial}
@@ -331,7 +330,7 @@ def _coremap(g: Graph, t: TargetSpec, ids: Ids, syn: Synapses, at: np.ndarray, c
         "neurons": math.ceil(ids.n_neurons / lim.N),
         "in_axons": max(math.ceil(used_sources / lim.A), fanin_cores),
         "out_axons": math.ceil(n_sending / lim.O),
-        "synapse_memory_bits": math.ceil(int(sbits.sum()) / lim.M),
+        "synapse_memory_bits": math.ceil(int(memory.sum()) / lim.M),
     }
     bounds["cores"] = max(bounds[k] for k in LIMITS)
     meta = {"limits": cap, "dendrite_split_cores": int((np.array(cut.kind) == PARTIAL).sum())}

@@ -63,7 +63,10 @@ def _neuron_groups(g: Graph, pop: Population, per_channel: bool) -> np.ndarray:
 
 
 def _element_groups(p: Projection, groups: np.ndarray, dst: Population) -> np.ndarray:
-    """The scale group of every stored weight (same shape as p.weight)."""
+    """The scale group of every stored weight (same shape as p.weight); a 0-d 0 when the
+    population has one group (it broadcasts: no array the size of the weights)."""
+    if not groups.any():
+        return np.zeros((), dtype=np.int64)
     if p.kind is Conn.DENSE:
         return np.broadcast_to(groups[:, None], p.weight.shape)
     if p.kind is Conn.SPARSE:
@@ -76,7 +79,11 @@ def _element_groups(p: Projection, groups: np.ndarray, dst: Population) -> np.nd
 def _group_stats(w: np.ndarray, eg: np.ndarray, n_groups: int, ternary: bool
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Per group: reference magnitude (max |W|, or the TWN scale alpha) and TWN threshold."""
-    a, e = np.abs(w).reshape(-1), eg.reshape(-1)
+    if not ternary and eg.ndim == 0:  # one group: the largest magnitude, no temporaries
+        ref = np.zeros(n_groups)
+        ref[int(eg)] = max(float(w.max(initial=0)), -float(w.min(initial=0)))
+        return ref, np.zeros(n_groups)
+    a, e = np.abs(w).reshape(-1), np.broadcast_to(eg, w.shape).reshape(-1)
     if not ternary:
         ref = np.zeros(n_groups)
         np.maximum.at(ref, e, a)
@@ -94,8 +101,10 @@ def _pow2_exp(x: float) -> int:
 
 
 def _sqnr_db(w: np.ndarray, w_eff: np.ndarray) -> float | None:
-    err = float(np.sum((w - w_eff) ** 2))
-    sig = float(np.sum(w**2))
+    """Signal to quantization noise of the effective weights; overwrites w_eff."""
+    np.subtract(w, w_eff, out=w_eff)
+    err = float(np.sum(np.square(w_eff, out=w_eff)))
+    sig = float(np.sum(np.square(w, out=w_eff)))
     if err == 0 or sig == 0:
         return None  # exact (reported as "exact")
     return round(10 * math.log10(sig / err), 3)
@@ -341,7 +350,8 @@ def _quantize_weights(p: Projection, ar: Arithmetic, f: WeightGrid, k_group: np.
                       eg: np.ndarray, r: np.ndarray, delta: np.ndarray,
                       exact_exp: int | None, log: dict[str, Any]) -> Projection:
     k_el = k_group[eg]
-    scaled = p.weight * k_el / ar.input_unit  # integer input per spike, before the exponent
+    scaled = p.weight * k_el  # integer input per spike, before the exponent
+    scaled /= ar.input_unit  # (in place: at 100M synapses each temporary is 800 MB)
     if exact_exp is not None:
         wexp = exact_exp
     elif f.ternary:
@@ -349,22 +359,30 @@ def _quantize_weights(p: Projection, ar: Arithmetic, f: WeightGrid, k_group: np.
         ratio = np.median((r * k_group / ar.input_unit / f.level)[used]) if used.any() else 1.0
         wexp = round(math.log2(ratio)) if ratio > 0 else 0
     else:
-        m = float(np.abs(scaled).max(initial=0))
+        m = max(float(scaled.max(initial=0)), -float(scaled.min(initial=0)))
         wexp = math.ceil(math.log2(m / f.level) - 1e-9) if m > 0 else 0
     wexp = min(max(wexp, ar.weight_exp_min), ar.weight_exp_max)
-    x = scaled / 2.0**wexp
+    x = scaled
+    x /= 2.0**wexp
+    clipped = 0 if f.ternary else int(np.count_nonzero(
+        (x > f.level + f.step / 2) | (x < -(f.level + f.step / 2))))
     if f.ternary:
         q = f.level * np.sign(p.weight) * (np.abs(p.weight) > delta[eg])
     elif exact_exp is not None:
         q = x
     else:
-        q = np.clip(np.round(x / f.step) * f.step, -f.level, f.level)
-    w_eff = q * 2.0**wexp * ar.input_unit / k_el
-    clipped = 0 if f.ternary else int(np.sum(np.abs(x) > f.level + f.step / 2))
+        q = x / f.step
+        np.round(q, out=q)
+        q *= f.step
+        np.clip(q, -f.level, f.level, out=q)
+    del x, scaled
+    w_eff = q * 2.0**wexp
+    w_eff *= ar.input_unit
+    w_eff /= k_el
+    zeroed = int(np.count_nonzero((q == 0) & (p.weight != 0)))
     log["projections"][p.name] = {
         "weight_exp": wexp, "exact": exact_exp is not None,
-        "sqnr_db": _sqnr_db(p.weight, w_eff), "clipped": clipped,
-        "zeroed": int(np.sum((q == 0) & (p.weight != 0)))}
+        "sqnr_db": _sqnr_db(p.weight, w_eff), "clipped": clipped, "zeroed": zeroed}
     if clipped:
         log["warnings"].append(f"projection '{p.name}': {clipped} weights clipped to the "
                                f"{f.bits}-bit range at weight_exp {wexp} (limit "

@@ -58,13 +58,18 @@ def test_axon_entries_find_each_synapse_on_its_core(seed: int, nc: int, n_src: i
     axons = [np.unique(src[(core == c) & ~drop]) for c in range(nc)]
     ptr = np.concatenate([[0], np.cumsum([len(a) for a in axons])]).astype(np.int64)
     flat = np.concatenate(axons).astype(np.int64)
-    got = K.axon_entries(core, src, ptr, flat, n_src)
+    got = K.axon_entries(core, src, ptr, flat)
     ekey = np.repeat(np.arange(nc), np.diff(ptr)) * (n_src + 1) + flat
     skey = core.astype(np.int64) * (n_src + 1) + src
     at = np.searchsorted(ekey, skey)
     found = (at < len(ekey)) & (ekey[np.minimum(at, max(len(ekey) - 1, 0))] == skey) \
         if len(ekey) else np.zeros(n, dtype=bool)
     assert np.array_equal(got, np.where(found, at, -1))
+    i, e = K.unaddressed(core, src, ptr, flat)
+    first_missing = int(np.flatnonzero(~found)[0]) if (~found).any() else -1
+    assert i == first_missing
+    if i < 0:  # every entry came from a synapse, so none is idle; an extra one would be
+        assert e == -1
 
 
 @settings(max_examples=60, deadline=None)
@@ -121,3 +126,12 @@ def test_narrow_takes_the_smallest_signed_type(values: list[int], dtype: type) -
 
 def test_index_type() -> None:
     assert index_type(2**31 - 1) is np.int32 and index_type(2**31) is np.int64
+
+
+def test_unaddressed_names_an_idle_axon_and_a_missing_one() -> None:
+    core = np.array([0, 0, 1], dtype=np.int32)
+    src = np.array([3, 5, 2], dtype=np.int32)
+    ptr = np.array([0, 3, 4], dtype=np.int64)
+    assert K.unaddressed(core, src, ptr, np.array([3, 4, 5, 2])) == (-1, 1)  # 4 carries none
+    assert K.unaddressed(core, src, ptr, np.array([3, 5, 6, 2])) == (-1, 2)
+    assert K.unaddressed(core, src, np.array([0, 2, 3]), np.array([3, 5, 7])) == (2, -1)
