@@ -1,9 +1,11 @@
 """Tianjic-style core map files: what each functional core is programmed with.
 
-    tianjic/cores/core_NNNNN.json  per core: mesh slot, role (soma or partial-sum), its
-                                   neurons and axons as named index ranges, where its
-                                   crossbar and neuron parameters sit in cores.npz, and its
-                                   routing table (neuron range -> relative (dx, dy) next hop)
+    tianjic/cores.jsonl            one JSON line per core, line c for core c: mesh slot, role
+                                   (soma or partial-sum), its neurons and axons as named index
+                                   ranges, where its crossbar and neuron parameters sit in
+                                   cores.npz, and its routing table (neuron range -> relative
+                                   (dx, dy) next hop); one file, not one per core (a 1347-core
+                                   map wrote 1347 files)
     tianjic/cores.npz              crossbars (axons x neurons; int8, or 2-bit ternary codes
                                    packed four per byte: 0 -> 0, 1 -> +1, 3 -> -1) and neuron
                                    parameters (alpha_u, alpha_v, beta, i_bias, v_th, v_reset),
@@ -22,6 +24,7 @@ from snnc.compiler.coremap import PARTIAL, CoreMap
 from snnc.compiler.errors import SnncError
 from snnc.compiler.fixed import Arithmetic, TianjicArithmetic
 from snnc.compiler.ir import Graph
+from snnc.compiler.synapse_kernels import axon_entries, counting_order
 from snnc.compiler.targets import TargetSpec
 
 CROSSBAR_DTYPE = np.int8  # the file format's crossbar cells (ternary ones are packed 2-bit)
@@ -62,16 +65,18 @@ def unpack_ternary(b: np.ndarray, n: int) -> np.ndarray:
 def crossbars(cm: CoreMap, ar: Arithmetic) -> tuple[list[np.ndarray], list[bool]]:
     """Per core: the dense (axons x neurons) weight matrix, and whether it is ternary."""
     syn = cm.syn
-    o = np.argsort(cm.syn_core, kind="stable")
-    bounds = np.searchsorted(cm.syn_core[o], np.arange(cm.n_cores + 1))
+    o = counting_order(cm.syn_core, cm.n_cores)  # synapses grouped by core
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(cm.syn_core, minlength=cm.n_cores))])
+    entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons)  # row = entry - ptr
+    col = np.zeros(cm.ids.n_neurons, dtype=np.int64)  # a neuron's column on the core at hand
     ternary = syn.bits[syn.proj] <= 2
     out, tern = [], []
     for c in range(cm.n_cores):
         sel = o[bounds[c]:bounds[c + 1]]
         ax, nr = cm.core_axons(c), cm.core_neurons(c)
-        col_of = np.argsort(nr, kind="stable")
-        rows = np.searchsorted(ax, syn.src[sel])
-        cols = col_of[np.searchsorted(nr[col_of], syn.dst[sel])]
+        col[nr] = np.arange(len(nr))
+        rows = entry[sel] - cm.axon_ptr[c]
+        cols = col[syn.dst[sel]]
         m = np.bincount(rows * len(nr) + cols, weights=syn.weight[sel],
                         minlength=len(ax) * len(nr)).astype(np.int64).reshape(len(ax), len(nr))
         if m.size and (m.min() < ar.weight_min or m.max() > ar.weight_max):
@@ -135,7 +140,7 @@ def _routing(cm: CoreMap) -> list[list[dict[str, Any]]]:
 
 def _core_doc(cm: CoreMap, c: int, bar: np.ndarray, ternary: bool, ptr: np.ndarray,
               routing: list[dict[str, Any]], gx: np.ndarray, gy: np.ndarray) -> dict[str, Any]:
-    """What core c is programmed with (tianjic/cores/core_NNNNN.json)."""
+    """What core c is programmed with (line c of tianjic/cores.jsonl)."""
     names = cm.ids.names()
     nr = cm.core_neurons(c)
     partial = cm.kind[c] == PARTIAL
@@ -171,17 +176,16 @@ def _routes_doc(g: Graph, cm: CoreMap) -> dict[str, Any]:
 def write_tianjic(root: Path, g: Graph, cm: CoreMap, ar: Arithmetic, save_npz: Any
                   ) -> list[str]:
     """Write the files of the module docstring; returns their relative paths."""
-    cores_dir = root / "tianjic" / "cores"
-    cores_dir.mkdir(parents=True, exist_ok=True)
+    (root / "tianjic").mkdir(parents=True, exist_ok=True)
     arrays, bars, tern = _core_arrays(g, cm, ar)
     save_npz(root / "tianjic" / "cores.npz", arrays)
     routing = _routing(cm)
     gx, gy = cm.global_xy()
-    files = ["tianjic/cores.npz"]
-    for c in range(cm.n_cores):
-        doc = _core_doc(cm, c, bars[c], tern[c], arrays["crossbar_ptr"], routing[c], gx, gy)
-        (cores_dir / f"core_{c:05d}.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
-        files.append(f"tianjic/cores/core_{c:05d}.json")
+    files = ["tianjic/cores.npz", "tianjic/cores.jsonl"]
+    with open(root / "tianjic" / "cores.jsonl", "w") as f:
+        for c in range(cm.n_cores):
+            doc = _core_doc(cm, c, bars[c], tern[c], arrays["crossbar_ptr"], routing[c], gx, gy)
+            f.write(json.dumps(doc, sort_keys=True) + "\n")
     (root / "tianjic" / "routes.json").write_text(
         json.dumps(_routes_doc(g, cm), sort_keys=True) + "\n")
     files.append("tianjic/routes.json")

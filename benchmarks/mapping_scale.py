@@ -125,11 +125,13 @@ def real_one(name: str, target: str, out: str) -> dict[str, object]:
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
 
-def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; (wall seconds, peak RSS GB of that process, stdout)."""
+def _child(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """Run a command in `cwd` (not the checkout: `python -m` puts the working directory
+    first on sys.path, which would shadow a baseline's snnc); (wall seconds, peak RSS GB of
+    that process, stdout)."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                         text=True)
+                         text=True, cwd=cwd)
     out = p.stdout.read() if p.stdout else ""
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -154,10 +156,11 @@ def _shim(rev: str, work: Path) -> Path:
     return work / "shim"
 
 
-def measure_real(tree: str, env: dict[str, str], work: Path) -> list[dict[str, object]]:
+def measure_real(tree: str, env: dict[str, str], work: Path, nets: list[str]
+                 ) -> list[dict[str, object]]:
     """Every real network and target with one snnc (`tree` names it in the rows)."""
     rows = []
-    for name, path in REAL.items():
+    for name, path in ((k, REAL[k]) for k in nets):
         if path is not None and not path.exists():
             rows.append({"net": name, "tree": tree, "skipped": f"{path} is absent"})
             continue
@@ -165,27 +168,27 @@ def measure_real(tree: str, env: dict[str, str], work: Path) -> list[dict[str, o
             print(f"{tree}: {name} for {target} ...", file=sys.stderr, flush=True)
             art = str(work / f"{tree}_{name}_{target}")
             one = [sys.executable, __file__, "--real-one", name, target, art]
-            _child(one, env)  # warm-up: numba's cache, the page cache
-            _, _, out = _child(one, env)
+            _child(one, env, work)  # warm-up: numba's cache, the page cache
+            _, _, out = _child(one, env, work)
             row = {**json.loads(out.strip().splitlines()[-1]), "tree": tree}
             if path is not None:
                 cli = [sys.executable, "-m", "snnc.cli", "compile", str(path), "--target",
                        target, "-o", art + "_cli"]
-                wall, rss, _ = _child(cli, env)
+                wall, rss, _ = _child(cli, env, work)
                 row.update(cli_wall_s=round(wall, 2), cli_peak_rss_gb=round(rss, 2))
             rows.append(row)
     return rows
 
 
-def real(baseline: str) -> list[dict[str, object]]:
+def real(baseline: str, nets: list[str]) -> list[dict[str, object]]:
     """This snnc and the baseline revision on the real networks, in one run."""
     work = Path(tempfile.mkdtemp(prefix="snnc_real_"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     try:
-        rows = measure_real("this", env, work)
+        rows = measure_real("this", env, work, nets)
         if baseline != "none":
             shim = _shim(baseline, work)
-            rows += measure_real(baseline, {**env, "PYTHONPATH": str(shim)}, work)
+            rows += measure_real(baseline, {**env, "PYTHONPATH": str(shim)}, work, nets)
     finally:
         if baseline != "none":
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
@@ -210,6 +213,7 @@ def real_table(rows: list[dict[str, object]]) -> None:
         wall = r.get("cli_wall_s", r["compile_s"] + r["write_s"] + r["load_s"])
         bwall = b and b.get("cli_wall_s", b["compile_s"] + b["write_s"] + b["load_s"])
         ratio = f", {bwall / wall:.1f}x faster" if b else ""
+        bwall = round(bwall, 2) if b else None
         print(f"| {r['net']} | {r['target']} | {r['neurons']} | {r['synapses']} | {wall} "
               f"({bwall if b else '-'}{ratio}) | {r['compile_s']} / {r['write_s']} | "
               f"{r.get('cli_peak_rss_gb', r['peak_rss_gb'])} "
@@ -250,6 +254,8 @@ def main() -> int:
                     help="PilotNet, cnn_sinabs and FC 784-4096-4096-10 against --baseline")
     ap.add_argument("--baseline", default="7f53cdd",
                     help="git revision measured as the baseline of --real ('none': skip)")
+    ap.add_argument("--nets", default=",".join(REAL),
+                    help="comma-separated networks of --real (default: all)")
     ap.add_argument("--real-one", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--table", action="store_true",
                     help="print the table of the last run (results/mapping_scale.json)")
@@ -264,7 +270,7 @@ def main() -> int:
         print(json.dumps(real_one(*a.real_one)))
         return 0
     if a.real:
-        rows = real(a.baseline)
+        rows = real(a.baseline, a.nets.split(","))
         res = ROOT / "benchmarks" / "results"
         res.mkdir(parents=True, exist_ok=True)
         (res / "mapping_real.json").write_text(json.dumps(rows, indent=1))

@@ -4,8 +4,9 @@ same run, same network and input, identical output checked before any time is re
   vs Lava:   Loihi2SimCfg(select_tag="fixed_pt"), one sample, layered synthetic networks of
              2k, 8k and 32k neurons (benchmarks/synthetic.py) compiled for loihi2
   vs fixed:  the fixed-point engine on the same fixed IR, batch of 8
-  scaling:   refsim alone on 100k and 1M neurons (100M synapses), each in its own process
-             for its peak RSS; steps/s and synaptic events/s
+  scaling (--scale): refsim alone on 100k and 1M neurons (100M synapses), each in its own
+             process for its peak RSS; steps/s and synaptic events/s at batch 1 and 8 with
+             counters on, against the scatter ceiling measured in the same process
   batch 1:   the serial kernels refsim uses for a batch of one against the thread-pool
              kernels it uses for larger batches, same process, same run (best of 5 each)
   conv (--conv): cnn_sinabs (NIR, ../shared/data where present) and a DVS-gesture-sized CNN
@@ -210,20 +211,39 @@ def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
 
 
 def scale_one(n: int) -> dict[str, object]:
+    """refsim alone on a large network, counters on: batch 1 and batch 8 (20 steps each),
+    and the scatter ceiling on the same number of accumulators, in this process."""
     from snnc.runtime.refsim import RefSim
 
     fixed, prog = build(n, fanin=113)
     syn = fixed.n_synapses
-    x = inputs(fixed, 1, 20)
+    x1, x8 = inputs(fixed, 1, 20), inputs(fixed, 8, 20)
     del fixed
     sim = RefSim(prog)
-    sim.run(x, steps=1)
-    res, t = timed(lambda: sim.run(x, steps=20))
-    ev = int(res.counters["synops"].sum())
-    return {"neurons": n, "synapses": syn, "steps": 20, "seconds": round(t, 2),
-            "steps_per_s": round(20 / t, 2), "synaptic_events_per_s": round(ev / t),
-            "spikes": int(res.counters["spikes"].sum()),
-            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+    row: dict[str, object] = {"neurons": n, "synapses": syn, "steps": 20}
+    for b, x in ((1, x1), (8, x8)):
+        sim.run(x, steps=1, counters=True)  # compiled
+        res, t = timed(lambda x=x: sim.run(x, steps=20, counters=True))
+        ev = int(res.counters["synops"].sum())
+        row[f"batch{b}"] = {"seconds": round(t, 2), "steps_per_s": round(20 / t, 2),
+                            "synaptic_events_per_s": round(ev / t),
+                            "spikes": int(res.counters["spikes"].sum())}
+    row["scatter_ceiling_per_s"] = round(scatter_ceiling(20_000_000, int(sim.n_slots)))
+    row["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+    return row
+
+
+def scale_table(rows: list[dict]) -> None:  # type: ignore[type-arg]
+    print("\n| neurons | synapses | batch 1 steps/s, events/s | batch 8 steps/s, events/s | "
+          "scatter ceiling events/s (batch 1, 8 as a fraction) | peak RSS GB |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        b1, b8, ceil = r["batch1"], r["batch8"], r["scatter_ceiling_per_s"]
+        print(f"| {r['neurons']} | {r['synapses']} | {b1['steps_per_s']}, "
+              f"{b1['synaptic_events_per_s']:.3g} | {b8['steps_per_s']}, "
+              f"{b8['synaptic_events_per_s']:.3g} | {ceil:.3g} "
+              f"({b1['synaptic_events_per_s'] / ceil:.2f}, "
+              f"{b8['synaptic_events_per_s'] / ceil:.2f}) | {r['peak_rss_gb']} |")
 
 
 def main() -> int:
@@ -232,6 +252,7 @@ def main() -> int:
     ap.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--batch-one", action="store_true", help="only the batch-1 comparison")
     ap.add_argument("--conv", action="store_true", help="only the conv nets at batch 1")
+    ap.add_argument("--scale", action="store_true", help="only the 100k and 1M scaling runs")
     a = ap.parse_args()
     if a.conv:
         rows = [r for r in (conv_one("cnn_sinabs"), conv_one("dvs_cnn")) if r is not None]
@@ -249,6 +270,17 @@ def main() -> int:
         return 0
     if a.scale_one:
         print(json.dumps(scale_one(a.scale_one)))
+        return 0
+    if a.scale:
+        rows = []
+        for n in (100_000, 1_000_000):
+            out = subprocess.run([sys.executable, __file__, "--scale-one", str(n)], check=True,
+                                 capture_output=True, text=True)
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        res = ROOT / "benchmarks" / "results"
+        res.mkdir(parents=True, exist_ok=True)
+        (res / "refsim_scale.json").write_text(json.dumps(rows, indent=1))
+        scale_table(rows)
         return 0
     one_rows = [batch_one(n) for n in (2_000, 8_000, 32_000)]
     print("| neurons | synapses | steps | serial kernels steps/s | thread-pool kernels steps/s "
@@ -284,11 +316,7 @@ def main() -> int:
         print(f"| {r['neurons']} | {r['synapses']} | {r['batch']} x {r['steps']} | "
               f"{r['fixed_s']} | {r['refsim_s']} | {r['ratio_fixed_over_refsim']} |")
     if scale_rows:
-        print("\n| neurons | synapses | steps/s | synaptic events/s | peak RSS GB |")
-        print("|---|---|---|---|---|")
-        for r in scale_rows:
-            print(f"| {r['neurons']} | {r['synapses']} | {r['steps_per_s']} | "
-                  f"{r['synaptic_events_per_s']:.3g} | {r['peak_rss_gb']} |")
+        scale_table(scale_rows)
     return 0
 
 

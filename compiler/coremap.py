@@ -25,6 +25,8 @@ from snnc.compiler.synapse_kernels import (coo_scatter, position_starts, sparse_
                                             sparse_scatter)
 
 SOMA, PARTIAL = 0, 1
+KEEP_EXPANDED_BYTES = 512 << 20  # dense/conv expansions kept between the two passes of
+                                 # Synapses.of (above this they are expanded twice)
 LIMITS = ("neurons", "in_axons", "out_axons", "synapse_memory_bits")
 
 
@@ -115,19 +117,26 @@ class Synapses:
         it = index_type(ids.n_sources)
         # pass 1: the target position of every synapse, projection by projection
         unsorted = np.empty(n, dtype=it)
-        at = 0
-        for p in projs:
+        wt = _range_type(p.weight for p in projs)
+        dt = _range_type(p.delay for p in projs)
+        kept: dict[int, tuple[np.ndarray, ...]] = {}  # expanded dense/conv, for pass 2
+        kept_bytes, at = 0, 0
+        for k, p in enumerate(projs):
             if p.kind is Conn.SPARSE:
                 if p.n_synapses > n - at:
                     raise AssertionError("Graph.n_synapses counts fewer synapses than stored")
                 at = sparse_positions(p.indptr, p.weight, ids.offset[p.dst], position, at,
                                       unsorted)
                 continue
-            r = projection_coo(p, g.node_shape(p.src))[0]
+            r, c, w, d = projection_coo(p, g.node_shape(p.src))
             if at + len(r) > n:
                 raise AssertionError("Graph.n_synapses counts fewer synapses than it stores")
-            unsorted[at:at + len(r)] = position[r + ids.offset[p.dst]]
+            pr = position[r + ids.offset[p.dst]].astype(it)
+            unsorted[at:at + len(r)] = pr
             at += len(r)
+            if kept_bytes + len(r) * 10 <= KEEP_EXPANDED_BYTES:  # else expanded again
+                kept[k] = (pr, (c + ids.offset[p.src]).astype(it), w.astype(wt), d.astype(dt))
+                kept_bytes += len(r) * 10
         if at != n:
             raise AssertionError("Graph.n_synapses counts more synapses than it stores")
         start = position_starts(unsorted, len(position))
@@ -135,14 +144,16 @@ class Synapses:
         # pass 2: each synapse straight to its slot of the table sorted by position (the
         # same order as pass 1, so the sort is stable)
         pos, src = np.empty(n, dtype=it), np.empty(n, dtype=it)
-        weight = np.empty(n, dtype=_range_type(p.weight for p in projs))
-        delay = np.empty(n, dtype=_range_type(p.delay for p in projs))
+        weight, delay = np.empty(n, dtype=wt), np.empty(n, dtype=dt)
         proj = np.empty(n, dtype=np.int32)
         out = (pos, src, weight, delay, proj)
         for k, p in enumerate(projs):
             if p.kind is Conn.SPARSE:
                 sparse_scatter(p.indptr, p.indices, p.weight, p.delay, ids.offset[p.src],
                                ids.offset[p.dst], position, k, start, *out)
+                continue
+            if k in kept:
+                coo_scatter(*kept.pop(k), k, start, *out)
                 continue
             r, c, w, d = projection_coo(p, g.node_shape(p.src))
             coo_scatter(position[r + ids.offset[p.dst]], c + ids.offset[p.src], w, d, k, start,

@@ -36,6 +36,19 @@ class RefSimError(SnncError):
     """The simulated chip left the range its arithmetic defines."""
 
 
+def _entry_layers(ptr: np.ndarray, layer: np.ndarray) -> np.ndarray:
+    """Per axon entry: the target layer all its synapses share, or -1 (mixed or none), so a
+    counted run adds an entry's synaptic ops to its layer once instead of per synapse."""
+    out = np.full(len(ptr) - 1, -1, dtype=np.int64)
+    full = np.flatnonzero(np.diff(ptr) > 0)
+    if len(full) and len(layer):
+        # reduceat runs from each non-empty entry's start to the next one's: its own range
+        lo = np.minimum.reduceat(layer, ptr[full])
+        hi = np.maximum.reduceat(layer, ptr[full])
+        out[full[lo == hi]] = lo[lo == hi]
+    return out
+
+
 @dataclass
 class ChipState:
     """Everything that changes while the chip runs, for a batch."""
@@ -81,6 +94,7 @@ class RefSim:
         self.inputs = {p["name"]: p for p in self.idx["inputs"]}
         self.slices = {k: slice(p["offset"], p["offset"] + p["size"])
                        for k, p in self.pops.items()}
+        self.entry_layer = _entry_layers(a["entry.syn_ptr"], a["syn.layer"])
 
     # --- inputs
     def _inputs(self, inputs: Mapping[str, np.ndarray]) -> tuple[int, int, dict[str, np.ndarray]]:
@@ -190,7 +204,7 @@ class RefSim:
         lsyn = np.zeros((batch, len(self.pops) if st.timed else 1), dtype=np.int64)
         deliver(ev_ptr, ev_src, st.t, a["src.entry_ptr"], a["src.entry"], a["entry.core"],
                 a["entry.syn_ptr"], a["syn.slot"], a["syn.weight"], a["syn.delay"], st.ring,
-                synops, st.core_ring, st.timed, a["syn.layer"], lsyn)
+                synops, st.core_ring, st.timed, a["syn.layer"], self.entry_layer, lsyn)
         return synops, (lsyn if st.timed else None)
 
     def _pop_of(self, neuron: int) -> str:

@@ -41,7 +41,7 @@ def _deliver_sample(b: int, ev_ptr: np.ndarray, ev_src: np.ndarray, base: int,
                     entry_syn_ptr: np.ndarray, syn_slot: np.ndarray, syn_w: np.ndarray,
                     syn_d: np.ndarray, ring: np.ndarray, synops: np.ndarray,
                     core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
-                    layer_synops: np.ndarray) -> None:
+                    entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
     """deliver() for sample b."""
     depth = ring.shape[0]
     for i in range(ev_ptr[b], ev_ptr[b + 1]):
@@ -51,13 +51,17 @@ def _deliver_sample(b: int, ev_ptr: np.ndarray, ev_src: np.ndarray, base: int,
             lo, hi = entry_syn_ptr[e], entry_syn_ptr[e + 1]
             c = entry_core[e]
             synops[b, c] += hi - lo
+            if timed:  # per target layer: once per entry when all its synapses share one
+                if entry_layer[e] >= 0:
+                    layer_synops[b, entry_layer[e]] += hi - lo
+                else:
+                    for k in range(lo, hi):
+                        layer_synops[b, syn_layer[k]] += 1
             if depth == 1:
                 for k in range(lo, hi):
                     ring[0, b, syn_slot[k]] += syn_w[k]
                 if timed:
                     core_ring[0, b, c] += hi - lo
-                    for k in range(lo, hi):
-                        layer_synops[b, syn_layer[k]] += 1
             else:
                 for k in range(lo, hi):
                     r = base + syn_d[k]
@@ -66,7 +70,6 @@ def _deliver_sample(b: int, ev_ptr: np.ndarray, ev_src: np.ndarray, base: int,
                     ring[r, b, syn_slot[k]] += syn_w[k]
                     if timed:
                         core_ring[r, b, c] += 1
-                        layer_synops[b, syn_layer[k]] += 1
 
 
 @njit(cache=True, parallel=True)
@@ -74,17 +77,18 @@ def deliver(ev_ptr: np.ndarray, ev_src: np.ndarray, t: int, src_ptr: np.ndarray,
             src_entry: np.ndarray, entry_core: np.ndarray, entry_syn_ptr: np.ndarray,
             syn_slot: np.ndarray, syn_w: np.ndarray, syn_d: np.ndarray, ring: np.ndarray,
             synops: np.ndarray, core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
-            layer_synops: np.ndarray) -> None:
+            entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
     """Events of sample b are ev_src[ev_ptr[b]:ev_ptr[b+1]] (sources sent at step t). Through
     every axon entry a source reaches, add each synapse's weight to its slot at step
     t + 1 + delay. Count synaptic ops per (sample, core) in synops (when sent) and, if timed,
     per (arrival step, sample, core) in core_ring and per (sample, target layer) in
-    layer_synops. Samples run on numba's threads."""
+    layer_synops (entry_layer: the one layer of an entry's synapses, or -1). Samples run on
+    numba's threads."""
     base = (t + 1) % ring.shape[0]
     for b in prange(len(ev_ptr) - 1):
         _deliver_sample(b, ev_ptr, ev_src, base, src_ptr, src_entry, entry_core,
                         entry_syn_ptr, syn_slot, syn_w, syn_d, ring, synops, core_ring, timed,
-                        syn_layer, layer_synops)
+                        syn_layer, entry_layer, layer_synops)
 
 
 @njit(cache=True)
@@ -92,13 +96,14 @@ def deliver_serial(ev_ptr: np.ndarray, ev_src: np.ndarray, t: int, src_ptr: np.n
                    src_entry: np.ndarray, entry_core: np.ndarray, entry_syn_ptr: np.ndarray,
                    syn_slot: np.ndarray, syn_w: np.ndarray, syn_d: np.ndarray,
                    ring: np.ndarray, synops: np.ndarray, core_ring: np.ndarray, timed: bool,
-                   syn_layer: np.ndarray, layer_synops: np.ndarray) -> None:
+                   syn_layer: np.ndarray, entry_layer: np.ndarray,
+                   layer_synops: np.ndarray) -> None:
     """deliver() on the calling thread: a batch of one pays no thread-pool entry."""
     base = (t + 1) % ring.shape[0]
     for b in range(len(ev_ptr) - 1):
         _deliver_sample(b, ev_ptr, ev_src, base, src_ptr, src_entry, entry_core,
                         entry_syn_ptr, syn_slot, syn_w, syn_d, ring, synops, core_ring, timed,
-                        syn_layer, layer_synops)
+                        syn_layer, entry_layer, layer_synops)
 
 
 @njit(cache=True)

@@ -10,7 +10,8 @@
   and what the target's `emit` list asks for (backends/registry.py):
     refsim/program.npz  the core map as the reference simulator runs it (backends/refsim.py)
     lava/network.py, lava/weights.npz  a runnable Lava script and its network (backends/lava.py)
-    tianjic/          per-core files, crossbars, routes (backends/tianjic.py)
+    tianjic/          core files (one JSON line per core), crossbars, routes
+                      (backends/tianjic.py)
 
 ARTIFACT_VERSION is bumped whenever the layout or a file's meaning changes; readers check it
 instead of probing for files.
@@ -40,7 +41,9 @@ from snnc.compiler.pipeline import Compiled
 # 2: targets list their backends (manifest target.emit); the fixed IR and the refsim program
 # carry their arithmetic; options are per pass; NoC facts are east-west / north-south
 # 3: the manifest is sealed (manifest_sha256 covers every other field of it)
-ARTIFACT_VERSION = 3
+# 4: Tianjic core files are one tianjic/cores.jsonl; large tables are stored in their
+#    narrowest integer types (refsim/program.npz, lava/weights.npz, arrays.npz)
+ARTIFACT_VERSION = 4
 SEAL = "manifest_sha256"
 MANIFEST = "manifest.json"
 # what a (re)compile replaces: its own files and directories, and what any backend writes
@@ -117,13 +120,13 @@ def seal(doc: dict[str, Any]) -> str:
 def _write_files(root: Path, compiled: Compiled, emitters: list[Any],
                  float_graph: Graph | None) -> list[str]:
     """Every file of the artifact but its manifest, under `root`; their relative names. The
-    backends write their own directories on a second thread while this one writes the IR
+    backends write their own directories on two more threads while this one writes the IR
     and the mapping (the machine's other core; numpy, numba and zlib release the GIL)."""
     from snnc.frontends.text import print_ir
 
     graph, coremap, target = compiled.fixed, compiled.coremap, compiled.target
     assert graph is not None and coremap is not None
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         emitted = [pool.submit(b.emit, root, graph, coremap, target, save_npz)
                    for b in emitters]
         arrays: dict[str, np.ndarray] = {}

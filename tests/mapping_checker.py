@@ -180,8 +180,10 @@ def _check_crossbars(art: Path, core: np.ndarray, src: np.ndarray, dst: np.ndarr
         flat, ptr = z["crossbar"], z["crossbar_ptr"]
     o = np.argsort(core, kind="stable")
     bounds = np.searchsorted(core[o], np.arange(len(cores_of) + 1))
+    lines = (art / "tianjic" / "cores.jsonl").read_text().splitlines()
+    assert len(lines) == len(cores_of), "one line per core in tianjic/cores.jsonl"
     for c in range(len(cores_of)):
-        doc = json.loads((art / "tianjic" / "cores" / f"core_{c:05d}.json").read_text())
+        doc = json.loads(lines[c])
         shape = tuple(doc["crossbar"]["shape"])
         assert shape == (len(axons_of[c]), len(cores_of[c]))
         raw = flat[ptr[c]:ptr[c + 1]]

@@ -59,7 +59,7 @@ def test_recompiling_into_a_directory_drops_the_old_targets_files(tmp_path) -> N
     assert not (art / "lava").exists()
     listed = json.loads((art / "manifest.json").read_text())["files"]
     assert sorted(tree(art)) == sorted([*listed, "manifest.json"])
-    assert "tianjic/cores/core_00000.json" in listed and "cores.md" in listed
+    assert "tianjic/cores.jsonl" in listed and "cores.md" in listed
 
 
 def test_run_artifact_default_engine_is_refsim(tmp_path, capsys, rng) -> None:  # type: ignore[no-untyped-def]
@@ -167,12 +167,12 @@ def test_an_artifact_of_another_format_version_or_backend_is_refused(tmp_path, c
     assert main(["compile", DIGITS, "-t", "refsim", "-o", str(art)]) == 0
     capsys.readouterr()
     m = json.loads((art / "manifest.json").read_text())
-    assert m["format_version"] == 3
+    assert m["format_version"] == 4
     m["format_version"] = 1
     (art / "manifest.json").write_text(json.dumps(m))
     np.save(tmp_path / "x.npy", np.zeros((4, 64), dtype=np.uint8))
     assert main(["run", str(art), "--input", str(tmp_path / "x.npy")]) == 1
-    assert "artifact format 1; this snnc reads 3; recompile the model" in one_error(capsys)
+    assert "artifact format 1; this snnc reads 4; recompile the model" in one_error(capsys)
     assert main(["report", str(art)]) == 1
     assert "recompile" in one_error(capsys)
     odd = tmp_path / "odd.toml"

@@ -100,3 +100,15 @@ def test_tianjic_budget_is_reported(rng) -> None:  # type: ignore[no-untyped-def
     res = RefSim(program(c.fixed, c.coremap, c.target)).run({"input": x}, counters=True)
     assert res.counters["fits_budget"].shape == (6, 2) and res.counters["fits_budget"].all()
     assert (res.counters["latency_cycles"] > 0).all()
+
+
+def test_layer_synops_of_an_entry_into_two_layers_by_hand() -> None:
+    """One input channel feeds 3 neurons of `a` and 2 of `b` on one core (one axon entry
+    whose synapses reach two layers, counted per synapse), the other only `a` (counted once
+    per entry): step 0 sends 2 x 3 + 1 x 2 = 8 synaptic ops, 6 into a and 2 into b."""
+    w_b = np.array([[1.0, 0.0], [1.0, 0.0]])  # b hears input 0 only
+    g = graph({"a": 3, "b": 2}, [("in", "a", np.ones((3, 2))), ("in", "b", w_b)], 2)
+    res, cm = run(g, target(1024, [2, 2]))
+    assert cm.n_cores == 1
+    assert res.counters["synops"][0] == 8
+    assert res.counters["layer_synops"][0].tolist() == [6, 2]
