@@ -233,6 +233,13 @@ def scale_one(n: int) -> dict[str, object]:
     return row
 
 
+def save(name: str, data: object) -> None:
+    """benchmarks/results/<name>, JSON."""
+    res = ROOT / "benchmarks" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    (res / name).write_text(json.dumps(data, indent=1))
+
+
 def scale_table(rows: list[dict]) -> None:  # type: ignore[type-arg]
     print("\n| neurons | synapses | batch 1 steps/s, events/s | batch 8 steps/s, events/s | "
           "scatter ceiling events/s (batch 1, 8 as a fraction) | peak RSS GB |")
@@ -256,9 +263,7 @@ def main() -> int:
     a = ap.parse_args()
     if a.conv:
         rows = [r for r in (conv_one("cnn_sinabs"), conv_one("dvs_cnn")) if r is not None]
-        res = ROOT / "benchmarks" / "results"
-        res.mkdir(parents=True, exist_ok=True)
-        (res / "refsim_conv.json").write_text(json.dumps(rows, indent=1))
+        save("refsim_conv.json", rows)
         print("| net | neurons | synapses | events/step | ms/step | deliver / soma / Python ms "
               "| counters add ms | events/s (in deliver) | scatter ceiling/s |")
         print("|---|---|---|---|---|---|---|---|---|")
@@ -277,9 +282,7 @@ def main() -> int:
             out = subprocess.run([sys.executable, __file__, "--scale-one", str(n)], check=True,
                                  capture_output=True, text=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        res = ROOT / "benchmarks" / "results"
-        res.mkdir(parents=True, exist_ok=True)
-        (res / "refsim_scale.json").write_text(json.dumps(rows, indent=1))
+        save("refsim_scale.json", rows)
         scale_table(rows)
         return 0
     one_rows = [batch_one(n) for n in (2_000, 8_000, 32_000)]
@@ -299,11 +302,8 @@ def main() -> int:
             out = subprocess.run([sys.executable, __file__, "--scale-one", str(n)], check=True,
                                  capture_output=True, text=True)
             scale_rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    res = ROOT / "benchmarks" / "results"
-    res.mkdir(parents=True, exist_ok=True)
-    (res / "refsim_speed.json").write_text(json.dumps(
-        {"vs_lava": lava_rows, "vs_fixed": fixed_rows, "scale": scale_rows,
-         "batch_one": one_rows}, indent=1))
+    save("refsim_speed.json", {"vs_lava": lava_rows, "vs_fixed": fixed_rows,
+                               "scale": scale_rows, "batch_one": one_rows})
     print("| neurons | synapses | steps | Lava fixed_pt s | refsim s | refsim speed-up | "
           "identical |")
     print("|---|---|---|---|---|---|---|")

@@ -80,6 +80,19 @@ def inverse_of(src: np.ndarray, values: np.ndarray, slot: np.ndarray) -> np.ndar
     return out
 
 
+@njit(cache=True, nogil=True)
+def _find(axons: np.ndarray, lo: int, hi: int, s: int) -> int:
+    """Index of s in the sorted axons[lo:hi] (binary search), or -1."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if axons[mid] < s:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < end and axons[lo] == s else -1
+
+
 def axon_entries(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
                  axons: np.ndarray) -> np.ndarray:
     """Index into `axons` (CSR per core, sorted per core) of each synapse's (core, source)
@@ -94,15 +107,7 @@ def _entries_into(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
                   axons: np.ndarray, out: np.ndarray) -> None:
     for i in range(len(src)):
         c = syn_core[i]
-        lo, hi = axon_ptr[c], axon_ptr[c + 1]
-        s = src[i]
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if axons[mid] < s:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[i] = lo if lo < axon_ptr[c + 1] and axons[lo] == s else -1
+        out[i] = _find(axons, axon_ptr[c], axon_ptr[c + 1], src[i])
 
 
 def accumulator_slots(dst: np.ndarray, key: np.ndarray, n_neurons: int, n_keys: int
@@ -305,17 +310,10 @@ def unaddressed(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
     used = np.zeros(len(axons), dtype=np.bool_)
     for i in range(len(src)):
         c = syn_core[i]
-        lo, hi = axon_ptr[c], axon_ptr[c + 1]
-        s = src[i]
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if axons[mid] < s:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo >= axon_ptr[c + 1] or axons[lo] != s:
+        e = _find(axons, axon_ptr[c], axon_ptr[c + 1], src[i])
+        if e < 0:
             return i, -1
-        used[lo] = True
+        used[e] = True
     for e in range(len(axons)):
         if not used[e]:
             return -1, e
