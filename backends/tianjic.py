@@ -36,17 +36,43 @@ class BackendError(SnncError):
     """The core map cannot be written in the target's format."""
 
 
-def _ranges(ids: np.ndarray, names: list[str], offsets: dict[str, int]) -> list[list[Any]]:
-    """Global ids (in the given order) as [name, start, stop) runs of consecutive ids."""
-    if len(ids) == 0:
-        return []
+def _runs(ptr: np.ndarray, ids: np.ndarray, names: list[str], offsets: dict[str, int]
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of consecutive ids of one population within each core of a CSR id list:
+    (core, population index, start, stop) per run, in order."""
     starts = np.array([offsets[n] for n in names])
     owner = np.searchsorted(starts, ids, side="right") - 1
-    brk = np.flatnonzero((np.diff(ids) != 1) | (np.diff(owner) != 0)) + 1
+    core = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+    brk = np.flatnonzero((np.diff(ids) != 1) | (np.diff(owner) != 0)
+                         | (np.diff(core) != 0)) + 1
     first, last = np.r_[0, brk], np.r_[brk, len(ids)] - 1
     o = owner[first]
-    lo, hi = (ids[first] - starts[o]).tolist(), (ids[last] - starts[o] + 1).tolist()
-    return [[names[k], a, b] for k, a, b in zip(o.tolist(), lo, hi, strict=True)]
+    return core[first], o, ids[first] - starts[o], ids[last] - starts[o] + 1
+
+
+def _json_lists(core: np.ndarray, items: list[str], nc: int) -> list[str]:
+    """Per core, the JSON text of the list of its items (JSON texts, ordered by core): a
+    core map's hundreds of thousands of ranges are formatted once, not built as lists and
+    encoded (this is what json.dumps gives for the same lists)."""
+    bounds = np.searchsorted(core, np.arange(nc + 1)).tolist()
+    return ["[" + ", ".join(items[bounds[c]:bounds[c + 1]]) + "]" for c in range(nc)]
+
+
+def _ranges_json(ptr: np.ndarray, ids: np.ndarray, names: list[str],
+                 offsets: dict[str, int]) -> tuple[list[str], list[list[str]]]:
+    """Per core: its ids as a JSON list of [name, start, stop) runs, and the names."""
+    nc = len(ptr) - 1
+    if len(ids) == 0:
+        return ["[]"] * nc, [[] for _ in range(nc)]
+    core, o, lo, hi = _runs(ptr, ids, names, offsets)
+    q = [json.dumps(n) for n in names]
+    items = [f"[{q[k]}, {a}, {b}]" for k, a, b in zip(o.tolist(), lo.tolist(), hi.tolist(),
+                                                       strict=True)]
+    used: list[list[str]] = [[] for _ in range(nc)]
+    key = np.unique(core.astype(np.int64) * len(names) + o)
+    for c, k in zip((key // len(names)).tolist(), (key % len(names)).tolist(), strict=True):
+        used[c].append(names[k])
+    return _json_lists(core, items, nc), [sorted(u) for u in used]
 
 
 def pack_ternary(w: np.ndarray) -> np.ndarray:
@@ -113,13 +139,13 @@ def _core_arrays(g: Graph, cm: CoreMap, ar: Arithmetic) -> tuple[dict[str, np.nd
     return arrays, bars, tern
 
 
-def _routing(cm: CoreMap) -> list[list[dict[str, Any]]]:
-    """Every core's routing table: runs of consecutive neurons (of one population) that share
-    a relative (dx, dy) next hop, ordered by (dx, dy) then neuron; one sort for all cores."""
+def _routing(cm: CoreMap) -> list[str]:
+    """Every core's routing table as JSON text: runs of consecutive neurons (of one
+    population) that share a relative (dx, dy) next hop, ordered by (dx, dy) then neuron;
+    one sort for all cores."""
     table = cm.routes.get("table", {})
-    out: list[list[dict[str, Any]]] = [[] for _ in range(cm.n_cores)]
     if not len(table.get("core", [])):
-        return out
+        return ["[]"] * cm.n_cores
     core, src, dx, dy = (np.asarray(table[k]) for k in ("core", "neuron", "dx", "dy"))
     o = np.lexsort((src, dy, dx, core))
     core, src, dx, dy = core[o], src[o], dx[o], dy[o]
@@ -130,31 +156,42 @@ def _routing(cm: CoreMap) -> list[list[dict[str, Any]]]:
                          | (np.diff(src) != 1) | (np.diff(owner) != 0)) + 1
     first, last = np.r_[0, brk], np.r_[brk, len(src)] - 1
     ow = owner[first]
-    for c, k, a, b, x, y in zip(core[first].tolist(), ow.tolist(),
-                                (src[first] - starts[ow]).tolist(),
-                                (src[last] - starts[ow] + 1).tolist(),
-                                dx[first].tolist(), dy[first].tolist(), strict=True):
-        out[c].append({"neurons": [names[k], a, b], "dx": x, "dy": y})
-    return out
+    q = [json.dumps(n) for n in names]
+    items = [f'{{"dx": {x}, "dy": {y}, "neurons": [{q[k]}, {a}, {b}]}}'
+             for k, a, b, x, y in zip(ow.tolist(), (src[first] - starts[ow]).tolist(),
+                                      (src[last] - starts[ow] + 1).tolist(),
+                                      dx[first].tolist(), dy[first].tolist(), strict=True)]
+    return _json_lists(core[first], items, cm.n_cores)
+
+
+# the three long lists of a core document are formatted apart and put in its JSON text
+# where these stand; a key with its quoted value cannot occur inside an encoded string
+_HOLES = {"neurons": '"neurons": "@"', "axons": '"axons": "@"', "routing": '"routing": "@"'}
+
+
+def _core_line(doc: dict[str, Any], texts: dict[str, str]) -> str:
+    """json.dumps(doc, sort_keys=True) with the pre-formatted lists in their places."""
+    line = json.dumps({**doc, **{k: "@" for k in texts}}, sort_keys=True)
+    for k, text in texts.items():
+        line = line.replace(_HOLES[k], f'"{k}": {text}', 1)
+    return line
 
 
 def _core_doc(cm: CoreMap, c: int, bar: np.ndarray, ternary: bool, ptr: np.ndarray,
-              routing: list[dict[str, Any]], gx: np.ndarray, gy: np.ndarray) -> dict[str, Any]:
-    """What core c is programmed with (line c of tianjic/cores.jsonl)."""
-    names = cm.ids.names()
-    nr = cm.core_neurons(c)
+              gx: np.ndarray, gy: np.ndarray, neuron_models: list[str],
+              partial_inputs: list[int]) -> dict[str, Any]:
+    """What core c is programmed with (line c of tianjic/cores.jsonl), but for its
+    neurons, axons and routing lists (_core_line puts them in)."""
     partial = cm.kind[c] == PARTIAL
     return {
         "core": c, "chip": int(cm.chip[c]), "x": int(cm.x[c]), "y": int(cm.y[c]),
         "role": "partial" if partial else "soma", "soma_core": int(cm.soma[c]),
-        "neurons": _ranges(nr, names, cm.ids.offset),
-        "neuron_models": sorted({names[int(i)] for i in cm.ids.owner(nr)}),
-        "axons": _ranges(cm.core_axons(c), names, cm.ids.offset),
-        "partial_inputs": [int(p) for p in np.flatnonzero((cm.soma == c) & (cm.kind == 1))],
+        "neuron_models": neuron_models,
+        "partial_inputs": partial_inputs,
         "crossbar": {"format": "ternary2" if ternary else "int8", "shape": list(bar.shape),
                      "offset": int(ptr[c]), "bytes": int(ptr[c + 1] - ptr[c])},
-        "params": {"offset": int(cm.neuron_ptr[c]), "count": len(nr)},
-        "routing": routing,
+        "params": {"offset": int(cm.neuron_ptr[c]),
+                   "count": int(cm.neuron_ptr[c + 1] - cm.neuron_ptr[c])},
         "partial_sums_to": ({"core": int(cm.soma[c]), "dx": int(gx[cm.soma[c]] - gx[c]),
                              "dy": int(gy[cm.soma[c]] - gy[c])} if partial else None),
         "usage": {k: int(v[c]) for k, v in sorted(cm.usage.items())},
@@ -182,10 +219,18 @@ def write_tianjic(root: Path, g: Graph, cm: CoreMap, ar: Arithmetic, save_npz: A
     routing = _routing(cm)
     gx, gy = cm.global_xy()
     files = ["tianjic/cores.npz", "tianjic/cores.jsonl"]
+    names = cm.ids.names()
+    neurons, models = _ranges_json(cm.neuron_ptr, cm.neurons, names, cm.ids.offset)
+    axons, _ = _ranges_json(cm.axon_ptr, cm.axons, names, cm.ids.offset)
+    partial_inputs: list[list[int]] = [[] for _ in range(cm.n_cores)]
+    for p in np.flatnonzero(cm.kind == PARTIAL).tolist():
+        partial_inputs[int(cm.soma[p])].append(p)
     with open(root / "tianjic" / "cores.jsonl", "w") as f:
         for c in range(cm.n_cores):
-            doc = _core_doc(cm, c, bars[c], tern[c], arrays["crossbar_ptr"], routing[c], gx, gy)
-            f.write(json.dumps(doc, sort_keys=True) + "\n")
+            doc = _core_doc(cm, c, bars[c], tern[c], arrays["crossbar_ptr"], gx, gy,
+                            models[c], partial_inputs[c])
+            texts = {"neurons": neurons[c], "axons": axons[c], "routing": routing[c]}
+            f.write(_core_line(doc, texts) + "\n")
     (root / "tianjic" / "routes.json").write_text(
         json.dumps(_routes_doc(g, cm), sort_keys=True) + "\n")
     files.append("tianjic/routes.json")
