@@ -275,7 +275,10 @@ def main() -> int:
         print(json.dumps(real_one(*a.real_one)))
         return 0
     if a.real:
-        rows = real(a.baseline, a.nets.split(","))
+        nets = a.nets.split(",")
+        if unknown := sorted(set(nets) - set(REAL)):
+            ap.error(f"--nets: unknown {', '.join(unknown)}; choose from {', '.join(REAL)}")
+        rows = real(a.baseline, nets)
         res = ROOT / "benchmarks" / "results"
         res.mkdir(parents=True, exist_ok=True)
         (res / "mapping_real.json").write_text(json.dumps(rows, indent=1))

@@ -39,6 +39,9 @@ class RefSimError(SnncError):
 def _entry_layers(ptr: np.ndarray, layer: np.ndarray) -> np.ndarray:
     """Per axon entry: the target layer all its synapses share, or -1 (mixed or none), so a
     counted run adds an entry's synaptic ops to its layer once instead of per synapse."""
+    if len(ptr) == 0 or ptr[0] != 0 or ptr[-1] != len(layer) or (np.diff(ptr) < 0).any():
+        raise RefSimError("the simulator's program: entry.syn_ptr does not index its "
+                          "synapses; recompile the model")
     out = np.full(len(ptr) - 1, -1, dtype=np.int64)
     full = np.flatnonzero(np.diff(ptr) > 0)
     if len(full) and len(layer):

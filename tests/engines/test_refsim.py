@@ -132,3 +132,25 @@ def test_input_beyond_int32_stops_with_the_population_named() -> None:
     with pytest.raises(RefSimError, match="population 'big'.*int32"):
         sim.run({"in": np.ones((1, 3, n_in), dtype=np.int64)})
     assert sim.run({"in": np.zeros((1, 3, n_in), dtype=np.int64)}).outputs["out"].sum() == 0
+
+
+@pytest.mark.parametrize("bad", ["decreasing", "short"])
+def test_a_program_whose_entries_do_not_index_its_synapses_is_refused(bad: str) -> None:
+    """entry.syn_ptr must run from 0 to the synapse count without going back; otherwise
+    the program is refused by name, not read out of bounds."""
+    from snnc.runtime.refsim import RefSimError
+
+    from tests.fixed_strategies import int32_overflow_graph
+
+    g, t = int32_overflow_graph(), load_target("loihi2")
+    ctx = PassContext(t)
+    prog = dict(program(g, route(place(partition(g, ctx), ctx, PlaceOptions()), ctx), t))
+    ptr = prog["entry.syn_ptr"].astype(np.int64).copy()
+    assert len(ptr) >= 2 and ptr[-1] > 0
+    if bad == "decreasing":
+        ptr[1] = ptr[-1] + 1
+    else:
+        ptr[-1] -= 1
+    prog["entry.syn_ptr"] = ptr
+    with pytest.raises(RefSimError, match="entry.syn_ptr"):
+        RefSim(prog)
