@@ -127,6 +127,17 @@ def test_the_mapped_verifier_names_the_core_and_the_limit(mapped) -> None:  # ty
     with pytest.raises(MapError, match=rf"core {c0}: holds a synapse from source \d+, which is "
                                        "not on its axon list"):
         verify_coremap(cm.with_(axons=axons, axon_ptr=ptr), t)
+    # an axon no synapse uses (a source the core's synapses do not have, kept sorted): the
+    # routes would carry it, so it is refused
+    have = set(cm.core_axons(c0).tolist())
+    extra = next(s for s in range(cm.ids.n_sources) if s not in have)
+    at = int(cm.axon_ptr[c0] + np.searchsorted(cm.core_axons(c0), extra))
+    axons = np.insert(cm.axons, at, extra)
+    ptr = cm.axon_ptr.copy()
+    ptr[c0 + 1:] += 1
+    with pytest.raises(MapError, match=rf"core {c0}: its axon for source {extra} carries no "
+                                       "synapse"):
+        verify_coremap(cm.with_(axons=axons, axon_ptr=ptr), t)
     # two cores on one slot
     x, y, chip = cm.x.copy(), cm.y.copy(), cm.chip.copy()
     x[1], y[1], chip[1] = x[0], y[0], chip[0]
