@@ -1,10 +1,12 @@
 """What the simulated chip counts while it runs: a recorder of refsim's step events.
 
 Always: per step synaptic ops, neuron updates, spikes, packets and hops (summed over the
-batch). With `detailed` (`snnc run --counters`, reports): per step and core synaptic ops and
+batch), and the same per sample (summed over the steps: `sample_*`, for per-inference figures
+such as `snnc eval`'s). With `detailed` (`snnc run --counters`, reports): per step and core synaptic ops and
 spikes, per step and layer (population) the same, packets per directed link, and the latency
 of every step and sample from the timing model (runtime/refsim_timing.py), its critical core
-and, for targets with a step budget, whether the step fits. Synaptic ops are counted at the
+and, for targets with a step budget, whether the step fits; per sample, the link traversals
+east-west and north-south (`sample_link_ew`, `sample_link_ns`). Synaptic ops are counted at the
 step their events are sent.
 """
 
@@ -24,6 +26,7 @@ class CounterRecorder:
         self.sim, self.batch, self.detailed = sim, batch, detailed
         a, nc, nl = sim.a, sim.nc, len(sim.pops)
         self.cnt = {k: np.zeros(steps, dtype=np.int64) for k in self.BASIC}
+        self.per_sample = {f"sample_{k}": np.zeros(batch, dtype=np.int64) for k in self.BASIC}
         self.layer_of = np.repeat(np.arange(nl), [p["size"] for p in sim.idx["populations"]])
         if not detailed:
             return
@@ -39,6 +42,9 @@ class CounterRecorder:
         w, h = (int(v) for v in sim.idx["grid"])
         self.grid = (w, h)
         self.link_count = np.zeros(w * h * 4, dtype=np.int64)
+        self.links = self.link_count.reshape(-1, 4)
+        self.per_sample.update(sample_link_ew=np.zeros(batch, dtype=np.int64),
+                               sample_link_ns=np.zeros(batch, dtype=np.int64))
         self.home = a["neuron.home"]
 
     def record(self, t: int, ev: Any) -> None:
@@ -53,6 +59,12 @@ class CounterRecorder:
         c["neuron_updates"][t] = self.batch * self.sim.n
         c["packets"][t] = int((nspk * a["neuron.spike_packets"][fired]).sum())
         c["hops"][t] = int((nspk * a["neuron.spike_hops"][fired]).sum())
+        ps, fs = self.per_sample, spikes[:, fired]
+        ps["sample_spikes"] += fs.sum(axis=1)
+        ps["sample_synops"] += ev.synops.sum(axis=1)
+        ps["sample_neuron_updates"] += self.sim.n
+        ps["sample_packets"] += fs @ a["neuron.spike_packets"][fired].astype(np.int64)
+        ps["sample_hops"] += fs @ a["neuron.spike_hops"][fired].astype(np.int64)
         if not self.detailed:
             return
         nc = self.sim.nc
@@ -62,7 +74,11 @@ class CounterRecorder:
         self.layer_spikes[t] = np.bincount(self.layer_of[fired], weights=nspk,
                                            minlength=len(self.sim.pops))
         for b in range(self.batch):
+            before = self.links.sum(axis=0)
             self.latency[t, b], self.critical[t, b] = self._latency(ev.arriving[b], spikes[b])
+            d = self.links.sum(axis=0) - before
+            ps["sample_link_ew"][b] += d[0] + d[1]
+            ps["sample_link_ns"][b] += d[2] + d[3]
 
     def _latency(self, arriving: np.ndarray, spikes: np.ndarray) -> tuple[float, int]:
         a, tm, home = self.sim.a, self.sim.idx["timing"], self.home
@@ -80,7 +96,7 @@ class CounterRecorder:
         return lt, crit
 
     def result(self, steps: int) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = dict(self.cnt)
+        out: dict[str, np.ndarray] = {**self.cnt, **self.per_sample}
         if not self.detailed:
             return out
         tm = self.sim.idx["timing"]

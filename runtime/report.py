@@ -61,28 +61,44 @@ def activity(g: Graph, c: dict[str, np.ndarray], names: list[str], batch: int, s
     return {"per_inference": per_inf, "layers": layers}
 
 
+ENERGY_FACTS = {"synaptic_ops": "energy_pj.synop",
+                "neuron_updates_active": "energy_pj.neuron_update_active",
+                "neuron_updates_inactive": "energy_pj.neuron_update_inactive",
+                "spikes": "energy_pj.spike_in_tile",
+                "hops_east_west": "noc.hop_energy_pj_ew",
+                "hops_north_south": "noc.hop_energy_pj_ns"}
+
+
+def sample_events(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per sample (B,), the events of each energy row, from a counted run's sample_* counters.
+    A neuron update that fires counts as active."""
+    spikes, updates = c["sample_spikes"], c["sample_neuron_updates"]
+    active = np.minimum(spikes, updates)
+    return {"synaptic_ops": c["sample_synops"], "neuron_updates_active": active,
+            "neuron_updates_inactive": updates - active, "spikes": spikes,
+            "hops_east_west": c["sample_link_ew"], "hops_north_south": c["sample_link_ns"]}
+
+
+def _pj(target: dict[str, Any], key: str) -> dict[str, Any]:
+    f = fact(target, key)
+    if f is None:  # the target loader requires every energy fact
+        raise SnncError(f"the artifact's target lacks the fact {key}; recompile it")
+    return f
+
+
+def sample_energy(target: dict[str, Any], c: dict[str, np.ndarray]) -> np.ndarray:
+    """Joules of each sample's inference (B,), the same sum as `energy`, sample by sample."""
+    total = np.zeros(len(c["sample_spikes"]))
+    for k, ev in sample_events(c).items():
+        total += ev * float(_pj(target, ENERGY_FACTS[k])["value"])
+    return total * 1e-12
+
+
 def energy(target: dict[str, Any], c: dict[str, np.ndarray], batch: int) -> dict[str, Any]:
     """Energy per inference by event type, each with its constant and source."""
-    def pj(key: str) -> dict[str, Any]:
-        f = fact(target, key)
-        if f is None:  # the target loader requires every energy fact
-            raise SnncError(f"the artifact's target lacks the fact {key}; recompile it")
-        return f
-
-    spikes = float(c["spikes"].sum())
-    updates = float(c["neuron_updates"].sum())
-    active = min(spikes, updates)  # a neuron update that fires counts as active
-    links = c["link_packets"]
-    rows: dict[str, dict[str, Any]] = {}
-    rows["synaptic_ops"] = {"events": float(c["synops"].sum()), "pj": pj("energy_pj.synop")}
-    rows["neuron_updates_active"] = {"events": active, "pj": pj("energy_pj.neuron_update_active")}
-    rows["neuron_updates_inactive"] = {"events": updates - active,
-                                       "pj": pj("energy_pj.neuron_update_inactive")}
-    rows["spikes"] = {"events": spikes, "pj": pj("energy_pj.spike_in_tile")}
-    rows["hops_east_west"] = {"events": float(links[..., :2].sum()),
-                              "pj": pj("noc.hop_energy_pj_ew")}
-    rows["hops_north_south"] = {"events": float(links[..., 2:].sum()),
-                                "pj": pj("noc.hop_energy_pj_ns")}
+    rows: dict[str, dict[str, Any]] = {
+        k: {"events": float(ev.sum()), "pj": _pj(target, ENERGY_FACTS[k])}
+        for k, ev in sample_events(c).items()}
     total_pj = 0.0
     for r in rows.values():
         r["events_per_inference"] = r["events"] / batch

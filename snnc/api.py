@@ -448,10 +448,11 @@ def run_compiled(graph: Graph, inputs: dict[str, np.ndarray], steps: int | None 
     integer v divided by its quantization scale, per neuron with --per-channel); traces stay
     the chip's integers."""
     res = _run_compiled(graph, inputs, steps, trace, engine, artifact, on_step, counters)
-    return _readouts_in_float_units(graph, res)
+    return readouts_in_float_units(graph, res)
 
 
-def _readouts_in_float_units(graph: Graph, res: Any) -> Any:
+def readouts_in_float_units(graph: Graph, res: Any) -> Any:
+    """A run's outputs read from non-spiking populations, in the float model's units."""
     log = (graph.meta.get("quantize") or {}).get("populations", {})
     for k, o in graph.outputs.items():
         scale = (log.get(o.source or "") or {}).get("v_scale")

@@ -9,6 +9,8 @@ import re
 import sys
 import traceback
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from importlib import resources
 from typing import Any
@@ -335,6 +337,61 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _counting(what: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """progress(done, total) for long work: a bar on a terminal, else a line at every tenth
+    (logs of batch jobs), nothing with -q."""
+    if quiet:
+        yield lambda done, total: None
+        return
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      transient=True, console=_stderr_console()) as prog:
+            task = prog.add_task(what, total=None)
+            yield lambda done, total: prog.update(task, completed=done, total=total)
+        return
+    shown = [-1]
+
+    def line(done: int, total: int) -> None:
+        tenth = 10 * done // max(total, 1)
+        if tenth > shown[0]:
+            shown[0] = tenth
+            print(f"  {what}: {done}/{total}", file=sys.stderr, flush=True)
+    yield line
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from snnc import evaluate as ev
+
+    outs = {"-o": args.output, "--samples": args.samples}
+    paths.refuse_overwrite(outs, [args.artifact, args.input, args.labels])
+    paths.refuse_source_overwrite(outs, args.artifact)
+    if args.output and args.samples and Path(args.output).resolve() == Path(
+            args.samples).resolve():
+        raise SnncError("-o and --samples name the same file; give each its own")
+    with _counting("samples done across the cluster", args.quiet) as progress:
+        res = ev.evaluate(args.artifact, args.input, args.labels, batch_size=args.batch_size,
+                          steps=args.steps, flat_input=args.flat_input,
+                          scheduler=args.scheduler, workers=args.workers,
+                          compare_float=not args.no_float, progress=progress)
+    text = ev.to_json(res)
+    if args.samples:
+        with paths.replacing(args.samples) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **res["per_sample"])
+    if args.output:
+        paths.write_text(args.output, text)
+        acc = f"accuracy {100 * res['accuracy']:.2f} %, " if "accuracy" in res else ""
+        per = res["per_inference"]
+        print(f"{res['samples']} samples: {acc}{per['energy_joules']['mean']:.3e} J and "
+              f"{per['latency_seconds']['mean']:.3e} s per inference; wrote {args.output}",
+              file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from snnc.artifact import is_artifact
 
@@ -583,6 +640,35 @@ def _add_report(sub: Any) -> None:
     sp.set_defaults(fn=cmd_report)
 
 
+def _add_eval(sub: Any) -> None:
+    sp = sub.add_parser("eval", help="run an artifact on the simulated chip over a labelled "
+                        "data set, sharded over a Dask cluster (docs/eval.md)")
+    sp.add_argument("artifact", help="a compiled artifact directory")
+    sp.add_argument("--input", required=True, metavar="X.npy",
+                    help="(N, T, *shape) input spikes, one sample per row (memory-mapped)")
+    sp.add_argument("--labels", default=None, metavar="Y.npy",
+                    help="(N,) integer class of each sample (for the accuracy)")
+    sp.add_argument("--batch-size", type=int, default=64,
+                    help="samples per shard, the unit of work of a worker (default 64)")
+    sp.add_argument("--steps", type=int, default=None,
+                    help="steps per sample (default: the input's T plus the model's latency)")
+    sp.add_argument("--flat-input", action="store_true",
+                    help="the input's last axis is the port's shape flattened in C order")
+    sp.add_argument("--scheduler", default="local", metavar="local|none|ADDRESS",
+                    help="local (default): a Dask LocalCluster of worker processes; ADDRESS "
+                         "(tcp://host:8786): a running `dask scheduler`; none: this process")
+    sp.add_argument("--workers", type=int, default=None,
+                    help="worker processes of the local cluster (default: cores, at most 4)")
+    sp.add_argument("--no-float", action="store_true",
+                    help="skip the float IR's run (float-vs-fixed agreement)")
+    sp.add_argument("-o", "--output", default=None, metavar="OUT.json",
+                    help="write the result here (default: print it)")
+    sp.add_argument("--samples", default=None, metavar="OUT.npz",
+                    help="also write the per-sample arrays (prediction, spikes, energy, ...)")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    sp.set_defaults(fn=cmd_eval)
+
+
 def _add_run(sub: Any) -> None:
     sp = sub.add_parser("run", help="simulate a model file (float engine) or a compiled "
                         "artifact (refsim, fixed or lava engine)")
@@ -621,7 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = p.add_subparsers(dest="cmd", required=True)
     for add in (_add_inspect, _add_convert, _add_encode, _add_targets, _add_compile,
-                _add_report, _add_run):
+                _add_report, _add_run, _add_eval):
         add(sub)
     return p
 
