@@ -103,7 +103,8 @@ def to_markdown(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _png(fig: Any) -> str:
+def png(fig: Any) -> str:
+    """A matplotlib figure as a PNG data URI (the figure is closed)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     import matplotlib.pyplot as plt
@@ -135,25 +136,25 @@ def plots(rep: dict[str, Any]) -> list[tuple[str, str]]:
         axes[0, ci].set_title(f"chip {ci}")
     fig.colorbar(im, ax=axes[0, -1], label="max utilization of any limit")
     out.append((f"Core utilization on the mesh (chips 0..{show - 1} of {chips}; empty slots "
-                "blank)", _png(fig)))
+                "blank)", png(fig)))
     links = p["link_packets"]
     fig, ax = plt.subplots(figsize=(5, 4))
     im = ax.imshow(links.sum(axis=2), cmap="magma", origin="lower")
     fig.colorbar(im, ax=ax, label="packets leaving each router per inference")
     ax.set_xlabel("x (all chips)")
     ax.set_ylabel("y (all chips)")
-    out.append(("NoC link load (measured, all directions)", _png(fig)))
+    out.append(("NoC link load (measured, all directions)", png(fig)))
     ev = rep["energy"]["by_event"]
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.barh(list(ev), [v["joules_per_inference"] for v in ev.values()], color="tab:orange")
     ax.set_xlabel("joules per inference")
-    out.append(("Energy per inference by event type", _png(fig)))
+    out.append(("Energy per inference by event type", png(fig)))
     layers = rep["activity"]["layers"]
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.bar(list(layers), [v["spike_rate"] for v in layers.values()])
     ax.set_ylabel("spikes per neuron per step")
     ax.tick_params(axis="x", rotation=45)
-    out.append(("Spike rate per layer", _png(fig)))
+    out.append(("Spike rate per layer", png(fig)))
     lat = p["latency"]
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.plot(lat.mean(axis=1), label="mean over samples")
@@ -164,23 +165,31 @@ def plots(rep: dict[str, Any]) -> list[tuple[str, str]]:
     ax.set_xlabel("step")
     ax.set_ylabel("cycles")
     ax.legend()
-    out.append(("Cycles per step", _png(fig)))
+    out.append(("Cycles per step", png(fig)))
     return out
 
 
 def to_html(rep: dict[str, Any]) -> str:
+    title = f"snnc report: {rep['target']['name']}"
+    return page(title, _headline(rep), plots(rep), _tables(rep))
+
+
+def page(title: str, headline: str, figures: list[tuple[str, str]],
+         tables: list[tuple[str, list[str], list[list[str]]]]) -> str:
+    """One self-contained HTML page: headline, figures (caption, data URI), tables; when
+    loaded it marks how many of its images decoded (`data-images="k/n"` on the body)."""
     esc = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>snnc report: "
-             f"{esc(rep['target']['name'])}</title><style>body{{font-family:sans-serif;"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+             "<style>body{font-family:sans-serif;"
              "max-width:1100px;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
              "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
              "img{max-width:100%}</style></head><body>",
-             f"<h1>snnc report: {esc(rep['target']['name'])}</h1><p>{esc(_headline(rep))}</p>"]
-    for caption, uri in plots(rep):
+             f"<h1>{esc(title)}</h1><p>{esc(headline)}</p>"]
+    for caption, uri in figures:
         parts.append(f"<figure><img alt='{esc(caption)}' src='{uri}'>"
                      f"<figcaption>{esc(caption)}</figcaption></figure>")
-    for title, head, rows in _tables(rep):
-        parts.append(f"<h2>{esc(title)}</h2><table><tr>"
+    for name, head, rows in tables:
+        parts.append(f"<h2>{esc(name)}</h2><table><tr>"
                      + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"
                      + "".join("<tr>" + "".join(f"<td>{esc(x)}</td>" for x in row) + "</tr>"
                                for row in rows) + "</table>")

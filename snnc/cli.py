@@ -363,7 +363,7 @@ def _counting(what: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from snnc import evaluate as ev
+    from snnc import dataset_eval as ev
 
     outs = {"-o": args.output, "--samples": args.samples}
     paths.refuse_overwrite(outs, [args.artifact, args.input, args.labels])
@@ -389,6 +389,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
               file=sys.stderr)
     else:
         print(text, end="")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from snnc import design_sweep as sw
+    from snnc.compiler.passes.place import PLACERS
+
+    model = _model_path(args.model)
+    paths.refuse_overwrite({"-o": args.output}, [model, args.input, args.labels])
+    data, ann = _ann_options(args)
+    load_kwargs = {k: v for k, v in (("dt", args.dt), ("reset", args.reset),
+                                     ("timing", args.timing), ("source", args.source),
+                                     ("balance_data", data), ("ann", ann)) if v is not None}
+    steps: list[int | None] = [None]
+    if args.steps is not None:
+        try:
+            steps = [int(s) for s in sw.parse_list(args.steps, "--steps")]
+        except ValueError:
+            raise SnncError(f"--steps {args.steps!r}: give whole numbers separated by commas"
+                            ) from None
+    pc = {"no": [False], "yes": [True], "both": [False, True]}[args.per_channel]
+    with _counting("samples evaluated across the cluster", args.quiet) as progress:
+        res = sw.sweep(model, args.output, args.input, args.labels,
+                       targets=sw.parse_list(args.targets, "--targets"),
+                       weight_bits=sw.parse_list(args.weight_bits, "--weight-bits"),
+                       per_channel=pc, placers=sw.parse_list(args.placers, "--placers", PLACERS),
+                       steps=steps, batch_size=args.batch_size, flat_input=args.flat_input,
+                       scheduler=args.scheduler, workers=args.workers, load_kwargs=load_kwargs,
+                       progress=progress)
+    rows = res["rows"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    for r in rows:
+        if r["status"] != "ok":
+            print(f"  {r['point']} ({r['steps']} steps): {r['status']}: {r['reason']}",
+                  file=sys.stderr)
+    print(json.dumps({"points": len(rows), "evaluated": len(ok),
+                      "pareto_energy": [f"{r['point']}@{r['steps']}" for r in ok
+                                        if r["pareto_energy"]],
+                      "written": list(res["files"].values())}))
     return 0
 
 
@@ -648,10 +687,22 @@ def _add_eval(sub: Any) -> None:
                     help="(N, T, *shape) input spikes, one sample per row (memory-mapped)")
     sp.add_argument("--labels", default=None, metavar="Y.npy",
                     help="(N,) integer class of each sample (for the accuracy)")
-    sp.add_argument("--batch-size", type=int, default=64,
-                    help="samples per shard, the unit of work of a worker (default 64)")
     sp.add_argument("--steps", type=int, default=None,
                     help="steps per sample (default: the input's T plus the model's latency)")
+    sp.add_argument("--no-float", action="store_true",
+                    help="skip the float IR's run (float-vs-fixed agreement)")
+    sp.add_argument("-o", "--output", default=None, metavar="OUT.json",
+                    help="write the result here (default: print it)")
+    sp.add_argument("--samples", default=None, metavar="OUT.npz",
+                    help="also write the per-sample arrays (prediction, spikes, energy, ...)")
+    _cluster_args(sp)
+    sp.set_defaults(fn=cmd_eval)
+
+
+def _cluster_args(sp: argparse.ArgumentParser) -> None:
+    """Where the work runs, and in what units (eval, sweep)."""
+    sp.add_argument("--batch-size", type=int, default=64,
+                    help="samples per shard, the unit of work of a worker (default 64)")
     sp.add_argument("--flat-input", action="store_true",
                     help="the input's last axis is the port's shape flattened in C order")
     sp.add_argument("--scheduler", default="local", metavar="local|none|ADDRESS",
@@ -659,14 +710,31 @@ def _add_eval(sub: Any) -> None:
                          "(tcp://host:8786): a running `dask scheduler`; none: this process")
     sp.add_argument("--workers", type=int, default=None,
                     help="worker processes of the local cluster (default: cores, at most 4)")
-    sp.add_argument("--no-float", action="store_true",
-                    help="skip the float IR's run (float-vs-fixed agreement)")
-    sp.add_argument("-o", "--output", default=None, metavar="OUT.json",
-                    help="write the result here (default: print it)")
-    sp.add_argument("--samples", default=None, metavar="OUT.npz",
-                    help="also write the per-sample arrays (prediction, spikes, energy, ...)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    sp.set_defaults(fn=cmd_eval)
+
+
+def _add_sweep(sub: Any) -> None:
+    sp = sub.add_parser("sweep", help="compile a model at every design point and evaluate "
+                        "each on a labelled data set (JSON, CSV, HTML with Pareto fronts)")
+    _model_args(sp)
+    sp.add_argument("--targets", default="loihi2", help="comma-separated targets or .toml "
+                    "files (default loihi2)")
+    sp.add_argument("--weight-bits", default="8", help="comma-separated widths: 8, 4, 2, "
+                    "ternary (default 8)")
+    sp.add_argument("--per-channel", choices=["no", "yes", "both"], default="no",
+                    help="per-channel weight scales: no (default), yes, or both")
+    sp.add_argument("--placers", default="anneal", help="comma-separated placers "
+                    "(default anneal)")
+    sp.add_argument("--steps", default=None, help="comma-separated steps per sample "
+                    "(default: the input's T plus the model's latency)")
+    sp.add_argument("--input", required=True, metavar="X.npy",
+                    help="(N, T, *shape) input spikes, one sample per row")
+    sp.add_argument("--labels", required=True, metavar="Y.npy",
+                    help="(N,) integer class of each sample")
+    sp.add_argument("-o", "--output", required=True, metavar="DIR",
+                    help="a new directory: sweep.json, sweep.csv, sweep.html, points/")
+    _cluster_args(sp)
+    sp.set_defaults(fn=cmd_sweep)
 
 
 def _add_run(sub: Any) -> None:
@@ -707,7 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = p.add_subparsers(dest="cmd", required=True)
     for add in (_add_inspect, _add_convert, _add_encode, _add_targets, _add_compile,
-                _add_report, _add_run, _add_eval):
+                _add_report, _add_run, _add_eval, _add_sweep):
         add(sub)
     return p
 

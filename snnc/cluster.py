@@ -84,22 +84,38 @@ def workers_of(client: Any) -> int:
     return 1 if client is None else len(client.scheduler_info(n_workers=-1)["workers"])
 
 
-def run_tasks(client: Any, fn: Callable[..., Any], tasks: Sequence[tuple[Any, tuple[Any, ...]]],
-              on_done: Callable[[Any, Any], None], what: str = "task") -> None:
-    """fn(*args) for each (key, args); on_done(key, result) as each finishes (in this
-    process, in order, without a client). Stops at the first failure, cancelling the rest."""
+Task = tuple[Any, Callable[..., Any], tuple[Any, ...]]  # (key, fn, args)
+
+
+def run_tasks(client: Any, tasks: Sequence[Task],
+              on_done: Callable[[Any, Any], Sequence[Task] | None], what: str = "task") -> None:
+    """fn(*args) for each (key, fn, args); on_done(key, result) as each finishes, which may
+    return further tasks to run (a sweep evaluates a design point once it is compiled).
+    Without a client everything runs here, in order. Stops at the first failure, cancelling
+    what is left."""
     if client is None:
-        for key, args in tasks:
-            on_done(key, fn(*args))
+        queue = list(tasks)
+        while queue:
+            key, fn, args = queue.pop(0)
+            queue += on_done(key, fn(*args)) or []
         return
     from dask.distributed import as_completed
     from distributed.scheduler import KilledWorker
 
     tag = uuid.uuid4().hex[:8]
-    futures = {client.submit(fn, *args, key=f"snnc-{what}-{tag}-{i}", pure=False): key
-               for i, (key, args) in enumerate(tasks)}
+    futures: dict[Any, Any] = {}
+
+    def submit(batch: Sequence[Task]) -> list[Any]:
+        out = []
+        for key, fn, args in batch:
+            fut = client.submit(fn, *args, key=f"snnc-{what}-{tag}-{len(futures)}", pure=False)
+            futures[fut] = key
+            out.append(fut)
+        return out
+
+    pending = as_completed(submit(tasks))
     try:
-        for fut in as_completed(futures):
+        for fut in pending:
             try:
                 res = fut.result()
             except KilledWorker as e:
@@ -109,11 +125,9 @@ def run_tasks(client: Any, fn: Callable[..., Any], tasks: Sequence[tuple[Any, tu
             except SnncError:
                 raise
             except Exception as e:  # noqa: BLE001 - a worker's own failure, kept as one line
-                if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                    raise
                 raise SnncError(f"{what} {futures[fut]} failed on a worker "
                                 f"({type(e).__name__}: {e}); rerun with --scheduler none "
                                 "--debug for the traceback, and report it") from None
-            on_done(futures[fut], res)
+            pending.update(submit(on_done(futures[fut], res) or []))
     finally:
         client.cancel([f for f in futures if not f.done()])

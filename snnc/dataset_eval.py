@@ -273,11 +273,16 @@ def evaluate(artifact: str, inputs: str, labels: str | None = None, *, batch_siz
         if progress is not None:
             progress(done, n)
 
-    tasks = [(i, (art, src, a, b, steps, flat_input, compare_float))
+    tasks = [(i, eval_shard, (art, src, a, b, steps, flat_input, compare_float))
              for i, (a, b) in enumerate(shards)]
     with client_for(scheduler, workers) as client:
-        run_tasks(client, eval_shard, tasks, finished, what="shard")
-    if any(p is None for p in parts):  # run_tasks raises first; a result is never partial
-        raise SnncError("internal error: a shard's result is missing")
-    per = {k: np.concatenate([p[k] for p in parts if p is not None]) for k in parts[0] or {}}
+        run_tasks(client, tasks, finished, what="shard")
+    per = gather(parts)
     return {**summarize(per, y, steps, meta_of(artifact, inputs)), "per_sample": per}
+
+
+def gather(parts: list[dict[str, np.ndarray] | None]) -> dict[str, np.ndarray]:
+    """The shards' per-sample arrays joined in sample order."""
+    if not parts or any(p is None for p in parts):  # run_tasks raises first: never partial
+        raise SnncError("internal error: a shard's result is missing")
+    return {k: np.concatenate([p[k] for p in parts if p is not None]) for k in parts[0] or {}}
