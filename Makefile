@@ -46,7 +46,7 @@ demo: $(STAMP)
 	$(PY) -c "import numpy as np; a=np.load('$(OUT)/digits_lava.npz')['output_spikes']; b=np.load('$(OUT)/digits_fixed.npz')['output_spikes'][:5]; print('  lava == refsim on 5 digits:', bool((a==b).all()))"
 	@echo "== snnc compile: tianjic core map (per-core crossbars, routes) -> $(OUT)/digits.tianjic"
 	$(SNNC) compile digits --target tianjic -o $(OUT)/digits.tianjic
-	@echo "  core files: $$(ls $(OUT)/digits.tianjic/tianjic/cores | wc -l); summary in $(OUT)/digits.tianjic/cores.md"
+	@echo "  cores: $$(wc -l < $(OUT)/digits.tianjic/tianjic/cores.jsonl) (one line each in tianjic/cores.jsonl); summary in $(OUT)/digits.tianjic/cores.md"
 	@echo "== snnc report: resources, energy, time, fidelity -> $(OUT)/digits_report.{json,md,html}"
 	$(SNNC) report $(OUT)/digits.tianjic -q --json $(OUT)/digits_report.json --md $(OUT)/digits_report.md --html $(OUT)/digits_report.html
 	@echo "== an ONNX ANN: the digits CNN of examples/onnx_digits converted to an SNN for loihi2 (64 steps)"
@@ -55,6 +55,12 @@ demo: $(STAMP)
 	$(SNNC) encode $(OUT)/cnn.loihi2 --values $(OUT)/cnn_xtest.npy -o $(OUT)/cnn_spikes.npy
 	$(SNNC) run $(OUT)/cnn.loihi2 --input $(OUT)/cnn_spikes.npy --batch > $(OUT)/cnn_run.json
 	$(PY) examples/onnx_digits/demo.py score $(OUT)/cnn_run.json $(OUT)/cnn_labels.npy
+	@echo "== snnc eval: the loihi2 artifact over the 450 digits on a Dask LocalCluster of 2 worker processes"
+	$(SNNC) eval $(OUT)/digits.loihi2 --input $(OUT)/digits_test.npy --labels $(OUT)/digits_labels.npy --steps 18 --workers 2 -o $(OUT)/digits_eval.json
+	@echo "== snnc sweep: loihi2 and tianjic at 8- and 4-bit weights, 18 steps -> $(OUT)/digits_sweep/sweep.{json,csv,html}"
+	rm -rf $(OUT)/digits_sweep
+	$(SNNC) sweep digits --targets loihi2,tianjic --weight-bits 8,4 --steps 18 --input $(OUT)/digits_test.npy --labels $(OUT)/digits_labels.npy -o $(OUT)/digits_sweep --workers 2 -q
+	$(PY) -c "import json; [print(f\"  {r['point']:<20} {100 * r['accuracy']:.2f} %  {r['energy_per_inference_joules']:.3e} J  {r['cores']} core(s){'  (Pareto: energy)' if r['pareto_energy'] else ''}\") for r in json.load(open('$(OUT)/digits_sweep/sweep.json'))['rows']]"
 	@echo "== a model trained in snnTorch (biases, default delayed reset): snnTorch, snnc float, loihi2 and tianjic refsim"
 	$(PY) examples/snntorch_digits/evaluate.py --out $(OUT)
 

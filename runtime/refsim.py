@@ -52,6 +52,15 @@ def _entry_layers(ptr: np.ndarray, layer: np.ndarray) -> np.ndarray:
     return out
 
 
+def _binary(x: np.ndarray) -> bool:
+    """Every value 0 or 1, without a temporary wider than x (np.isin sorts in int64)."""
+    if x.dtype == np.bool_ or x.size == 0:
+        return True
+    if x.dtype.kind in "iu":
+        return bool(x.min() >= 0 and x.max() <= 1)
+    return bool(np.logical_or(x == 0, x == 1).all())
+
+
 @dataclass
 class ChipState:
     """Everything that changes while the chip runs, for a batch."""
@@ -118,7 +127,7 @@ class RefSim:
             if batch is not None and (x.shape[0], x.shape[1]) != (batch, steps):
                 raise InputError("all inputs need the same batch size and number of steps")
             batch, steps = x.shape[0], x.shape[1]
-            if not np.isin(x, (0, 1)).all():
+            if not _binary(x):
                 raise InputError("the simulated chip takes binary spikes (0/1) as input; "
                                  "encode graded values as spikes first")
             out[k] = x.reshape(batch, steps, size).astype(bool)

@@ -2,12 +2,12 @@
 
 Always: per step synaptic ops, neuron updates, spikes, packets and hops (summed over the
 batch), and the same per sample (summed over the steps: `sample_*`, for per-inference figures
-such as `snnc eval`'s). With `detailed` (`snnc run --counters`, reports): per step and core synaptic ops and
-spikes, per step and layer (population) the same, packets per directed link, and the latency
-of every step and sample from the timing model (runtime/refsim_timing.py), its critical core
-and, for targets with a step budget, whether the step fits; per sample, the link traversals
-east-west and north-south (`sample_link_ew`, `sample_link_ns`). Synaptic ops are counted at the
-step their events are sent.
+such as `snnc eval`'s). With `detailed` (`snnc run --counters`, reports): per step and core
+synaptic ops and spikes, per step and layer (population) the same, packets per directed link,
+and the latency of every step and sample from the timing model (runtime/refsim_timing.py),
+its critical core and, for targets with a step budget, whether the step fits; per sample, the
+link traversals east-west and north-south (`sample_link_ew`, `sample_link_ns`). Synaptic ops
+are counted at the step their events are sent.
 """
 
 from __future__ import annotations

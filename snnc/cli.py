@@ -375,7 +375,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         res = ev.evaluate(args.artifact, args.input, args.labels, batch_size=args.batch_size,
                           steps=args.steps, flat_input=args.flat_input,
                           scheduler=args.scheduler, workers=args.workers,
-                          compare_float=not args.no_float, progress=progress)
+                          threads=args.threads, compare_float=not args.no_float, progress=progress)
     text = ev.to_json(res)
     if args.samples:
         with paths.replacing(args.samples) as tmp, open(tmp, "wb") as f:
@@ -416,8 +416,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                        weight_bits=sw.parse_list(args.weight_bits, "--weight-bits"),
                        per_channel=pc, placers=sw.parse_list(args.placers, "--placers", PLACERS),
                        steps=steps, batch_size=args.batch_size, flat_input=args.flat_input,
-                       scheduler=args.scheduler, workers=args.workers, load_kwargs=load_kwargs,
-                       progress=progress)
+                       scheduler=args.scheduler, workers=args.workers, threads=args.threads,
+                       load_kwargs=load_kwargs, progress=progress)
     rows = res["rows"]
     ok = [r for r in rows if r["status"] == "ok"]
     for r in rows:
@@ -710,6 +710,8 @@ def _cluster_args(sp: argparse.ArgumentParser) -> None:
                          "(tcp://host:8786): a running `dask scheduler`; none: this process")
     sp.add_argument("--workers", type=int, default=None,
                     help="worker processes of the local cluster (default: cores, at most 4)")
+    sp.add_argument("--threads", type=int, default=None,
+                    help="numba threads of each local worker (default: cores / workers)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 

@@ -27,17 +27,18 @@ def default_workers() -> int:
 
 @contextmanager
 def client_for(scheduler: str | None = LOCAL, workers: int | None = None,
-               connect_timeout: float = 10.0) -> Iterator[Any]:
+               threads: int | None = None, connect_timeout: float = 10.0) -> Iterator[Any]:
     """A dask.distributed Client (None for `scheduler="none"`: run in this process).
 
-    "local" starts a LocalCluster of `workers` processes with one task thread each (numba's
-    threads split the machine's cores between them) and closes it afterwards; an address
+    "local" starts a LocalCluster of `workers` processes with one task thread each and
+    `threads` numba threads (default: the machine's cores split between the workers), and
+    closes it afterwards; an address
     ("tcp://host:8786") connects to a running scheduler, whose workers stay up."""
     scheduler = scheduler or LOCAL
     if scheduler == INLINE:
-        if workers not in (None, 1):
-            raise InputError("--workers needs a cluster; with --scheduler none everything runs "
-                             "in this process")
+        if workers not in (None, 1) or threads is not None:
+            raise InputError("--workers and --threads set up a local cluster; with --scheduler "
+                             "none everything runs in this process (on numba's threads)")
         yield None
         return
     from dask.distributed import Client
@@ -48,7 +49,9 @@ def client_for(scheduler: str | None = LOCAL, workers: int | None = None,
         n = default_workers() if workers is None else workers
         if n < 1:
             raise InputError(f"--workers must be at least 1, got {n}")
-        threads = max(1, (os.cpu_count() or 1) // n)
+        if threads is not None and threads < 1:
+            raise InputError(f"--threads must be at least 1, got {threads}")
+        threads = threads or max(1, (os.cpu_count() or 1) // n)
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR,
                                env={"NUMBA_NUM_THREADS": str(threads)})
@@ -59,10 +62,11 @@ def client_for(scheduler: str | None = LOCAL, workers: int | None = None,
             client.close()
             cluster.close()
         return
-    if workers is not None:
-        raise InputError(f"--workers starts a local cluster; the cluster at {scheduler} has the "
-                         "workers it was started with (start more with `dask worker "
-                         f"{scheduler}`)")
+    if workers is not None or threads is not None:
+        raise InputError(f"--workers and --threads start a local cluster; the cluster at "
+                         f"{scheduler} has the workers it was started with (start more with "
+                         f"`dask worker {scheduler}`; NUMBA_NUM_THREADS in their environment "
+                         "sets their threads)")
     try:
         client = Client(scheduler, timeout=connect_timeout)
     except (OSError, TimeoutError, ValueError) as e:

@@ -119,7 +119,8 @@ def sweep(model: str, out: str, inputs: str, labels: str, *, targets: Sequence[s
           weight_bits: Sequence[str] = ("8",), per_channel: Sequence[bool] = (False,),
           placers: Sequence[str] = ("anneal",), steps: Sequence[int | None] = (None,),
           batch_size: int = 64, flat_input: bool = False, scheduler: str | None = "local",
-          workers: int | None = None, load_kwargs: dict[str, Any] | None = None,
+          workers: int | None = None, threads: int | None = None,
+          load_kwargs: dict[str, Any] | None = None,
           progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Compile `model` at every design point into OUT/points/ and evaluate each at every step
     count on (`inputs`, `labels`); write OUT/sweep.json, sweep.csv and sweep.html. Returns
@@ -135,6 +136,10 @@ def sweep(model: str, out: str, inputs: str, labels: str, *, targets: Sequence[s
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise InputError(f"{out} exists and is not an empty directory; a sweep writes a new "
                          "one (choose another -o or remove it)")
+    from snnc.compiler.targets import load_target
+
+    for t in targets:
+        load_target(t)  # an unknown target or a broken file ends the sweep here, once
     for b in weight_bits:
         if b not in WEIGHT_CHOICES:
             raise InputError(f"--weight-bits: {b!r} is not one of {', '.join(WEIGHT_CHOICES)}")
@@ -197,7 +202,7 @@ def sweep(model: str, out: str, inputs: str, labels: str, *, targets: Sequence[s
     tasks = [(("compile", i), compile_point,
               (src, load_kwargs, p, str((root / "points" / p.name).resolve())))
              for i, p in enumerate(points)]
-    with client_for(scheduler, workers) as client:
+    with client_for(scheduler, workers, threads) as client:
         run_tasks(client, tasks, finished, what="design point")
     rows = []
     for i, p in enumerate(points):

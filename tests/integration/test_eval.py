@@ -245,10 +245,64 @@ def test_bad_eval_input_is_one_error_line(digits, tmp_path, capsys, case) -> Non
         art, want = DIGITS, "is not a compiled artifact"
     elif case == "workers":
         extra, want = ["--scheduler", "tcp://127.0.0.1:8786", "--workers", "2"], \
-            "--workers starts a local cluster"
+            "--workers and --threads start a local cluster"
     else:
         np.save(tmp_path / "x.npy", np.zeros((3, 16, 65), dtype=np.uint8))
         x, want = str(tmp_path / "x.npy"), "x.npy (shape (3, 16, 65)), its first sample"
     assert main(["eval", art, "--input", x, "--labels", y, "-q", *extra]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and want in err[0], err
+
+
+def test_a_data_set_larger_than_a_workers_memory_streams_through(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """1 GB of input spikes (5000 samples x 200,000 inputs) on workers limited to 700 MB: each
+    shard memory-maps its own samples, so every worker's peak stays far below the file (a
+    shard's memory grows with --batch-size: the float engine holds its inputs as float64)."""
+    import dask
+    from dask.distributed import LocalCluster
+    from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection
+
+    n_in, n_samples = 200_000, 5000
+    w = np.zeros((10, n_in))
+    w[np.arange(1000) % 10, np.arange(1000)] = 1.0
+    g = Graph.build([Population.make("o", (10,), NeuronModel.LIF, dv=0.0, v_th=0.5)],
+                    [Projection(name="w", src="in", dst="o", kind=Conn.DENSE, weight=w,
+                                delay=np.zeros(w.shape, np.int64))],
+                    [Port(name="in", shape=(n_in,))], [Port(name="out", shape=(10,),
+                                                            source="o")])
+    api.convert(g, str(tmp_path / "wide_in.snn"))
+    art = str(tmp_path / "wide_in.loihi2")
+    assert main(["compile", str(tmp_path / "wide_in.snn"), "-t", "loihi2", "-o", art]) == 0
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.uint8,
+                                  shape=(n_samples, 1, n_in))
+    rng = np.random.default_rng(0)
+    block = rng.random((500, 1, n_in)) < 0.01  # written 10 times: the size is what matters
+    for i in range(0, n_samples, 500):
+        x[i:i + 500] = block
+    x.flush()
+    del x
+    assert (tmp_path / "x.npy").stat().st_size > 1e9
+    np.save(tmp_path / "y.npy", rng.integers(0, 10, n_samples))
+    with dask.config.set({"distributed.worker.memory.pause": False,
+                          "distributed.worker.memory.spill": False,
+                          "distributed.worker.memory.target": False}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          memory_limit="700MB", dashboard_address=None) as cluster:
+            res = ev.evaluate(art, str(tmp_path / "x.npy"), str(tmp_path / "y.npy"),
+                              steps=3, batch_size=25, scheduler=cluster.scheduler_address)
+            from dask.distributed import Client
+
+            with Client(cluster) as client:
+                peaks = client.run(peak_rss_bytes)
+    assert res["samples"] == n_samples and 0.0 <= res["accuracy"] <= 1.0
+    assert res["per_inference"]["synaptic_ops"]["mean"] > 0
+    assert len(peaks) == 2 and max(peaks.values()) < 0.7e9, peaks
+    print(f"worker peaks {sorted(peaks.values())} bytes for a {n_samples * n_in} byte input")
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak RSS since it started (VmHWM: getrusage's ru_maxrss survives exec,
+    so a spawned worker would report its parent's)."""
+    with open("/proc/self/status") as f:
+        line = next(ln for ln in f if ln.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024

@@ -99,15 +99,24 @@ def test_a_point_that_does_not_compile_is_a_row_with_its_reason(data, tmp_path, 
                   'weight_min = { value = -8, source = "test: int4" }\n'
                   'weight_max = { value = 7, source = "test: int4" }\n')
     out = tmp_path / "sw"
-    assert main(["sweep", DIGITS, "--targets", str(w4), "--weight-bits", "8,4", "--input",
-                 str(data / "x.npy"), "--labels", str(data / "y.npy"), "-o", str(out),
-                 "--scheduler", "none", "-q"]) == 0
+    assert main(["sweep", DIGITS, "--targets", str(w4), "--weight-bits", "8,4", "--per-channel",
+                 "both", "--input", str(data / "x.npy"), "--labels", str(data / "y.npy"), "-o",
+                 str(out), "--scheduler", "none", "-q"]) == 0
     rows = json.loads((out / "sweep.json").read_text())["rows"]
-    assert [r["status"] for r in rows] == ["refused", "ok"]
+    assert [(r["point"], r["status"]) for r in rows] == [
+        ("tianjic_w4-w8-anneal", "refused"), ("tianjic_w4-w8-pc-anneal", "refused"),
+        ("tianjic_w4-w4-anneal", "ok"), ("tianjic_w4-w4-pc-anneal", "ok")]
     assert "at most 4-bit weights; asked for 8" in rows[0]["reason"]
     assert rows[0]["accuracy"] is None and not rows[0]["pareto_energy"]
-    assert rows[1]["accuracy"] > 0.9 and rows[1]["pareto_energy"]
+    assert rows[2]["accuracy"] > 0.9 and rows[3]["per_channel"] is True
+    assert any(r["pareto_energy"] for r in rows[2:])
     assert "tianjic_w4-w8-anneal (16 steps): refused" in capsys.readouterr().err
+    # a target that does not exist is one error before any work
+    assert main(["sweep", DIGITS, "--targets", "loihi2,loihi7", "--input",
+                 str(data / "x.npy"), "--labels", str(data / "y.npy"), "-o",
+                 str(tmp_path / "new"), "--scheduler", "none", "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "loihi7" in err[0] and not (tmp_path / "new").exists()
     # the sweep never writes over a directory it did not make
     assert main(["sweep", DIGITS, "--input", str(data / "x.npy"), "--labels",
                  str(data / "y.npy"), "-o", str(out), "--scheduler", "none", "-q"]) == 1
