@@ -80,6 +80,15 @@ def saturate(x: np.ndarray, bits: int) -> np.ndarray:
     return np.clip(x, -hi, hi - 1)
 
 
+def _saturated(x: np.ndarray, bits: int, events: np.ndarray | None) -> np.ndarray:
+    """saturate(x, bits), adding the values it clipped per sample (x: (B, n)) to
+    events[:, 1]."""
+    out = saturate(x, bits)
+    if events is not None:
+        events[:, 1] += (out != x).reshape(len(events), -1).sum(axis=1)
+    return out
+
+
 # --- scalar twins (numba): one neuron at a time, parameters passed in
 
 
@@ -123,47 +132,57 @@ class TianjicKernel(NamedTuple):
 
 @register_jitable
 def loihi_neuron(u: int, v: int, a: int, du: int, dv: int, bias: int, vth: int,
-                 k: LoihiKernel) -> tuple[int, int, bool]:
-    """One neuron of LoihiArithmetic.update: returns (u, v, spike); the caller checks the
-    input limit."""
+                 k: LoihiKernel) -> tuple[int, int, bool, int, int]:
+    """One neuron of LoihiArithmetic.update: returns (u, v, spike, u wrapped, v saturated)
+    (the last two 0 or 1, for the range counters); the caller checks the input limit."""
     x = (trunc0_scalar(u * (k.decay_unity - (du + k.du_offset)), k.decay_shift)
          + (a << k.act_shift))
+    wrapped = 1
     if x > k.half:
         u = x - 2 * k.half
     elif x <= -k.half:
         u = x + 2 * k.half
     else:
         u = x
-    v = trunc0_scalar(v * (k.decay_unity - (dv + k.dv_offset)), k.decay_shift) + u + bias
-    v = min(max(v, -k.half + 1), k.half - 1)
+        wrapped = 0
+    raw = trunc0_scalar(v * (k.decay_unity - (dv + k.dv_offset)), k.decay_shift) + u + bias
+    v = min(max(raw, -k.half + 1), k.half - 1)
     s = v > (vth << k.vth_shift)
-    return u, (0 if s else v), s
+    return u, (0 if s else v), s, wrapped, (1 if v != raw else 0)
 
 
 @register_jitable
-def tianjic_accumulate_scalar(acc: int, exp: int, k: TianjicKernel) -> int:
-    """One accumulator: saturated to accumulator_bits, then the projection's shift."""
-    return shift_sum_scalar(saturate_scalar(acc, k.accumulator_bits), exp)
+def tianjic_accumulate_scalar(acc: int, exp: int, k: TianjicKernel) -> tuple[int, int]:
+    """One accumulator: saturated to accumulator_bits, then the projection's shift; returns
+    (input, saturated 0 or 1)."""
+    sat = saturate_scalar(acc, k.accumulator_bits)
+    return shift_sum_scalar(sat, exp), (1 if sat != acc else 0)
 
 
 @register_jitable
 def tianjic_neuron(u: int, v: int, ref: int, a: int, alpha_u: int, alpha_v: int, i_bias: int,
                    beta: int, vth: int, v_reset: int, reset: int, refractory: int,
                    current: bool, spiking: bool, k: TianjicKernel
-                   ) -> tuple[int, int, int, bool]:
+                   ) -> tuple[int, int, int, bool, int]:
     """One neuron of TianjicArithmetic.update (reset 0 zero, 1 subtract, 2 none, 3 delayed
-    subtract: ref = -1 marks a subtraction pending for this step)."""
+    subtract: ref = -1 marks a subtraction pending for this step); the last value returned
+    counts the saturations of u and v this step (for the range counters)."""
+    sats = 0
     if current:
-        u = saturate_scalar(((u * alpha_u) >> k.alpha_shift) + a + i_bias, k.state_bits)
+        raw = ((u * alpha_u) >> k.alpha_shift) + a + i_bias
+        u = saturate_scalar(raw, k.state_bits)
+        sats += 1 if u != raw else 0
     else:
         u = a
     pending = vth if ref < 0 else 0
-    v = saturate_scalar(((v * alpha_v) >> k.alpha_shift) + u + beta - pending, k.state_bits)
+    raw = ((v * alpha_v) >> k.alpha_shift) + u + beta - pending
+    v = saturate_scalar(raw, k.state_bits)
+    sats += 1 if v != raw else 0
     if not spiking:
-        return u, v, ref, False
+        return u, v, ref, False, sats
     if reset == 3:
         s = v > vth
-        return u, v, -1 if s else 0, s
+        return u, v, -1 if s else 0, s, sats
     held = ref > 0
     if held:
         v = v_reset
@@ -175,8 +194,10 @@ def tianjic_neuron(u: int, v: int, ref: int, a: int, alpha_u: int, alpha_v: int,
         if reset == 0:
             v = v_reset
         elif reset == 1:
-            v = saturate_scalar(v - vth, k.state_bits)
-    return u, v, ref, s
+            raw = v - vth
+            v = saturate_scalar(raw, k.state_bits)
+            sats += 1 if v != raw else 0
+    return u, v, ref, s, sats
 
 
 # --- what the quantizer and the verifier need
@@ -372,12 +393,14 @@ class Arithmetic:
         """True if a synaptic input of magnitude `bound` can never leave the defined range."""
         return True
 
-    def accumulate(self, acc: np.ndarray, exp: int) -> np.ndarray:
-        """One (projection, delay) sum of stored weights -> its input to the soma."""
+    def accumulate(self, acc: np.ndarray, exp: int, events: np.ndarray | None = None
+                   ) -> np.ndarray:
+        """One (projection, delay) sum of stored weights -> its input to the soma; `events`
+        (B, 2): wraps and saturations per sample are added to it (range counters)."""
         return shift_sum(acc, exp)
 
     def update(self, u: np.ndarray, v: np.ndarray, ref: np.ndarray, a: np.ndarray,
-               p: NeuronParams, check: bool = True
+               p: NeuronParams, check: bool = True, events: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One soma step on arrays; returns the new (u, v, ref, spikes). check=False only
         where the caller proved the input can never leave the defined range."""
@@ -556,10 +579,11 @@ class LoihiArithmetic(Arithmetic):
         return shift_toward_zero(x * (self.decay_unity - (d + offset)), self.decay_bits)
 
     def update(self, u: np.ndarray, v: np.ndarray, ref: np.ndarray, a: np.ndarray,
-               p: NeuronParams, check: bool = True
+               p: NeuronParams, check: bool = True, events: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One PyLifModelBitAcc step; check=False only where the caller proved the input
-        limit can never be reached."""
+        limit can never be reached. `events` (B, 2) counts, per sample, the neurons whose u
+        wrapped and whose v saturated."""
         act = a << self.act_shift
         if check and act.size and np.abs(act).max() >= self.input_limit:
             raise FixedOverflow(f"synaptic input << {self.act_shift} exceeds "
@@ -569,7 +593,11 @@ class LoihiArithmetic(Arithmetic):
         x = self.decay(u, p.du, self.du_offset) + act
         u = np.where(x > half, x - 2 * half, x)
         u = np.where(u <= -half, x + 2 * half, u)
-        v = np.clip(self.decay(v, p.dv, self.dv_offset) + u + p.bias, -half + 1, half - 1)
+        raw = self.decay(v, p.dv, self.dv_offset) + u + p.bias
+        v = np.clip(raw, -half + 1, half - 1)
+        if events is not None:
+            events[:, 0] += (u != x).sum(axis=1)
+            events[:, 1] += (v != raw).sum(axis=1)
         s = v > (p.v_th << self.vth_shift)
         return u, np.where(s, 0, v), ref, s
 
@@ -663,21 +691,22 @@ class TianjicArithmetic(Arithmetic):
         weights are): v = a > 0 fires and resets."""
         return Relay(du=0, dv=0, v_th=0, weight=1, weight_bits=min(2, self.weight_bits))
 
-    def accumulate(self, acc: np.ndarray, exp: int) -> np.ndarray:
+    def accumulate(self, acc: np.ndarray, exp: int, events: np.ndarray | None = None
+                   ) -> np.ndarray:
         """The dendrite accumulator saturates, then the projection's shift."""
-        return shift_sum(saturate(acc, self.accumulator_bits), exp)
+        return shift_sum(_saturated(acc, self.accumulator_bits, events), exp)
 
     def retain(self, x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """floor(x * alpha / A): the leak as a multiply and an arithmetic right shift."""
         return (x * alpha) >> self.decay_bits
 
     def update(self, u: np.ndarray, v: np.ndarray, ref: np.ndarray, a: np.ndarray,
-               p: NeuronParams, check: bool = True
+               p: NeuronParams, check: bool = True, events: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         bits = self.state_bits
-        u = saturate(self.retain(u, p.du) + a + p.i_bias, bits) if p.current else a
+        u = _saturated(self.retain(u, p.du) + a + p.i_bias, bits, events) if p.current else a
         pending = np.where(ref < 0, p.v_th, 0)
-        v = saturate(self.retain(v, p.dv) + u + p.bias - pending, bits)
+        v = _saturated(self.retain(v, p.dv) + u + p.bias - pending, bits, events)
         if not p.spiking:
             return u, v, ref, np.zeros(v.shape, dtype=bool)
         delayed = p.reset == 3
@@ -690,7 +719,8 @@ class TianjicArithmetic(Arithmetic):
         s = (v > p.v_th) & ~held
         ref = np.where(s & (p.refractory > 0), p.refractory, ref)
         v = np.where(s & (p.reset == 0), p.v_reset, v)
-        v = np.where(s & (p.reset == 1), saturate(v - p.v_th, bits), v)
+        sub = s & (p.reset == 1)
+        v = np.where(sub, _saturated(np.where(sub, v - p.v_th, 0), bits, events), v)
         return u, v, ref, s
 
     def kernel_params(self) -> TianjicKernel:

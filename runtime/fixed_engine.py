@@ -17,6 +17,7 @@ from snnc.compiler.errors import InputError, SnncError
 from snnc.compiler.facts import FactError
 from snnc.compiler.ir import HAS_CURRENT, Graph, Population, Projection
 from snnc.runtime.float_engine import FloatEngine
+from snnc.runtime.recorders import range_counters
 
 
 class FixedRunError(SnncError):
@@ -34,12 +35,14 @@ class _Synapse:
         else:
             self.matrix = np.asarray(matrix).astype(np.int64)
 
-    def deliver(self, sent: np.ndarray) -> np.ndarray:
+    def deliver(self, sent: np.ndarray, dst: Any = None) -> np.ndarray:
+        """dst: the _Neurons it feeds, whose range counters a saturating accumulator adds
+        to."""
         if isinstance(self.matrix, np.ndarray):
             acc = sent @ self.matrix.T
         else:
             acc = np.asarray((self.matrix @ sent.T).T)
-        return self.ar.accumulate(acc, self.exp)
+        return self.ar.accumulate(acc, self.exp, None if dst is None else dst.events)
 
 
 class _Neurons:
@@ -52,12 +55,13 @@ class _Neurons:
         self.before_onset = fixed.without_bias(self.params)
         self.u, self.v, self.ref, self.s = (np.zeros((batch, pop.size), dtype=np.int64)
                                             for _ in range(4))
+        self.events = np.zeros((batch, 2), dtype=np.int64)  # u wraps, saturations per sample
 
     def update(self, a: np.ndarray, t: int) -> np.ndarray:
         prm = self.params if t >= self.pop.onset else self.before_onset
         try:
             self.u, self.v, self.ref, s = self.ar.update(self.u, self.v, self.ref, a, prm,
-                                                         self.check)
+                                                         self.check, self.events)
         except fixed.FixedOverflow as e:
             raise FixedRunError(f"population '{self.pop.name}': {e}") from None
         self.s = s.astype(np.int64)
@@ -87,6 +91,12 @@ class FixedEngine(FloatEngine):
 
     def _synapse(self, proj: Projection, delay: int, matrix: Any) -> Any:
         return _Synapse(proj, delay, matrix, self.arith)
+
+    def _counted(self, st: Any) -> dict[str, Any]:
+        """Range counters, as refsim reports them (runtime/recorders.py)."""
+        names = list(self.graph.populations)
+        events = np.stack([st.neurons[k].events for k in names], axis=1)
+        return {"counters": range_counters(events), "layers": names}
 
     def _neurons(self, pop: Population, batch: int) -> Any:
         return _Neurons(pop, batch, self.arith, check=pop.name in self.unsafe)

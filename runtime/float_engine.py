@@ -29,7 +29,7 @@ class _Synapse:
     delay: int
     matrix: np.ndarray | sp.csr_matrix  # (n_dst, n_src)
 
-    def deliver(self, sent: np.ndarray) -> np.ndarray:
+    def deliver(self, sent: np.ndarray, dst: Any = None) -> np.ndarray:
         """(B, n_src) values sent -> (B, n_dst) summed weighted input."""
         if isinstance(self.matrix, np.ndarray):
             return sent @ self.matrix.T
@@ -168,7 +168,8 @@ class FloatEngine:
         for syn in self.synapses:
             sent_at = t - 1 - syn.delay
             if sent_at >= 0:
-                acc[syn.dst] += syn.deliver(st.sent[syn.src][sent_at % depth])
+                acc[syn.dst] += syn.deliver(st.sent[syn.src][sent_at % depth],
+                                            st.neurons[syn.dst])
         # --- 2. soma: update, fire, reset; 3. send: keep what leaves at t
         slot = t % depth
         for k, nr in st.neurons.items():
@@ -198,4 +199,9 @@ class FloatEngine:
             if on_step is not None:
                 on_step(t)
         return RunResult(outputs=recorders[0].result(),
-                         traces=recorders[1].result() if trace else {}, steps=steps)
+                         traces=recorders[1].result() if trace else {}, steps=steps,
+                         **self._counted(st))
+
+    def _counted(self, st: _RunState) -> dict[str, Any]:
+        """What a run counted besides its outputs (the fixed engine: range counters)."""
+        return {}

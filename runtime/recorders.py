@@ -91,3 +91,12 @@ class TraceRecorder:
 
     def result(self) -> dict[str, np.ndarray]:
         return self.data
+
+
+def range_counters(events: np.ndarray) -> dict[str, np.ndarray]:
+    """(B, layers, 2) wraps and saturations -> counters per layer and per sample, summed over
+    the run (refsim and the fixed engine): how often the chip's arithmetic left what the float
+    model computes."""
+    return {"layer_wraps": events[..., 0].sum(axis=0), "layer_saturations":
+            events[..., 1].sum(axis=0), "sample_wraps": events[..., 0].sum(axis=1),
+            "sample_saturations": events[..., 1].sum(axis=1)}

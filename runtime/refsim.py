@@ -26,7 +26,8 @@ from snnc.backends.refsim import load_index
 from snnc.compiler.errors import InputError, SnncError
 from snnc.compiler.facts import FactError
 from snnc.compiler.fixed import Arithmetic, LoihiArithmetic
-from snnc.runtime.recorders import OutputRecorder, PopInfo, RunResult, TraceRecorder, View
+from snnc.runtime.recorders import (OutputRecorder, PopInfo, RunResult, TraceRecorder, View,
+                                    range_counters)
 from snnc.runtime.refsim_counters import CounterRecorder
 
 SimResult = RunResult  # what `run` returns: outputs, traces, counters, layers
@@ -72,6 +73,7 @@ class ChipState:
     ring: np.ndarray  # (depth, B, slots): accumulators of the next depth steps
     core_ring: np.ndarray  # (depth, B, cores): synaptic ops arriving per core (timed runs)
     timed: bool
+    events: np.ndarray  # (B, layers, 2): u wraps and state saturations, counted by the soma
     t: int = 0
 
 
@@ -107,6 +109,8 @@ class RefSim:
         self.slices = {k: slice(p["offset"], p["offset"] + p["size"])
                        for k, p in self.pops.items()}
         self.entry_layer = _entry_layers(a["entry.syn_ptr"], a["syn.layer"])
+        self.layer_of = np.repeat(np.arange(len(self.pops), dtype=np.int64),
+                                  [p["size"] for p in self.idx["populations"]])
 
     # --- inputs
     def _inputs(self, inputs: Mapping[str, np.ndarray]) -> tuple[int, int, dict[str, np.ndarray]]:
@@ -147,7 +151,8 @@ class RefSim:
                          ring=np.zeros((self.depth, batch, self.n_slots), dtype=np.int64),
                          core_ring=np.zeros((self.depth if timed else 1, batch,
                                              self.nc if timed else 1), dtype=np.int64),
-                         timed=timed)
+                         timed=timed,
+                         events=np.zeros((batch, len(self.pops), 2), dtype=np.int64))
 
     def step(self, st: ChipState, host: Mapping[str, np.ndarray]) -> StepEvents:
         """Advance one step; host: port -> (B, size) bool input spikes written this step."""
@@ -185,7 +190,7 @@ class RefSim:
             over = np.empty(st.u.shape[0], dtype=np.int64)
             update_loihi(ring_t, a["slot.ptr"], a["slot.exp"], st.u, st.v, a["neuron.du"],
                          a["neuron.dv"], bias, a["neuron.v_th"], spikes, over,
-                         self.kernel)
+                         self.layer_of, st.events, self.kernel)
             if (over >= 0).any():
                 i = int(over[over >= 0][0])
                 ar = self.arith
@@ -199,7 +204,8 @@ class RefSim:
                            a["neuron.v_reset"],
                            a["neuron.reset"], a["neuron.refractory"],
                            a["neuron.current"].astype(np.bool_),
-                           a["neuron.spiking"].astype(np.bool_), spikes, self.kernel)
+                           a["neuron.spiking"].astype(np.bool_), spikes, self.layer_of,
+                           st.events, self.kernel)
         return spikes
 
     def _send(self, st: ChipState, host: Mapping[str, np.ndarray]
@@ -256,4 +262,5 @@ class RefSim:
             if on_step is not None:
                 on_step(t)
         return RunResult(outputs=out.result(), traces=tr.result() if tr else {}, steps=steps,
-                         counters=cnt.result(steps), layers=list(self.pops))
+                         counters={**cnt.result(steps), **range_counters(st.events)},
+                         layers=list(self.pops))

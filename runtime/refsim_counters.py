@@ -27,7 +27,7 @@ class CounterRecorder:
         a, nc, nl = sim.a, sim.nc, len(sim.pops)
         self.cnt = {k: np.zeros(steps, dtype=np.int64) for k in self.BASIC}
         self.per_sample = {f"sample_{k}": np.zeros(batch, dtype=np.int64) for k in self.BASIC}
-        self.layer_of = np.repeat(np.arange(nl), [p["size"] for p in sim.idx["populations"]])
+        self.layer_of = sim.layer_of
         if not detailed:
             return
         from snnc.runtime.refsim_timing import step_latency  # numba: only for timed runs

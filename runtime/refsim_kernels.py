@@ -110,7 +110,8 @@ def deliver_serial(ev_ptr: np.ndarray, ev_src: np.ndarray, t: int, src_ptr: np.n
 def _loihi_sample(b: int, ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray,
                   u: np.ndarray, v: np.ndarray, du: np.ndarray, dv: np.ndarray,
                   bias: np.ndarray, vth: np.ndarray, spikes: np.ndarray,
-                  overflow: np.ndarray, k: fixed.LoihiKernel) -> None:
+                  overflow: np.ndarray, layer: np.ndarray, events: np.ndarray,
+                  k: fixed.LoihiKernel) -> None:
     """update_loihi() for sample b."""
     overflow[b] = -1
     for i in range(len(slot_ptr) - 1):
@@ -120,31 +121,38 @@ def _loihi_sample(b: int, ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndar
             ring_t[b, j] = 0
         if abs(a << k.act_shift) >= k.input_limit and overflow[b] < 0:
             overflow[b] = i
-        u[b, i], v[b, i], spikes[b, i] = fixed.loihi_neuron(
+        u[b, i], v[b, i], spikes[b, i], wrapped, sat = fixed.loihi_neuron(
             u[b, i], v[b, i], a, du[i], dv[i], bias[i], vth[i], k)
+        if wrapped or sat:
+            events[b, layer[i], 0] += wrapped
+            events[b, layer[i], 1] += sat
 
 
 @njit(cache=True, parallel=True)
 def update_loihi(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray,
                  v: np.ndarray, du: np.ndarray, dv: np.ndarray, bias: np.ndarray,
                  vth: np.ndarray, spikes: np.ndarray, overflow: np.ndarray,
-                 k: fixed.LoihiKernel) -> None:
+                 layer: np.ndarray, events: np.ndarray, k: fixed.LoihiKernel) -> None:
     """Soma phase, Loihi: each accumulator shifted by its projection's exponent, summed per
     neuron, then compiler/fixed.py's loihi_neuron; clears the accumulators it read.
     overflow[b] = first neuron whose shifted input reaches k.input_limit (where Lava's
-    arithmetic wraps), else -1. Samples run on numba's threads."""
+    arithmetic wraps), else -1. events[b, layer of the neuron] counts u wraps and v
+    saturations. Samples run on numba's threads."""
     for b in prange(ring_t.shape[0]):
-        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, du, dv, bias, vth, spikes, overflow, k)
+        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, du, dv, bias, vth, spikes, overflow,
+                      layer, events, k)
 
 
 @njit(cache=True)
 def update_loihi_serial(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray,
                         u: np.ndarray, v: np.ndarray, du: np.ndarray, dv: np.ndarray,
                         bias: np.ndarray, vth: np.ndarray, spikes: np.ndarray,
-                        overflow: np.ndarray, k: fixed.LoihiKernel) -> None:
+                        overflow: np.ndarray, layer: np.ndarray, events: np.ndarray,
+                        k: fixed.LoihiKernel) -> None:
     """update_loihi() on the calling thread."""
     for b in range(ring_t.shape[0]):
-        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, du, dv, bias, vth, spikes, overflow, k)
+        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, du, dv, bias, vth, spikes, overflow,
+                      layer, events, k)
 
 
 @njit(cache=True)
@@ -153,16 +161,22 @@ def _tianjic_sample(b: int, ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.nd
                     av: np.ndarray, ibias: np.ndarray, beta: np.ndarray, vth: np.ndarray,
                     vreset: np.ndarray, reset: np.ndarray, refractory: np.ndarray,
                     current: np.ndarray, spiking: np.ndarray, spikes: np.ndarray,
-                    k: fixed.TianjicKernel) -> None:
+                    layer: np.ndarray, events: np.ndarray, k: fixed.TianjicKernel) -> None:
     """update_tianjic() for sample b."""
     for i in range(len(slot_ptr) - 1):
         a = 0
+        sats = 0
         for j in range(slot_ptr[i], slot_ptr[i + 1]):
-            a += fixed.tianjic_accumulate_scalar(ring_t[b, j], exp[j], k)
+            x, sat = fixed.tianjic_accumulate_scalar(ring_t[b, j], exp[j], k)
+            a += x
+            sats += sat
             ring_t[b, j] = 0
-        u[b, i], v[b, i], ref[b, i], spikes[b, i] = fixed.tianjic_neuron(
+        u[b, i], v[b, i], ref[b, i], spikes[b, i], sat = fixed.tianjic_neuron(
             u[b, i], v[b, i], ref[b, i], a, au[i], av[i], ibias[i], beta[i], vth[i],
             vreset[i], reset[i], refractory[i], current[i], spiking[i], k)
+        sats += sat
+        if sats:
+            events[b, layer[i], 1] += sats
 
 
 @njit(cache=True, parallel=True)
@@ -170,13 +184,15 @@ def update_tianjic(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray, u:
                    v: np.ndarray, ref: np.ndarray, au: np.ndarray, av: np.ndarray,
                    ibias: np.ndarray, beta: np.ndarray, vth: np.ndarray, vreset: np.ndarray,
                    reset: np.ndarray, refractory: np.ndarray, current: np.ndarray,
-                   spiking: np.ndarray, spikes: np.ndarray, k: fixed.TianjicKernel) -> None:
+                   spiking: np.ndarray, spikes: np.ndarray, layer: np.ndarray,
+                   events: np.ndarray, k: fixed.TianjicKernel) -> None:
     """Soma phase, Tianjic: each accumulator saturated and shifted, summed per neuron, then
-    compiler/fixed.py's tianjic_neuron; clears the accumulators it read. Samples run on
-    numba's threads."""
+    compiler/fixed.py's tianjic_neuron; clears the accumulators it read. events[b, layer of
+    the neuron, 1] counts saturations (accumulators, u, v). Samples run on numba's
+    threads."""
     for b in prange(ring_t.shape[0]):
         _tianjic_sample(b, ring_t, slot_ptr, exp, u, v, ref, au, av, ibias, beta, vth, vreset,
-                        reset, refractory, current, spiking, spikes, k)
+                        reset, refractory, current, spiking, spikes, layer, events, k)
 
 
 @njit(cache=True)
@@ -185,8 +201,9 @@ def update_tianjic_serial(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndar
                           av: np.ndarray, ibias: np.ndarray, beta: np.ndarray,
                           vth: np.ndarray, vreset: np.ndarray, reset: np.ndarray,
                           refractory: np.ndarray, current: np.ndarray, spiking: np.ndarray,
-                          spikes: np.ndarray, k: fixed.TianjicKernel) -> None:
+                          spikes: np.ndarray, layer: np.ndarray, events: np.ndarray,
+                          k: fixed.TianjicKernel) -> None:
     """update_tianjic() on the calling thread."""
     for b in range(ring_t.shape[0]):
         _tianjic_sample(b, ring_t, slot_ptr, exp, u, v, ref, au, av, ibias, beta, vth, vreset,
-                        reset, refractory, current, spiking, spikes, k)
+                        reset, refractory, current, spiking, spikes, layer, events, k)

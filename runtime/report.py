@@ -144,11 +144,17 @@ def timing(c: dict[str, np.ndarray], target: dict[str, Any]) -> dict[str, Any]:
 
 
 def fidelity(manifest: dict[str, Any], fixed_out: np.ndarray | None,
-             float_out: np.ndarray | None) -> dict[str, Any]:
+             float_out: np.ndarray | None, c: dict[str, np.ndarray] | None = None,
+             layers: list[str] | None = None) -> dict[str, Any]:
     q = manifest.get("quantize", {})
     out: dict[str, Any] = {"weight_bits": q.get("weight_bits"),
                            "projections": q.get("projections", {}),
                            "warnings": q.get("warnings", [])}
+    if c is not None and layers is not None and "layer_wraps" in c:
+        out["range"] = {name: {"wraps": int(w), "saturations": int(s),
+                               **(q.get("populations", {}).get(name, {}).get("headroom") or {})}
+                        for name, w, s in zip(layers, c["layer_wraps"], c["layer_saturations"],
+                                              strict=True)}
     if fixed_out is not None and float_out is not None:
         a = fixed_out.reshape(fixed_out.shape[0], fixed_out.shape[1], -1).sum(axis=1)
         b = float_out.reshape(float_out.shape[0], float_out.shape[1], -1).sum(axis=1)

@@ -75,6 +75,13 @@ def _tables(rep: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]
                 [[k, str(v["weight_exp"]),
                   "exact" if v["sqnr_db"] is None else f"{v['sqnr_db']:.1f}",
                   str(v["clipped"]), str(v["zeroed"])] for k, v in f["projections"].items()]))
+    if f.get("range"):
+        out.append(("Integer range on this input (wraps of u, saturations of any state, in "
+                    "neuron-steps; worst-case headroom from the quantizer)",
+                    ["population", "wraps", "saturations", "headroom bits"],
+                    [[k, str(v["wraps"]), str(v["saturations"]),
+                      "n/a" if v.get("headroom_bits") is None else f"{v['headroom_bits']:.1f}"]
+                     for k, v in f["range"].items()]))
     if fv is not None:
         corr = "n/a" if fv["count_correlation"] is None else f"{fv['count_correlation']:.4f}"
         out.append(("Float vs fixed on this input", ["samples", "argmax agreement",

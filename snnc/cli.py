@@ -185,7 +185,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     g = _load(args)
     calib = _read_input(args.calibrate, g, True, args.flat_input) if args.calibrate else None
     opts = CompileOptions.of(weight_bits=args.weight_bits, per_channel=args.per_channel,
-                             placer=args.placer, seed=args.seed, max_chips=args.max_chips)
+                             placer=args.placer, seed=args.seed, max_chips=args.max_chips,
+                             strict_range=args.strict_range)
     timings: list[tuple[str, float, float]] = []
     big = g.n_synapses > 2_000_000  # long compiles say what they are doing on stderr
     show = set(args.print_ir_after or [])
@@ -500,7 +501,21 @@ def _run_artifact(args: argparse.Namespace) -> int:
     if args.counters:
         extra = {f"counter:{k}": v for k, v in res.counters.items()}
         _print_counters(res.counters)
+    _warn_range(res)
     return _report_run(args, g, res, x, extra)
+
+
+def _warn_range(res: Any) -> None:
+    """One warning per population whose integers wrapped or saturated during the run."""
+    c = res.counters
+    if "layer_wraps" not in c:
+        return
+    for name, w, s in zip(res.layers, c["layer_wraps"], c["layer_saturations"], strict=True):
+        if w or s:
+            print(f"warning: population '{name}': u wrapped {int(w)} and states saturated "
+                  f"{int(s)} times (neuron-steps, all samples): the chip's integers left the "
+                  "range the float model assumes (docs/fixed_point.md, headroom)",
+                  file=sys.stderr)
 
 
 def _print_counters(c: dict[str, np.ndarray]) -> None:
@@ -639,6 +654,9 @@ def _add_compile(sub: Any) -> None:
                          "and tianjic)")
     sp.add_argument("--per-channel", action="store_true",
                     help="one weight scale per output channel (folded into thresholds)")
+    sp.add_argument("--strict-range", action="store_true",
+                    help="refuse a population whose worst-case current (every excitatory "
+                         "input at once) could leave its state width, instead of warning")
     sp.add_argument("--calibrate", metavar="X.npy", default=None,
                     help="sample input spikes (B, T, *shape) to choose scales that keep spike "
                          "counts closest to the float model")

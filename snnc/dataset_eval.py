@@ -122,7 +122,8 @@ def eval_shard(artifact: str, inputs: str, start: int, stop: int, steps: int,
              "spikes": c["sample_spikes"], "synaptic_ops": c["sample_synops"],
              "energy_joules": sample_energy(art.manifest["target"], c),
              "latency_seconds": _per_sample_sum(c["latency_seconds"]),
-             "latency_cycles": _per_sample_sum(c["latency_cycles"])}
+             "latency_cycles": _per_sample_sum(c["latency_cycles"]),
+             "wraps": c["sample_wraps"], "saturations": c["sample_saturations"]}
     if compare_float and art.float_graph is not None:
         fl = art.float_graph
         fx = api.prepare_input(fl, x, batch=True, flat=flat)
@@ -217,6 +218,10 @@ def summarize(per: dict[str, np.ndarray], labels: np.ndarray | None, steps: int,
         "energy_joules": dist(per["energy_joules"]),
         "latency_seconds": dist(per["latency_seconds"]),
         "latency_cycles": dist(per["latency_cycles"])}
+    out["range"] = {"wraps": int(per["wraps"].sum()), "saturations":
+                    int(per["saturations"].sum()), "samples_with_wraps":
+                    int((per["wraps"] > 0).sum()), "samples_with_saturations":
+                    int((per["saturations"] > 0).sum())}
     if "float_prediction" in per:
         fv: dict[str, Any] = {
             "argmax_agreement": float((per["float_prediction"] == per["prediction"]).mean()),

@@ -21,12 +21,14 @@ from typing import Any
 import numpy as np
 from snnc.compiler.errors import SnncError
 from snnc.compiler.fixed import WEIGHT_CHOICES, Arithmetic, FormatError, WeightGrid
+from snnc.compiler.headroom import Headroom, population_headroom
 from snnc.compiler.ir import HAS_CURRENT, SPIKING, Conn, Graph, Population, Projection, ResetMode
 from snnc.compiler.passes import PassContext, Stage, register_pass
 
 TWN_DELTA = 0.7  # ternary threshold = 0.7 * mean|W| (Li & Liu 2016, TWN; GXNOR-Net)
 VTH_TARGET_LOG2 = 9  # place the largest threshold mantissa in [2^9, 2^10): fine resolution...
 HEADROOM_BITS = 7  # ...unless that leaves less than 2^7 between the threshold and the state limit
+VTH_MIN_LOG2 = 6  # a scale lowered for headroom keeps the largest threshold mantissa >= 2^6
 
 __all__ = ["WEIGHT_CHOICES", "QuantizeError", "QuantizeOptions", "quantize"]
 
@@ -42,6 +44,7 @@ class QuantizeOptions:
     weight_bits: str | None = None  # one of WEIGHT_CHOICES; None: the target's stored width
     per_channel: bool = False
     gain: Mapping[str, float] = field(default_factory=dict)  # per population, from calibrate
+    strict_range: bool = False  # refuse a population whose worst-case current can wrap
 
     def __post_init__(self) -> None:
         if self.weight_bits is not None and self.weight_bits not in WEIGHT_CHOICES:
@@ -413,17 +416,75 @@ def _quantize_population(g: Graph, pop: Population, ctx: PassContext, f: WeightG
         for _, r, _ in stats.values():
             ref = np.maximum(ref, r)
         k_group = _fill_scale(g, pop, ar, f, ref, gain, groups)
+    def at_scale(k_group: np.ndarray) -> tuple[Population, dict[str, float],
+                                                 list[Projection], dict[str, Any]]:
+        part: dict[str, Any] = {"projections": {}, "warnings": []}
+        fixed_pop, errors = _neuron_params(pop, projs, ar, k_group[groups])
+        out = [_quantize_weights(p, ar, f, k_group, *stats[p.name],
+                                 None if exact is None else exact[p.name], part) for p in projs]
+        return fixed_pop, errors, out, part
+
+    fixed_pop, errors, out, part = at_scale(k_group)
+    room = population_headroom(fixed_pop, out, ar)
+    lower = _headroom_shift(pop, fixed_pop, out, ar, room)
+    if lower and exact is not None:  # an exact scale stays exact, or is kept
+        k_low = float(k_group[0]) / 2.0**lower
+        exps = _native_scale(g, pop, projs, ar, f, k_low)
+        consts = np.concatenate([pop.bias, pop.i_bias])
+        if exps is None or not _encodable(ar, k_low * consts):
+            lower = 0
+        else:
+            exact = exps
+    if lower:  # the same weights one exponent lower, the threshold a power of two smaller
+        k_group = k_group / 2.0**lower
+        fixed_pop, errors, out, part = at_scale(k_group)
+        room = population_headroom(fixed_pop, out, ar)
     k = k_group[groups]
-    fixed_pop, errors = _neuron_params(pop, projs, ar, k)
+    log["projections"].update(part["projections"])
+    log["warnings"] += part["warnings"]
     log["populations"][pop.name] = {
         "scale": float(k.max()) if opts.per_channel else float(k[0]),
-        "exact": exact is not None, "rel_error": errors}
+        "exact": exact is not None, "rel_error": errors,
+        "headroom": {**room.to_json(), "lowered_bits": lower}}
+    if room.bits < 0:
+        bound = "unbounded (a current that never decays)" if math.isinf(room.current) else (
+            f"{room.current:.4g}")
+        if opts.strict_range:
+            raise QuantizeError(
+                f"population '{pop.name}': worst-case current {bound} exceeds the "
+                f"{ar.state_bits}-bit state ({room.limit}) of target {ctx.target.name} when "
+                "every excitatory input fires at once, and lowering its scale enough would "
+                f"leave its threshold fewer than 2^{VTH_MIN_LOG2} levels or its weights "
+                "fewer bits; drop --strict-range to compile anyway (snnc run and snnc report "
+                "count every wrap that real inputs cause), or lower the fan-in or the "
+                "threshold-to-weight ratio of the model")
+        log["warnings"].append(
+            f"population '{pop.name}': the worst-case current ({bound}) exceeds the "
+            f"{ar.state_bits}-bit state ({room.limit}) when every excitatory input fires at "
+            f"once; lowering its scale would cost precision, so it is kept; `snnc run` and "
+            "`snnc report` count every wrap and saturation that real inputs cause")
     if pop.model not in SPIKING:  # readouts: v / v_scale is v in the float model's units
         log["populations"][pop.name]["v_scale"] = (
             [float(x) for x in k] if len(set(k.tolist())) > 1 else float(k[0]))
-    out = [_quantize_weights(p, ar, f, k_group, *stats[p.name],
-                             None if exact is None else exact[p.name], log) for p in projs]
     return fixed_pop, out
+
+
+def _headroom_shift(pop: Population, fixed_pop: Population, out: list[Projection],
+                    ar: Arithmetic, room: Headroom) -> int:
+    """Powers of two by which to lower a population's scale so that its worst-case current
+    fits its state width, where that costs no precision: every weight keeps its stored
+    integer (its exponent stays in range) and the largest threshold mantissa stays at least
+    2^VTH_MIN_LOG2 (an exact scale must also stay exact: the caller checks). 0 when it fits
+    already, or cannot fit for free."""
+    if room.bits >= 0 or pop.model not in SPIKING or math.isinf(room.current):
+        return 0
+    m = math.ceil(-room.bits)
+    if any(p.weight_exp - m < ar.weight_exp_min for p in out):
+        return 0
+    vth = fixed_pop.v_th[np.isfinite(fixed_pop.v_th)]
+    if not vth.size or float(vth.max()) / 2.0**m < 2.0**VTH_MIN_LOG2:
+        return 0
+    return m
 
 
 @register_pass(stage_in=Stage.FLOAT, stage_out=Stage.FIXED, options=QuantizeOptions,

@@ -55,6 +55,10 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
                        "refsim")
     for k in want.outputs:
         np.testing.assert_array_equal(want.outputs[k], got.outputs[k])
+    layer = {k: i for i, k in enumerate(got.layers)}  # refsim's layers include the relays
+    for key in ("layer_wraps", "layer_saturations"):  # the same range events, per population
+        mine = got.counters[key][[layer[k] for k in want.layers]]
+        np.testing.assert_array_equal(want.counters[key], mine, err_msg=key)
     if next(iter(x.values())).shape[0] == 1:  # batch 1 ran the serial kernels: the pooled
         two = {k: np.concatenate([v, v[:, ::-1]]) for k, v in x.items()}  # ones agree
         both = RefSim(program(low, cm, t)).run(two, steps=steps, trace=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,26 +87,33 @@ def chromium() -> str:
     return exe
 
 
-def test_html_report_renders_in_headless_chromium(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def render(page: Path, tmp_path: Path) -> tuple[str, list[str], np.ndarray]:
+    """A page in headless Chromium: its DOM after load, its console lines, and a 1200x1600
+    screenshot (RGB array)."""
     exe = chromium()
-    art = tmp_path / "art"
-    assert main(["compile", DIGITS, "-t", "tianjic", "-o", str(art)]) == 0
-    page = tmp_path / "r.html"
-    assert main(["report", str(art), "-q", "--html", str(page)]) == 0
     url = page.as_uri()
     dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'u1'}",
                           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
-    assert 'data-images="5/5"' in dom.stdout, dom.stdout[-500:]  # every plot decoded, non-zero
     console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln]
-    assert not console, console
     shot = tmp_path / "shot.png"
     subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'u2'}",
                     f"--screenshot={shot}", "--window-size=1200,1600", url],
                    capture_output=True, timeout=120)
     import matplotlib.image as mpimg
 
-    img = mpimg.imread(shot)
+    return dom.stdout, console, mpimg.imread(shot)
+
+
+def test_html_report_renders_in_headless_chromium(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    chromium()
+    art = tmp_path / "art"
+    assert main(["compile", DIGITS, "-t", "tianjic", "-o", str(art)]) == 0
+    page = tmp_path / "r.html"
+    assert main(["report", str(art), "-q", "--html", str(page)]) == 0
+    dom, console, img = render(page, tmp_path)
+    assert 'data-images="5/5"' in dom, dom[-500:]  # every plot decoded, non-zero
+    assert not console, console
     assert img.shape[0] == 1600 and img.shape[1] == 1200
     assert img[..., :3].std() > 0.05  # plots and tables drawn, not a blank page
 

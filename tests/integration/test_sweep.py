@@ -15,7 +15,7 @@ import pytest
 from snnc.cli import main
 from snnc.design_sweep import pareto
 
-from tests.integration.test_report import CHROMIUM_FLAGS, chromium
+from tests.integration.test_report import render
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = str(ROOT / "examples" / "digits" / "digits.nir")
@@ -73,22 +73,10 @@ def test_sweep_writes_every_design_point_as_eval_measures_it(swept, data, tmp_pa
 
 
 def test_sweep_html_renders_in_headless_chromium(swept, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    exe = chromium()
-    url = (swept / "sweep.html").as_uri()
-    dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'u1'}",
-                          "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
-                          "--dump-dom", url], capture_output=True, text=True, timeout=120)
-    assert 'data-images="3/3"' in dom.stdout, dom.stdout[-500:]
-    assert "tianjic-w8-anneal" in dom.stdout and "Pareto" in dom.stdout
-    console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln]
+    dom, console, img = render(swept / "sweep.html", tmp_path)
+    assert 'data-images="3/3"' in dom, dom[-500:]
+    assert "tianjic-w8-anneal" in dom and "Pareto" in dom
     assert not console, console
-    shot = tmp_path / "shot.png"
-    subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'u2'}",
-                    f"--screenshot={shot}", "--window-size=1200,1600", url],
-                   capture_output=True, timeout=120)
-    import matplotlib.image as mpimg
-
-    img = mpimg.imread(shot)
     assert img.shape[:2] == (1600, 1200) and img[..., :3].std() > 0.05
 
 

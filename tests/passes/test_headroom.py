@@ -1,0 +1,163 @@
+"""Headroom: the quantizer's worst-case current per population, checked against networks whose
+bound is worked out by hand; scales lowered where that costs no precision, so that a network
+whose every input fires keeps the float engine's spikes with no wrap; the headroom recorded in
+the quantization log and shown when it cannot be met."""
+
+from __future__ import annotations
+
+import warnings
+
+import nir
+import numpy as np
+import snnc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from snnc import api
+from snnc.compiler.headroom import headroom
+from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection
+from snnc.runtime.fixed_engine import FixedEngine
+
+STEPS = 6
+
+
+def dense_if(tmp, n: int, fan: int, w: float, vth: float) -> Graph:  # type: ignore[no-untyped-def]
+    """n IF neurons, each fed by `fan` inputs of weight w, written as NIR and read back."""
+    g = nir.NIRGraph(nodes={"in": nir.Input(input_type=np.array([fan])),
+                            "fc": nir.Linear(weight=np.full((n, fan), w)),
+                            "if": nir.IF(r=np.ones(n), v_threshold=np.full(n, vth)),
+                            "out": nir.Output(output_type=np.array([n]))},
+                     edges=[("in", "fc"), ("fc", "if"), ("if", "out")])
+    path = str(tmp / "net.nir")
+    nir.write(path, g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return api.load(path)
+
+
+def all_fire(g: Graph) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict]:  # type: ignore[type-arg]
+    """Float and loihi2-fixed output spikes when every input fires at every step, the fixed
+    run's counters and the quantization log."""
+    c = api.compile(g, "loihi2", until="fixed")
+    port = next(iter(g.inputs))
+    x = np.ones((1, STEPS, g.inputs[port].size))
+    fl = api.run(g, {port: x}, steps=STEPS).outputs
+    fx = FixedEngine(c.fixed).run({port: x.astype(np.int64)}, steps=STEPS)
+    k = next(iter(fl))
+    return fl[k], fx.outputs[k], fx.counters, c.fixed.meta["quantize"]
+
+
+def test_the_issue_network_keeps_every_spike(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19's network: 10,240 IF neurons, 99 inputs of weight 128 each, threshold 64. At
+    the exact scale 512 every input firing gives 99 x 128 x 8 x 2^6 = 6,488,064 < 2^23 - 1:
+    0.37 bits of headroom, recorded; all 10,240 fire at every step after the first, as in
+    the float engine, and nothing wraps."""
+    fl, fx, c, q = all_fire(dense_if(tmp_path, 10240, 99, 128.0, 64.0))
+    room = q["populations"]["if"]["headroom"]
+    assert room["current_bound"] == 6_488_064 and room["limit"] == 2**23 - 1
+    assert room["lowered_bits"] == 0 and 0.37 <= room["headroom_bits"] < 0.38
+    np.testing.assert_array_equal(fl, fx)
+    assert fx.sum(axis=(0, 2)).tolist() == [0] + [10240] * (STEPS - 1)
+    assert c["layer_wraps"].tolist() == [0] and c["layer_saturations"].tolist() == [0]
+
+
+def test_a_wider_fan_in_lowers_the_scale_and_stays_exact(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """140 inputs: at scale 512 the worst case, 140 x 1024 x 2^6 = 9,175,040, would wrap u
+    (> 2^23); one power of two lower it is 4,587,520, still exact (weight_exp 2, threshold
+    mantissa 256), and every spike equals the float engine's."""
+    fl, fx, c, q = all_fire(dense_if(tmp_path, 64, 140, 128.0, 64.0))
+    pop = q["populations"]["if"]
+    assert pop["scale"] == 256.0 and pop["exact"] and pop["headroom"]["lowered_bits"] == 1
+    assert pop["headroom"]["current_bound"] == 4_587_520
+    assert q["projections"]["fc"]["weight_exp"] == 2 and q["projections"]["fc"]["exact"]
+    np.testing.assert_array_equal(fl, fx)
+    assert c["layer_wraps"].sum() == 0 and fx.sum() == 64 * (STEPS - 1)
+
+
+def random_layer(fan: int, w: float, ratio: float, neg: float, seed: int) -> Graph:
+    """16 LIF (IF) neurons with `fan` mixed-sign float inputs each (a share `neg` negative),
+    magnitudes in [w/2, w], threshold `ratio` x w."""
+    rng = np.random.default_rng(seed)
+    n = 16
+    wts = rng.uniform(0.5, 1.0, (n, fan)) * w
+    wts[rng.random((n, fan)) < neg] *= -1
+    p = Population.make("h", (n,), NeuronModel.LIF, dv=0.0, v_th=ratio * w)
+    return Graph.build([p], [Projection(name="w", src="in", dst="h", kind=Conn.DENSE,
+                                        weight=wts, delay=np.zeros(wts.shape, np.int64))],
+                       [Port(name="in", shape=(fan,))],
+                       [Port(name="out", shape=(n,), source="h")])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fan=st.integers(20, 4000), w=st.floats(0.05, 4.0), ratio=st.floats(0.5, 40.0),
+       neg=st.one_of(st.just(0.0), st.floats(0.0, 0.5)), seed=st.integers(0, 2**16))
+def test_strict_range_refuses_or_never_wraps(fan: int, w: float, ratio: float, neg: float,  # type: ignore[no-untyped-def]
+                                             seed: int) -> None:
+    """Random layers drawn around the bound (fan-in up to 4,000, thresholds from half a
+    weight to 40), compiled with --strict-range: either a refusal naming the population and
+    the width, or neither every input firing at every step nor random inputs wrap u. With
+    excitatory weights only, the all-firing run also keeps the float engine's spikes (with
+    inhibition an IF neuron's v can fall without bound in the float model, and saturates on
+    the chip: counted, not prevented)."""
+    from snnc.compiler.passes.quantize import QuantizeError
+
+    g = random_layer(fan, w, ratio, neg, seed)
+    try:
+        c = api.compile(g, "loihi2", snnc.CompileOptions.of(strict_range=True), until="fixed")
+    except QuantizeError as e:
+        assert "population 'h': worst-case current" in str(e) and "24-bit state" in str(e)
+        return
+    room = c.fixed.meta["quantize"]["populations"]["h"]["headroom"]
+    assert room["headroom_bits"] >= 0
+    assert room["headroom_bits"] == round(headroom(c.fixed, "h").bits, 3)
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([np.ones((1, STEPS, fan)), rng.random((3, STEPS, fan)) < 0.5])
+    res = FixedEngine(c.fixed).run({"in": x.astype(np.int64)}, steps=STEPS)
+    assert res.counters["layer_wraps"].tolist() == [0]
+    if neg == 0:
+        assert res.counters["sample_saturations"][0] == 0
+        fl = api.run(g, {"in": x[:1]}, steps=STEPS).outputs["out"]
+        np.testing.assert_array_equal(fl, res.outputs["out"][:1])
+
+
+def test_both_sides_of_the_bound_are_reached() -> None:
+    """The draws above do reach both outcomes: a wide layer with a low threshold is refused
+    under --strict-range and, without it, compiles with a warning and wraps on the chip
+    (counted); a narrower one is lowered by 3 bits and fits."""
+    from snnc.compiler.passes.quantize import QuantizeError
+
+    wide = random_layer(3000, 1.0, 1.0, 0.0, 0)
+    try:
+        api.compile(wide, "loihi2", snnc.CompileOptions.of(strict_range=True), until="fixed")
+        raise AssertionError("not refused")
+    except QuantizeError as e:
+        assert "population 'h'" in str(e) and "--strict-range" in str(e)
+    c = api.compile(wide, "loihi2", until="fixed")
+    q = c.fixed.meta["quantize"]
+    assert q["populations"]["h"]["headroom"]["headroom_bits"] < -4
+    assert any("population 'h': the worst-case current" in m for m in q["warnings"])
+    res = FixedEngine(c.fixed).run({"in": np.ones((1, STEPS, 3000), np.int64)}, steps=STEPS)
+    assert res.counters["layer_wraps"].tolist() == [16 * (STEPS - 1)]
+    fits = api.compile(random_layer(5000, 1.0, 3.0, 0.0, 0), "loihi2",
+                       snnc.CompileOptions.of(strict_range=True), until="fixed")
+    room = fits.fixed.meta["quantize"]["populations"]["h"]["headroom"]
+    assert room["lowered_bits"] == 3 and room["headroom_bits"] >= 0
+
+
+def test_headroom_by_hand_for_a_decaying_current() -> None:
+    """A CUBA neuron on loihi2: 3 inputs of stored weight 100 at exponent 0, du register 1023
+    (+ offset 1 = 1024 of 4096 lost per step, 3/4 kept): A = 300 << 6 = 19,200 per step,
+    |u| <= A / (1 - 3/4) = 76,800."""
+    from dataclasses import replace
+
+    from tests.fixed_strategies import LOIHI2, fixed_meta
+
+    pop = replace(Population.make("c", (1,), NeuronModel.CUBA_LIF, v_th=1.0),
+                  du=np.full(1, 1023.0), dv=np.zeros(1), v_th=np.full(1, 1000.0))
+    proj = Projection(name="w", src="in", dst="c", kind=Conn.DENSE,
+                      weight=np.array([[100.0, 100.0, 100.0, -7.0]]),
+                      delay=np.array([[0, 1, 2, 0]]), weight_exp=0, weight_bits=8)
+    g = Graph.build([pop], [proj], [Port(name="in", shape=(4,))],
+                    [Port(name="out", shape=(1,), source="c")], meta=fixed_meta(LOIHI2))
+    h = headroom(g, "c")
+    assert h.input_pos == 19_200 and h.input_neg == 7 * 64
+    assert h.current == 76_800 and h.limit == 2**23 - 1
