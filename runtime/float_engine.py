@@ -50,6 +50,8 @@ class _Neurons:
         self.keep_v = 1.0 - pop.dv
         self.spiking = pop.model in SPIKING
         self.current = pop.model in HAS_CURRENT
+        self.peak = 0.0  # largest |u| so far (current_peaks)
+        self.track = False
 
     def update(self, a: np.ndarray, t: int) -> np.ndarray:
         """Advance step t with summed input a; return spikes (B, n) as 0/1 floats."""
@@ -61,6 +63,8 @@ class _Neurons:
         else:
             self.u = a
             drive = a
+        if self.track and self.u.size:
+            self.peak = max(self.peak, float(np.abs(self.u).max()))
         v = self.keep_v * self.v + drive + (p.bias if on else 0.0)
         if p.reset is ResetMode.DELAYED_SUBTRACT:
             v = v - self.s * p.v_th
@@ -201,6 +205,20 @@ class FloatEngine:
         return RunResult(outputs=recorders[0].result(),
                          traces=recorders[1].result() if trace else {}, steps=steps,
                          **self._counted(st))
+
+    def current_peaks(self, inputs: Mapping[str, np.ndarray], steps: int) -> dict[str, float]:
+        """The largest |u| (the synaptic current, or the input of a neuron without one) each
+        population reaches on `inputs`: how far real inputs take what the quantizer bounds."""
+        g = self.graph
+        batch, t_in = self.check_inputs(inputs)
+        flat = {k: self.as_input(x).reshape(batch, t_in, -1) for k, x in inputs.items()}
+        st = self.start(batch)
+        for nr in st.neurons.values():
+            nr.track = True
+        for t in range(steps):
+            self.step(st, {k: x[:, t] if t < t_in else np.zeros_like(x[:, 0])
+                           for k, x in flat.items()})
+        return {k: st.neurons[k].peak for k in g.populations}
 
     def _counted(self, st: _RunState) -> dict[str, Any]:
         """What a run counted besides its outputs (the fixed engine: range counters)."""

@@ -361,7 +361,10 @@ def compile(graph: Graph, target: Any, options: Any = None, *,  # noqa: A001 - s
     The target's backends are checked first, so a target whose artifact cannot be written is
     refused before any work. With calibrate_inputs ({port: (B, T, *shape)} spikes), per-
     population gains are chosen first so that fixed spike counts stay closest to the float
-    engine's. on_pass(name, ir, pass_seconds, verify_seconds) follows every pass.
+    engine's, and the largest current each population reaches on them is measured, so that a
+    population whose worst case does not fit its state width keeps its scale where real
+    inputs stay inside (docs/fixed_point.md, headroom). on_pass(name, ir, pass_seconds,
+    verify_seconds) follows every pass.
     """
     from snnc.backends.registry import backends_of
     from snnc.compiler.passes import Stage
@@ -375,9 +378,14 @@ def compile(graph: Graph, target: Any, options: Any = None, *,  # noqa: A001 - s
         raise InputError(f"until must be 'fixed' or 'mapped', got {until!r}")
     stage = Stage(until)
     if calibrate_inputs is not None:
+        from dataclasses import replace
+
         from snnc.runtime.calibrate import calibrate
 
         steps = next(iter(calibrate_inputs.values())).shape[1] + len(graph.populations) + 1
+        reach = FloatEngine(graph).current_peaks(
+            {k: np.asarray(v, dtype=np.float64) for k, v in calibrate_inputs.items()}, steps)
+        opts = replace(opts, quantize=replace(opts.quantize, reach=reach))
         opts = calibrate(graph, spec, opts, calibrate_inputs, steps)
     return run_pipeline(graph, spec, opts, until=stage, on_pass=on_pass, progress=progress)
 

@@ -29,6 +29,7 @@ TWN_DELTA = 0.7  # ternary threshold = 0.7 * mean|W| (Li & Liu 2016, TWN; GXNOR-
 VTH_TARGET_LOG2 = 9  # place the largest threshold mantissa in [2^9, 2^10): fine resolution...
 HEADROOM_BITS = 7  # ...unless that leaves less than 2^7 between the threshold and the state limit
 VTH_MIN_LOG2 = 6  # a scale lowered for headroom keeps the largest threshold mantissa >= 2^6
+REACH_MARGIN_BITS = 1  # calibrated currents must stay a factor 2 inside the state width
 
 __all__ = ["WEIGHT_CHOICES", "QuantizeError", "QuantizeOptions", "quantize"]
 
@@ -45,6 +46,7 @@ class QuantizeOptions:
     per_channel: bool = False
     gain: Mapping[str, float] = field(default_factory=dict)  # per population, from calibrate
     strict_range: bool = False  # refuse a population whose worst-case current can wrap
+    reach: Mapping[str, float] = field(default_factory=dict)  # max |u| on --calibrate inputs
 
     def __post_init__(self) -> None:
         if self.weight_bits is not None and self.weight_bits not in WEIGHT_CHOICES:
@@ -426,7 +428,8 @@ def _quantize_population(g: Graph, pop: Population, ctx: PassContext, f: WeightG
 
     fixed_pop, errors, out, part = at_scale(k_group)
     room = population_headroom(fixed_pop, out, ar)
-    lower = _headroom_shift(pop, fixed_pop, out, ar, room)
+    reach = opts.reach.get(pop.name)  # largest |u| on the --calibrate inputs (float units)
+    lower = _headroom_shift(pop, fixed_pop, out, ar, _deficit(room, reach, k_group))
     if lower and exact is not None:  # an exact scale stays exact, or is kept
         k_low = float(k_group[0]) / 2.0**lower
         exps = _native_scale(g, pop, projs, ar, f, k_low)
@@ -442,43 +445,74 @@ def _quantize_population(g: Graph, pop: Population, ctx: PassContext, f: WeightG
     k = k_group[groups]
     log["projections"].update(part["projections"])
     log["warnings"] += part["warnings"]
+    head: dict[str, Any] = {**room.to_json(), "lowered_bits": lower}
+    reached_bits = None
+    if reach is not None:
+        reached = float(k_group.max()) * reach
+        reached_bits = math.log2(room.limit / reached) if reached > 0 else math.inf
+        head.update(reached_current=round(reached, 3), reached_bits=(
+            round(reached_bits, 3) if math.isfinite(reached_bits) else None))
     log["populations"][pop.name] = {
         "scale": float(k.max()) if opts.per_channel else float(k[0]),
-        "exact": exact is not None, "rel_error": errors,
-        "headroom": {**room.to_json(), "lowered_bits": lower}}
+        "exact": exact is not None, "rel_error": errors, "headroom": head}
     if room.bits < 0:
-        bound = "unbounded (a current that never decays)" if math.isinf(room.current) else (
-            f"{room.current:.4g}")
-        if opts.strict_range:
-            raise QuantizeError(
-                f"population '{pop.name}': worst-case current {bound} exceeds the "
-                f"{ar.state_bits}-bit state ({room.limit}) of target {ctx.target.name} when "
-                "every excitatory input fires at once, and lowering its scale enough would "
-                f"leave its threshold fewer than 2^{VTH_MIN_LOG2} levels or its weights "
-                "fewer bits; drop --strict-range to compile anyway (snnc run and snnc report "
-                "count every wrap that real inputs cause), or lower the fan-in or the "
-                "threshold-to-weight ratio of the model")
-        log["warnings"].append(
-            f"population '{pop.name}': the worst-case current ({bound}) exceeds the "
-            f"{ar.state_bits}-bit state ({room.limit}) when every excitatory input fires at "
-            f"once; lowering its scale would cost precision, so it is kept; `snnc run` and "
-            "`snnc report` count every wrap and saturation that real inputs cause")
+        _out_of_range(pop, room, reached_bits, opts, ar, ctx.target.name, log)
     if pop.model not in SPIKING:  # readouts: v / v_scale is v in the float model's units
         log["populations"][pop.name]["v_scale"] = (
             [float(x) for x in k] if len(set(k.tolist())) > 1 else float(k[0]))
     return fixed_pop, out
 
 
+def _deficit(room: Headroom, reach: float | None, k_group: np.ndarray) -> float:
+    """Bits by which the scale should come down: the worst case's, or, where calibration
+    measured the current real inputs reach, what keeps that REACH_MARGIN_BITS inside."""
+    if room.bits >= 0:
+        return 0.0
+    if reach is None:
+        return -room.bits if math.isfinite(room.bits) else 0.0
+    reached = float(k_group.max()) * reach
+    if reached <= 0:
+        return 0.0
+    return max(0.0, REACH_MARGIN_BITS - math.log2(room.limit / reached))
+
+
+def _out_of_range(pop: Population, room: Headroom, reached_bits: float | None,
+                  opts: QuantizeOptions, ar: Arithmetic, target: str, log: dict[str, Any]
+                  ) -> None:
+    """A population whose worst case does not fit: accepted where calibration showed real
+    inputs REACH_MARGIN_BITS inside the width, else refused (--strict-range) or warned."""
+    bound = "unbounded (a current that never decays)" if math.isinf(room.current) else (
+        f"{room.current:.4g}")
+    where = (f"population '{pop.name}': the worst-case current ({bound}, every excitatory "
+             f"input at once) exceeds the {ar.state_bits}-bit state ({room.limit})")
+    if reached_bits is not None and reached_bits >= REACH_MARGIN_BITS:
+        log["warnings"].append(f"{where}; on the --calibrate inputs it stays {reached_bits:.1f} "
+                               "bits inside, so the scale is kept")
+        return
+    if opts.strict_range:
+        seen = ("" if reached_bits is None else
+                f" (on the --calibrate inputs it comes within {reached_bits:.1f} bits)")
+        raise QuantizeError(
+            f"{where} of target {target}{seen}, and lowering its scale enough would leave "
+            f"its threshold fewer than 2^{VTH_MIN_LOG2} levels or its weights fewer bits; "
+            "give --calibrate X.npy with typical inputs (the scale is then kept where they "
+            f"stay {REACH_MARGIN_BITS} bit inside), or drop --strict-range (snnc run and snnc "
+            "report count every wrap real inputs cause)")
+    log["warnings"].append(f"{where}; lowering its scale would cost precision, so it is "
+                           "kept; `snnc run` and `snnc report` count every wrap and saturation "
+                           "that real inputs cause")
+
+
 def _headroom_shift(pop: Population, fixed_pop: Population, out: list[Projection],
-                    ar: Arithmetic, room: Headroom) -> int:
-    """Powers of two by which to lower a population's scale so that its worst-case current
-    fits its state width, where that costs no precision: every weight keeps its stored
-    integer (its exponent stays in range) and the largest threshold mantissa stays at least
-    2^VTH_MIN_LOG2 (an exact scale must also stay exact: the caller checks). 0 when it fits
-    already, or cannot fit for free."""
-    if room.bits >= 0 or pop.model not in SPIKING or math.isinf(room.current):
+                    ar: Arithmetic, deficit: float) -> int:
+    """Powers of two by which to lower a population's scale so that its current fits its
+    state width (`deficit` bits short), where that costs no precision: every weight keeps
+    its stored integer (its exponent stays in range) and the largest threshold mantissa stays
+    at least 2^VTH_MIN_LOG2 (an exact scale must also stay exact: the caller checks). 0 when
+    it fits already, or cannot fit for free."""
+    if deficit <= 0 or pop.model not in SPIKING:
         return 0
-    m = math.ceil(-room.bits)
+    m = math.ceil(deficit - 1e-9)
     if any(p.weight_exp - m < ar.weight_exp_min for p in out):
         return 0
     vth = fixed_pop.v_th[np.isfinite(fixed_pop.v_th)]
