@@ -430,6 +430,8 @@ def _quantize_population(g: Graph, pop: Population, ctx: PassContext, f: WeightG
     room = population_headroom(fixed_pop, out, ar)
     reach = opts.reach.get(pop.name)  # largest |u| on the --calibrate inputs (float units)
     lower = _headroom_shift(pop, fixed_pop, out, ar, _deficit(room, reach, k_group))
+    if lower and g.meta.get("native_scale") and exact is not None:
+        lower = 0  # a model in a chip's own integers (lava-dl netx) runs as it was trained
     if lower and exact is not None:  # an exact scale stays exact, or is kept
         k_low = float(k_group[0]) / 2.0**lower
         exps = _native_scale(g, pop, projs, ar, f, k_low)
