@@ -19,6 +19,20 @@ from typing import Any
 from snnc.compiler.errors import InputError, SnncError
 
 LOCAL, INLINE = "local", "none"
+THREADS_ENV = "SNNC_WORKER_THREADS"  # numba threads a local worker's tasks use
+
+
+def use_worker_threads() -> None:
+    """In a task: numba's threads for this worker (THREADS_ENV, set by a local cluster),
+    chosen per call with numba.set_num_threads. Setting NUMBA_NUM_THREADS in a worker's
+    environment instead breaks once anything in the process changes it after numba started
+    its pool ("Cannot set NUMBA_NUM_THREADS to a different value")."""
+    want = os.environ.get(THREADS_ENV)
+    if not want:
+        return
+    import numba
+
+    numba.set_num_threads(max(1, min(int(want), numba.config.NUMBA_NUM_THREADS)))
 
 
 def default_workers() -> int:
@@ -54,7 +68,7 @@ def client_for(scheduler: str | None = LOCAL, workers: int | None = None,
         threads = threads or max(1, (os.cpu_count() or 1) // n)
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR,
-                               env={"NUMBA_NUM_THREADS": str(threads)})
+                               env={THREADS_ENV: str(threads)})
         client = Client(cluster)
         try:
             yield client
@@ -65,7 +79,7 @@ def client_for(scheduler: str | None = LOCAL, workers: int | None = None,
     if workers is not None or threads is not None:
         raise InputError(f"--workers and --threads start a local cluster; the cluster at "
                          f"{scheduler} has the workers it was started with (start more with "
-                         f"`dask worker {scheduler}`; NUMBA_NUM_THREADS in their environment "
+                         f"`dask worker {scheduler}`; SNNC_WORKER_THREADS in their environment "
                          "sets their threads)")
     try:
         client = Client(scheduler, timeout=connect_timeout)

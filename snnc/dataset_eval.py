@@ -103,6 +103,9 @@ def eval_shard(artifact: str, inputs: str, start: int, stop: int, steps: int,
     from snnc.runtime.float_engine import FloatEngine
     from snnc.runtime.report import sample_energy
 
+    from snnc.cluster import use_worker_threads
+
+    use_worker_threads()
     art = load(artifact)
     g = art.graph
     where = f"{inputs}: samples {start}..{stop - 1}"

@@ -59,8 +59,10 @@ def compile_point(model: str, load_kwargs: dict[str, Any], point: Point, out: st
                   ) -> dict[str, Any]:
     """Compile and write one design point's artifact; a refusal is returned as its reason."""
     from snnc import api
+    from snnc.cluster import use_worker_threads
     from snnc.compiler.pipeline import CompileOptions
 
+    use_worker_threads()
     try:
         g = api.load(model, **load_kwargs)
         opts = CompileOptions.of(weight_bits=point.weight_bits, per_channel=point.per_channel,

@@ -122,3 +122,17 @@ def test_pareto_fronts_by_hand() -> None:
     #   both stay; (0.7, 2) is beaten by (0.8, 1); a refused row is never on a front
     assert pareto(rows, "c") == [False, True, False, True, True, True, False, False]
     assert np.array(pareto([], "c")).size == 0
+
+
+def test_sweep_as_a_command_on_two_worker_processes(data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`snnc sweep` run as a command, as a user runs it: each worker process compiles design
+    points and then simulates them."""
+    snnc = str(Path(sys.executable).parent / "snnc")
+    out = tmp_path / "sw"
+    r = subprocess.run([snnc, "sweep", DIGITS, "--targets", "loihi2,tianjic", "--steps", "18",
+                        "--input", str(data / "x.npy"), "--labels", str(data / "y.npy"), "-o",
+                        str(out), "--workers", "2", "-q"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads((out / "sweep.json").read_text())["rows"]
+    assert [r["status"] for r in rows] == ["ok", "ok"] and rows[0]["accuracy"] > 0.95
