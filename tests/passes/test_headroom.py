@@ -199,3 +199,31 @@ def test_a_conv_net_far_from_its_worst_case_needs_calibration_under_strict_range
     res = FixedEngine(c.fixed).run({port: api.encode_input(g, xte)})
     assert res.counters["layer_wraps"].sum() == 0
     assert float((res.outputs["logits"][:, -1].argmax(1) == yte).mean()) > 0.98
+
+
+def test_run_and_report_show_the_wraps_of_a_compiled_model(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The wide layer compiled as a user would (warning kept in the log): on every input
+    firing, `snnc run` warns naming the population and its wrap count, and `snnc report`
+    lists the same count with the headroom in its fidelity section."""
+    import json
+
+    from snnc.cli import main
+
+    g = random_layer(3000, 1.0, 1.0, 0.0, 0)
+    model = tmp_path / "wide.snn"
+    api.convert(g, str(model))
+    art = tmp_path / "wide.loihi2"
+    assert main(["compile", str(model), "-t", "loihi2", "-o", str(art), "--json"]) == 0
+    out = capsys.readouterr()
+    assert "population 'h': the worst-case current" in out.err
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((STEPS, 3000), dtype=np.uint8))
+    assert main(["run", str(art), "--input", str(x), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert f"population 'h': u wrapped {16 * (STEPS - 1)} and states saturated" in err
+    rep = tmp_path / "r.json"
+    np.save(x, np.ones((1, STEPS, 3000), dtype=np.uint8))
+    assert main(["report", str(art), "--input", str(x), "--batch", "-q", "--json",
+                 str(rep)]) == 0
+    rng = json.loads(rep.read_text())["fidelity"]["range"]["h"]
+    assert rng["wraps"] == 16 * (STEPS - 1) and rng["headroom_bits"] < -4
