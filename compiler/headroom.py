@@ -85,7 +85,3 @@ def population_headroom(pop: Population, incoming: list[Projection], ar: Arithme
                        np.where(amax > 0, np.inf, 0.0))
     return Headroom(float(pos.max(initial=0) * scale), float(neg.max(initial=0) * scale),
                     float(cur.max(initial=0)), int(ar.state_max))
-
-
-def graph_headroom(g: Graph) -> dict[str, Headroom]:
-    return {name: headroom(g, name) for name in g.populations}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -112,10 +113,10 @@ def run_tasks(client: Any, tasks: Sequence[Task],
     Without a client everything runs here, in order. Stops at the first failure, cancelling
     what is left."""
     if client is None:
-        queue = list(tasks)
+        queue = deque(tasks)
         while queue:
-            key, fn, args = queue.pop(0)
-            queue += on_done(key, fn(*args)) or []
+            key, fn, args = queue.popleft()
+            queue.extend(on_done(key, fn(*args)) or [])
         return
     from dask.distributed import as_completed
     from distributed.scheduler import KilledWorker

@@ -170,14 +170,12 @@ def test_a_conv_net_far_from_its_worst_case_needs_calibration_under_strict_range
     population and --calibrate; with 16 calibration digits the currents measured stay more
     than 1 bit inside, the scales are kept (recorded), and the 450 test digits run with no
     wrap and the ANN-converted accuracy."""
-    import sys
     from pathlib import Path
 
+    from examples.onnx_digits.train import data
     from snnc.cli import main
 
     root = Path(__file__).resolve().parents[2]
-    sys.path.insert(0, str(root))
-    from examples.onnx_digits.train import data
 
     xtr, _, xte, yte = data()
     model = str(root / "examples" / "onnx_digits" / "cnn.onnx")
