@@ -117,7 +117,9 @@ def _lifs(g: Graph, ar: LoihiArithmetic, arrays: dict[str, np.ndarray]
             arrays[f"lif{i}.neurons"] = idx.astype(np.int64)
             lifs.append({"pop": name, "size": int(idx.size), "du": int(p.du[idx[0]]),
                          "dv": int(p.dv[idx[0]]), "vth": int(p.v_th[idx[0]]),
-                         "onset": int(p.onset)})
+                         "onset": int(p.onset),
+                         **({"reset_every": p.reset_every, "reset_phase": p.reset_phase}
+                            if p.reset_every else {})})
             pop_groups[name].append((i, idx))
     return lifs, pop_groups
 

@@ -111,7 +111,7 @@ def run(desc: dict[str, np.ndarray], inputs: dict[str, np.ndarray], steps: int
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
-    from lava.proc.lif.process import LIF
+    from lava.proc.lif.process import LIF, LIFReset
     from lava.proc.monitor.process import Monitor
     from lava.proc.sparse.process import DelaySparse, Sparse
     from lava.utils.weightutils import SignMode
@@ -126,9 +126,14 @@ def run(desc: dict[str, np.ndarray], inputs: dict[str, np.ndarray], steps: int
     lifs = []
     for i, g in enumerate(index["lifs"]):
         mant = desc[f"lif{i}.bias_mant"]
-        lifs.append(LIF(shape=(g["size"],), du=g["du"], dv=g["dv"], vth=g["vth"],
-                        bias_mant=mant if g.get("onset", 0) == 0 else np.zeros_like(mant),
-                        bias_exp=desc[f"lif{i}.bias_exp"], name=f"{g['pop']}#{i}"))
+        kw = dict(shape=(g["size"],), du=g["du"], dv=g["dv"], vth=g["vth"],
+                  bias_mant=mant if g.get("onset", 0) == 0 else np.zeros_like(mant),
+                  bias_exp=desc[f"lif{i}.bias_exp"], name=f"{g['pop']}#{i}")
+        if g.get("reset_every"):  # netx's periodic state reset
+            lifs.append(LIFReset(reset_interval=g["reset_every"],
+                                 reset_offset=g["reset_phase"], **kw))
+        else:
+            lifs.append(LIF(**kw))
     for j, c in enumerate(index["conns"]):
         w = _matrix(desc, f"c{j}.w")
         kw = dict(weights=w, weight_exp=c["weight_exp"], num_weight_bits=c["num_weight_bits"],

@@ -24,6 +24,9 @@ def _neuron(p: Population, dt: float) -> nir.NIRNode:
         meta["snnc_refractory"] = int(p.refractory)
     if p.onset:
         meta["snnc_onset"] = int(p.onset)
+    if p.reset_every:
+        meta["snnc_reset_every"] = int(p.reset_every)
+        meta["snnc_reset_phase"] = int(p.reset_phase)
 
     def r(a: np.ndarray) -> np.ndarray:
         return a.reshape(shape)
@@ -35,7 +38,7 @@ def _neuron(p: Population, dt: float) -> nir.NIRNode:
         return dz.solve_exact(d, lambda t: dz.decay(dt, t), dt / d)
 
     if p.model is NeuronModel.LIF and (p.dv == 1).all() and p.reset is ResetMode.NONE and \
-            not p.v_reset.any() and not p.refractory and not p.onset:
+            not p.v_reset.any() and not p.refractory and not p.onset and not p.reset_every:
         return nir.Threshold(threshold=r(p.v_th))
     if p.model in (NeuronModel.LIF, NeuronModel.LI):
         tau = inv_decay(p.dv, "dv")

@@ -12,6 +12,7 @@ output ports (standard `Identity` nodes). Projections read the previous step, as
   ai.snnc::LIF | CubaLIF | IF | LI | CubaLI | I    one per population: inputs (its
                                     projections' outputs..., du, dv, v_th, v_reset, bias,
                                     i_bias); attributes shape, reset, refractory, onset, n_inputs
+                                    [, reset_every, reset_phase]
 
 Every array is an initializer of its own dtype (float64 or int64), and graph meta goes in
 metadata_props as JSON, so IR -> ONNX -> IR (frontends/onnx_spiking.py) is exact.
@@ -67,7 +68,9 @@ def to_onnx(g: Graph) -> onnx.ModelProto:
         nodes.append(helper.make_node(
             POP_OPS[pop.model], incoming[name] + params, [f"{name}.s_next"], name=name,
             domain=DOMAIN, shape=list(pop.shape), reset=pop.reset.value,
-            refractory=pop.refractory, onset=pop.onset, n_inputs=len(incoming[name])))
+            refractory=pop.refractory, onset=pop.onset, n_inputs=len(incoming[name]),
+            **({"reset_every": pop.reset_every, "reset_phase": pop.reset_phase}
+               if pop.reset_every else {})))
     for name, port in g.outputs.items():
         nodes.append(helper.make_node("Identity", [f"{port.source}.s_next"], [name],
                                       name=f"output:{name}"))

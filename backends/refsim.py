@@ -58,6 +58,11 @@ def _neuron_arrays(g: Graph, cm: CoreMap) -> dict[str, np.ndarray]:
     return {f"neuron.{k}": v for k, v in out.items()}
 
 
+def _reset_schedule(p: Any) -> dict[str, int]:
+    """A population's periodic state reset, where it has one (IR reset_every/reset_phase)."""
+    return {"reset_every": p.reset_every, "reset_phase": p.reset_phase} if p.reset_every else {}
+
+
 def timing_facts(t: TargetSpec) -> dict[str, Any]:
     """The cycle costs runtime/refsim_timing.py needs, from the target's facts (all required
     by the target loader; the per-step budget is optional)."""
@@ -139,7 +144,8 @@ def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
         "grid": [int(gx.max(initial=0)) + 1, int(gy.max(initial=0)) + 1],
         "populations": [{"name": k, "offset": ids.offset[k], "size": ids.size[k],
                          "spiking": g.populations[k].model in SPIKING,
-                         "current": g.populations[k].model in HAS_CURRENT}
+                         "current": g.populations[k].model in HAS_CURRENT,
+                         **_reset_schedule(g.populations[k])}
                         for k in ids.order],
         "inputs": [{"name": k, "offset": ids.offset[k], "size": ids.size[k],
                     "shape": list(p.shape)} for k, p in g.inputs.items()],

@@ -205,7 +205,10 @@ def _routes_doc(g: Graph, cm: CoreMap) -> dict[str, Any]:
             "max_link_load": cm.meta.get("max_link_load"),
             "routing_entries": int(len(cm.routes.get("table", {}).get("core", []))),
             "populations": {n: {"model": p.model.value, "reset": p.reset.value,
-                                "refractory": p.refractory, "bias_onset_step": p.onset}
+                                "refractory": p.refractory, "bias_onset_step": p.onset,
+                                **({"state_reset_every": p.reset_every,
+                                    "state_reset_phase": p.reset_phase}
+                                   if p.reset_every else {})}
                             for n, p in g.populations.items()},
             "link_load": {k: v.tolist() for k, v in sorted(links.items())}}
 

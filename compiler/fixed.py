@@ -15,6 +15,11 @@ PyLifModelBitAcc with Dense/Sparse/Delay* BitAcc. With U = 2^decay_bits, H = 2^(
     v = clip(trunc0(v * (U - (dv + dv_offset)) / U) + u + bias, -(H - 1), H - 1)
     s = v > (vth << vth_shift);  v[s] = 0
 
+Loihi 2 silicon (semantics "loihi2_silicon", target loihi2_silicon): the same equations, and
+two facts inferred from lava-dl's PilotNet recordings of the chip (docs/semantics.md): at a
+spike step v reads `spike_v` (128), and the next step decays from 0; a periodic state reset
+(IR reset_every N) recurs every N + `reset_period_extra` (1) steps.
+
 du, dv are the decay registers, vth the threshold mantissa, bias the effective bias
 bias_mant << bias_exp; weights are the stored integers, on the grid (W >> n) << n with
 n = weight_bits - bits + 1 (mixed sign). |a << act_shift| must stay below 2^(compute_bits-1),
@@ -48,7 +53,7 @@ import numpy as np
 from numba.extending import register_jitable
 from snnc.compiler.errors import SnncError
 from snnc.compiler.facts import RESET_MODES, FactError, checked
-from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, Population
+from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, Population, reset_due
 
 WEIGHT_CHOICES = ("8", "4", "2", "ternary")  # what `--weight-bits` may ask for
 
@@ -120,6 +125,7 @@ class LoihiKernel(NamedTuple):
     vth_shift: int
     half: int  # 2^(state_bits - 1): u wraps there, v saturates one below
     input_limit: int  # |a << act_shift| must stay below this (2^(compute_bits - 1))
+    spike_v: int  # what v holds at a spike step (Lava: 0); the next step decays from 0
 
 
 class TianjicKernel(NamedTuple):
@@ -131,10 +137,11 @@ class TianjicKernel(NamedTuple):
 
 
 @register_jitable
-def loihi_neuron(u: int, v: int, a: int, du: int, dv: int, bias: int, vth: int,
-                 k: LoihiKernel) -> tuple[int, int, bool, int, int]:
-    """One neuron of LoihiArithmetic.update: returns (u, v, spike, u wrapped, v saturated)
-    (the last two 0 or 1, for the range counters); the caller checks the input limit."""
+def loihi_neuron(u: int, v: int, ref: int, a: int, du: int, dv: int, bias: int, vth: int,
+                 k: LoihiKernel) -> tuple[int, int, int, bool, int, int]:
+    """One neuron of LoihiArithmetic.update: returns (u, v, ref, spike, u wrapped, v
+    saturated) (the last two 0 or 1, for the range counters); ref is 1 after a spike step,
+    whose v (k.spike_v) the next step replaces by 0. The caller checks the input limit."""
     x = (trunc0_scalar(u * (k.decay_unity - (du + k.du_offset)), k.decay_shift)
          + (a << k.act_shift))
     wrapped = 1
@@ -145,10 +152,12 @@ def loihi_neuron(u: int, v: int, a: int, du: int, dv: int, bias: int, vth: int,
     else:
         u = x
         wrapped = 0
+    if ref > 0:
+        v = 0
     raw = trunc0_scalar(v * (k.decay_unity - (dv + k.dv_offset)), k.decay_shift) + u + bias
     v = min(max(raw, -k.half + 1), k.half - 1)
     s = v > (vth << k.vth_shift)
-    return u, (0 if s else v), s, wrapped, (1 if v != raw else 0)
+    return u, (k.spike_v if s else v), (1 if s else 0), s, wrapped, (1 if v != raw else 0)
 
 
 @register_jitable
@@ -251,6 +260,7 @@ class Arithmetic:
     """
 
     semantics: ClassVar[str] = ""
+    reset_period_extra: ClassVar[int] = 0  # steps a chip adds to a periodic reset's interval
     FACTS: ClassVar[dict[str, str]] = {
         "weight_bits": "pos_int", "weight_min": "int", "weight_max": "int",
         "weight_exp_min": "int", "weight_exp_max": "int", "decay_bits": "pos_int",
@@ -329,6 +339,12 @@ class Arithmetic:
             raise FactError("format.weight_min", f"the range {self.weight_min}.."
                             f"{self.weight_max} does not fit {self.weight_bits}-bit weights "
                             "(and a sign)")
+
+    # --- periodic state reset (IR reset_every / reset_phase)
+    def reset_due(self, every: Any, phase: Any, t: int) -> Any:
+        """Whether neurons with reset_every `every` (0: never) and reset_phase `phase` have
+        u, v and their refractory state cleared before step t (scalars or int arrays)."""
+        return reset_due(every, phase, t, self.reset_period_extra)
 
     # --- derived values
     @property
@@ -416,6 +432,7 @@ class LoihiArithmetic(Arithmetic):
     """Loihi's soma (module docstring); with loihi2's facts, Lava 0.10.0's."""
 
     semantics: ClassVar[str] = "loihi"
+    spike_v: ClassVar[int] = 0  # what v holds at a spike step (Lava: the reset value 0)
     FACTS: ClassVar[dict[str, str]] = {
         **Arithmetic.FACTS, "du_offset": "nonneg_int", "dv_offset": "nonneg_int",
         "act_shift": "nonneg_int", "vth_shift": "nonneg_int", "vth_bits": "pos_int",
@@ -593,18 +610,19 @@ class LoihiArithmetic(Arithmetic):
         x = self.decay(u, p.du, self.du_offset) + act
         u = np.where(x > half, x - 2 * half, x)
         u = np.where(u <= -half, x + 2 * half, u)
+        v = np.where(ref > 0, 0, v)  # after a spike step v restarts from 0 (loihi_neuron)
         raw = self.decay(v, p.dv, self.dv_offset) + u + p.bias
         v = np.clip(raw, -half + 1, half - 1)
         if events is not None:
             events[:, 0] += (u != x).sum(axis=1)
             events[:, 1] += (v != raw).sum(axis=1)
         s = v > (p.v_th << self.vth_shift)
-        return u, np.where(s, 0, v), ref, s
+        return u, np.where(s, self.spike_v, v), s.astype(np.int64), s
 
     def kernel_params(self) -> LoihiKernel:
         return LoihiKernel(self.decay_unity, self.decay_bits, self.du_offset, self.dv_offset,
                            self.act_shift, self.vth_shift, 1 << (self.state_bits - 1),
-                           self.input_limit)
+                           self.input_limit, self.spike_v)
 
     def lava_differences(self, lava: LoihiArithmetic) -> list[str]:
         """Where this format leaves what Lava computes (`lava`: loihi2's facts, Lava 0.10.0)."""
@@ -743,8 +761,28 @@ def _choice(choice: str | None, stored_bits: int) -> tuple[bool, int]:
     return ternary, bits
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoihiSiliconArithmetic(LoihiArithmetic):
+    """Loihi 2 as the chip computes (module docstring): Lava's soma plus the two facts the
+    silicon recordings show; Lava's own model is LoihiArithmetic."""
+
+    semantics: ClassVar[str] = "loihi2_silicon"
+    FACTS: ClassVar[dict[str, str]] = {
+        **LoihiArithmetic.FACTS, "spike_v": "int", "reset_period_extra": "nonneg_int"}
+
+    spike_v: int  # type: ignore[misc]  # facts here, class constants in Lava's model
+    reset_period_extra: int  # type: ignore[misc]
+
+    def check(self) -> None:
+        super().check()
+        if abs(self.spike_v) > self.state_max:
+            raise FactError("format.spike_v", f"{self.spike_v} does not fit the "
+                            f"{self.state_bits}-bit state")
+
+
 ARITHMETICS: dict[str, type[Arithmetic]] = {
-    LoihiArithmetic.semantics: LoihiArithmetic, TianjicArithmetic.semantics: TianjicArithmetic}
+    a.semantics: a for a in (LoihiArithmetic, LoihiSiliconArithmetic, TianjicArithmetic)}
+
 
 
 def without_bias(p: NeuronParams) -> NeuronParams:

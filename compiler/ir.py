@@ -12,6 +12,9 @@ population at step t:
     refractory r > 0: for r steps after a spike, v is held at v_reset and no spike is emitted.
     onset o: bias and i_bias count from step o on (0 before): a population o projections deep
              starts integrating its bias when its first input can arrive (docs/timing.md).
+    state reset every N, phase k (N > 0): u = v = 0 (refractory cleared) before step t when
+             (t + 1) % N == k % N (lava-dl netx's reset_interval / reset_offset; a target's
+             arithmetic may stretch the period, docs/semantics.md).
 
 Float IR: every parameter is float64 in "source units". Weights carry all input gains (R,
 w_in, dt/tau), so a population adds its inputs with gain one.
@@ -130,13 +133,17 @@ class Population:
     reset: ResetMode = ResetMode.ZERO
     refractory: int = 0  # steps v is held at v_reset after a spike
     onset: int = 0  # first step at which bias and i_bias are added
+    reset_every: int = 0  # periodic state reset: every N steps (0: never) ...
+    reset_phase: int = 0  # ... before the steps t with (t + 1) % N == reset_phase % N
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
         for p in POP_PARAMS:
             object.__setattr__(self, p, _frozen(getattr(self, p), np.float64).reshape(-1))
-        for f in ("refractory", "onset"):
+        for f in ("refractory", "onset", "reset_every", "reset_phase"):
             object.__setattr__(self, f, int(getattr(self, f)))
+        if not self.reset_every:  # a phase without a period means nothing: one spelling
+            object.__setattr__(self, "reset_phase", 0)
 
     @property
     def size(self) -> int:
@@ -341,3 +348,14 @@ def _brief(a: Any, b: Any) -> str:
         return (f"{int((a != b).sum())} values differ, first at flat index {i}: "
                 f"{a.reshape(-1)[i]!r} != {b.reshape(-1)[i]!r}")
     return f"{a!r} != {b!r}"
+
+
+def reset_due(every: Any, phase: Any, t: int, extra: int = 0) -> Any:
+    """Periodic state reset before step t: (t + 1) % P == phase % P with P = every + extra,
+    where every > 0 (lava-dl's LIFReset counts steps from 1)."""
+    if isinstance(every, int) and every == 0:
+        return False
+    every, phase = np.asarray(every), np.asarray(phase)
+    period = np.where(every > 0, every + extra, 1)
+    due = (every > 0) & ((t + 1) % period == phase % period)
+    return bool(due) if due.ndim == 0 else due

@@ -83,6 +83,8 @@ def _check_population(p: Population) -> None:
                                   "reset none")
     _check_count(p.name, "refractory period", p.refractory)
     _check_count(p.name, "bias onset", p.onset)
+    _check_count(p.name, "state reset interval", p.reset_every)
+    _check_count(p.name, "state reset phase", p.reset_phase)
     if p.reset is ResetMode.DELAYED_SUBTRACT and p.refractory:
         raise IRError(p.name, "a delayed subtraction and a refractory period cannot be combined")
 

@@ -7,11 +7,18 @@ holds Loihi 2's registers, so its units are those of the built-in loihi2 target'
 bias = bias, weight = w * 2^wgtExp. Float units are Loihi's u and v divided by 2^act_shift; the
 graph says so (annotation native_scale = 2^act_shift), and quantize keeps those integers.
 Shapes are stored (C, H, W) in the file (Lava reverses them to W, H, C); the IR keeps (C, H, W).
+
+NetxOptions are lava-dl's own `netx.hdf5.Network` arguments: `num_layers` keeps the first
+layer entries, `skip_layers` drops the first ones (the next layer's input becomes the port
+"input", shaped as their output), and `reset_interval` / `reset_offset` reset every neuron's
+state periodically, layer k of the network (counting kept layers from 0) at phase
+reset_offset + 1 + k, as lava-dl staggers it (IR reset_every / reset_phase).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -34,6 +41,25 @@ REFUSED = {"pool": "pooling", "average": "averaging", "concat": "concatenation",
            "convT": "transposed convolution", "unpool": "unpooling"}
 NEURON_TYPES = ("CUBA", "LOIHI")
 NETX_FORMAT = "loihi2"  # the target whose registers a netx file holds
+
+
+@dataclass(frozen=True)
+class NetxOptions:
+    """lava-dl netx.hdf5.Network's arguments (module docstring); the defaults change nothing."""
+
+    reset_interval: int | None = None
+    reset_offset: int = 0
+    skip_layers: int = 0
+    num_layers: int | None = None
+
+    def check(self, path: str) -> None:
+        for what, val, lo in (("reset_interval", self.reset_interval, 1),
+                              ("reset_offset", self.reset_offset, 0),
+                              ("skip_layers", self.skip_layers, 0),
+                              ("num_layers", self.num_layers, 1)):
+            if val is not None and not lo <= val <= budget.MAX_COUNT:
+                raise ModelError(path, None, f"--{what.replace('_', '-')} {val} is outside "
+                                 f"{lo}..{budget.MAX_COUNT}")
 
 
 def _loihi() -> LoihiArithmetic:
@@ -133,8 +159,10 @@ def _finite(path: str, layer: str, a: np.ndarray, what: str) -> np.ndarray:
     return a
 
 
-def load_netx(path: str) -> Graph:
+def load_netx(path: str, opts: NetxOptions | None = None) -> Graph:
     """Read a lava-dl netx HDF5 network into a validated float IR."""
+    opts = opts or NetxOptions()
+    opts.check(path)
     if not os.path.exists(path):
         raise ModelError(path, None, "file not found")
     try:
@@ -144,7 +172,7 @@ def load_netx(path: str) -> Graph:
                          "the file is truncated or not a netx export") from None
     with f:
         try:
-            return _load(path, f)
+            return _load(path, f, opts)
         except (KeyError, OSError, ValueError, TypeError, RuntimeError, ArithmeticError,
                 AttributeError) as e:  # h5py reports corrupt objects as any of these
             raise ModelError(path, None, f"malformed netx file ({type(e).__name__}: {e})"
@@ -264,16 +292,34 @@ def _layer(path: str, f: h5py.File, key: str, prev: str | None, prev_shape: tupl
     return pop.name, shape
 
 
-def _load(path: str, f: h5py.File) -> Graph:
+def _skipped(path: str, f: h5py.File, keys: list[str], prev_shape: tuple[int, ...]
+             ) -> tuple[int, ...]:
+    """The output shape of the layers `skip_layers` drops (what the port "input" receives)."""
+    for key in keys:
+        lg = f["layer"][key]
+        if _layer_type(path, key, lg) != "flatten":
+            prev_shape = tuple(int(s) for s in np.atleast_1d(_get(path, lg, "shape", key)))
+    return prev_shape
+
+
+def _load(path: str, f: h5py.File, opts: NetxOptions) -> Graph:
     if "layer" not in f or not len(f["layer"]):
         raise ModelError(path, None, "no 'layer' group: not a netx network or empty model")
     keys = sorted(f["layer"].keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
+    keys = keys[:opts.num_layers]
+    if opts.skip_layers >= len(keys):
+        raise ModelError(path, None, f"--skip-layers {opts.skip_layers} leaves none of the "
+                         f"{len(keys)} layers", "skip fewer layers")
     pops: list[Population] = []
     projs: list[Projection] = []
     inputs: list[Port] = []
     prev: str | None = None
     prev_shape: tuple[int, ...] = ()
-    for key in keys:
+    if opts.skip_layers:
+        prev_shape = _skipped(path, f, keys[:opts.skip_layers], prev_shape)
+        inputs.append(Port(name="input", shape=prev_shape))
+        prev = "input"
+    for key in keys[opts.skip_layers:]:
         try:
             prev, prev_shape = _layer(path, f, key, prev, prev_shape, pops, projs, inputs)
         except (KeyError, OSError, ValueError, TypeError, RuntimeError, ArithmeticError,
@@ -282,6 +328,9 @@ def _load(path: str, f: h5py.File) -> Graph:
                              "is this a lava-dl netx export?") from None
     if not pops:
         raise ModelError(path, None, "no neuron layers (empty model)")
+    if opts.reset_interval:  # lava-dl staggers the resets by one step per layer
+        pops = [replace(p, reset_every=opts.reset_interval, reset_phase=opts.reset_offset + 1 + k)
+                for k, p in enumerate(pops)]
     out = Port(name="output", shape=pops[-1].shape, source=pops[-1].name)
     if any(p.refractory for p in pops):
         repair(path, None, "refDelay > 1 kept as a refractory period; Lava's LIF has none")

@@ -461,8 +461,9 @@ def _lower_neuron(ctx: _Ctx, name: str, node: Any) -> tuple[Population, np.ndarr
     """-> (population, input gain per neuron, whether constants go to u instead of v)."""
     pop, gain, to_u = _neuron_of(ctx, name, node)
     _check_time_scale(ctx, name, node, pop, gain)
-    onset = int((getattr(node, "metadata", None) or {}).get("snnc_onset", 0))
-    return (replace(pop, onset=onset) if onset else pop), gain, to_u
+    meta = getattr(node, "metadata", None) or {}
+    kept = {k: int(meta.get(f"snnc_{k}", 0)) for k in ("onset", "reset_every", "reset_phase")}
+    return (replace(pop, **kept) if any(kept.values()) else pop), gain, to_u
 
 
 def _neuron_of(ctx: _Ctx, name: str, node: Any) -> tuple[Population, np.ndarray, bool]:

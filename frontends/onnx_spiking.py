@@ -48,7 +48,9 @@ def _node(node: onnx.NodeProto, inits: dict[str, Any], pops: list[Population],
                                model=POP_KINDS[node.op_type],
                                reset=ResetMode(attrs["reset"]),
                                refractory=int(attrs["refractory"]),
-                               onset=int(attrs.get("onset", 0)), **params))
+                               onset=int(attrs.get("onset", 0)),
+                               reset_every=int(attrs.get("reset_every", 0)),
+                               reset_phase=int(attrs.get("reset_phase", 0)), **params))
     elif node.domain in ("", "ai.onnx") and node.op_type == "Identity":
         outs.append((node.output[0], node.input[0][: -len(".s_next")]))
     else:

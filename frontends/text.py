@@ -92,7 +92,9 @@ def print_ir(g: Graph, arrays: dict[str, np.ndarray] | None = None,
     for p in g.populations.values():
         out.append(f"population {_name(p.name)} : {p.model.value} {_shape(p.shape)} "
                    f"reset={p.reset.value} refractory={p.refractory}"
-                   + (f" onset={p.onset}" if p.onset else "") + " {")
+                   + (f" onset={p.onset}" if p.onset else "")
+                   + (f" reset_every={p.reset_every} reset_phase={p.reset_phase}"
+                      if p.reset_every else "") + " {")
         for f in POP_PARAMS:
             out.append(f"  {f} = {_array(getattr(p, f), arrays, inline_limit)}")
         out.append("}")
@@ -182,6 +184,8 @@ class _Build(Transformer):  # type: ignore[type-arg]
                           reset=ResetMode(attrs.get("reset", "zero")),
                           refractory=int(attrs.get("refractory", 0)),
                           onset=int(attrs.get("onset", 0)),
+                          reset_every=int(attrs.get("reset_every", 0)),
+                          reset_phase=int(attrs.get("reset_phase", 0)),
                           **{k: params[k] for k in POP_PARAMS})
 
     def projection(self, c: list[Any]) -> Projection:

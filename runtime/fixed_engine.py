@@ -59,6 +59,8 @@ class _Neurons:
 
     def update(self, a: np.ndarray, t: int) -> np.ndarray:
         prm = self.params if t >= self.pop.onset else self.before_onset
+        if self.ar.reset_due(self.pop.reset_every, self.pop.reset_phase, t):
+            self.u, self.v, self.ref = (np.zeros_like(x) for x in (self.u, self.v, self.ref))
         try:
             self.u, self.v, self.ref, s = self.ar.update(self.u, self.v, self.ref, a, prm,
                                                          self.check, self.events)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from snnc.compiler.errors import InputError
-from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph, Population, Projection, ResetMode
+from snnc.compiler.ir import (HAS_CURRENT, SPIKING, Graph, Population, Projection, ResetMode,
+                              reset_due)
 from snnc.compiler.linalg import projection_matrices
 from snnc.runtime.recorders import OutputRecorder, PopInfo, RunResult, TraceRecorder
 
@@ -57,6 +58,9 @@ class _Neurons:
         """Advance step t with summed input a; return spikes (B, n) as 0/1 floats."""
         p = self.pop
         on = t >= p.onset  # biases count from the population's onset step
+        if reset_due(p.reset_every, p.reset_phase, t):  # the IR's periodic state reset:
+            self.u, self.v = np.zeros_like(self.u), np.zeros_like(self.v)  # a pending
+            self.ref, self.s = np.zeros_like(self.ref), np.zeros_like(self.s)  # subtraction too
         if self.current:
             self.u = self.keep_u * self.u + a + (p.i_bias if on else 0.0)
             drive = self.u

@@ -109,6 +109,8 @@ class RefSim:
         self.slices = {k: slice(p["offset"], p["offset"] + p["size"])
                        for k, p in self.pops.items()}
         self.entry_layer = _entry_layers(a["entry.syn_ptr"], a["syn.layer"])
+        self.resets = [(self.slices[k], int(p["reset_every"]), int(p.get("reset_phase", 0)))
+                       for k, p in self.pops.items() if p.get("reset_every")]
         self.layer_of = np.repeat(np.arange(len(self.pops), dtype=np.int64),
                                   [p["size"] for p in self.idx["populations"]])
 
@@ -161,6 +163,9 @@ class RefSim:
         if st.timed:  # 1. deliver (the weights arrived in ring[slot]; timed runs count them)
             arriving = st.core_ring[slot].copy()
             st.core_ring[slot] = 0
+        for sl, every, phase in self.resets:  # periodic state resets due this step
+            if self.arith.reset_due(every, phase, st.t):
+                st.u[:, sl], st.v[:, sl], st.ref[:, sl] = 0, 0, 0
         st.spikes = self._soma(st, st.ring[slot], self._biases(st.t))  # 2. soma (clears it)
         synops, layer_synops = self._send(st, host)  # 3. send
         st.t += 1
@@ -188,7 +193,7 @@ class RefSim:
         update_tianjic = kn.update_tianjic_serial if one else kn.update_tianjic
         if isinstance(self.arith, LoihiArithmetic):
             over = np.empty(st.u.shape[0], dtype=np.int64)
-            update_loihi(ring_t, a["slot.ptr"], a["slot.exp"], st.u, st.v, a["neuron.du"],
+            update_loihi(ring_t, a["slot.ptr"], a["slot.exp"], st.u, st.v, st.ref, a["neuron.du"],
                          a["neuron.dv"], bias, a["neuron.v_th"], spikes, over,
                          self.layer_of, st.events, self.kernel)
             if (over >= 0).any():

@@ -108,7 +108,7 @@ def deliver_serial(ev_ptr: np.ndarray, ev_src: np.ndarray, t: int, src_ptr: np.n
 
 @njit(cache=True)
 def _loihi_sample(b: int, ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray,
-                  u: np.ndarray, v: np.ndarray, du: np.ndarray, dv: np.ndarray,
+                  u: np.ndarray, v: np.ndarray, ref: np.ndarray, du: np.ndarray, dv: np.ndarray,
                   bias: np.ndarray, vth: np.ndarray, spikes: np.ndarray,
                   overflow: np.ndarray, layer: np.ndarray, events: np.ndarray,
                   k: fixed.LoihiKernel) -> None:
@@ -121,8 +121,8 @@ def _loihi_sample(b: int, ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndar
             ring_t[b, j] = 0
         if abs(a << k.act_shift) >= k.input_limit and overflow[b] < 0:
             overflow[b] = i
-        u[b, i], v[b, i], spikes[b, i], wrapped, sat = fixed.loihi_neuron(
-            u[b, i], v[b, i], a, du[i], dv[i], bias[i], vth[i], k)
+        u[b, i], v[b, i], ref[b, i], spikes[b, i], wrapped, sat = fixed.loihi_neuron(
+            u[b, i], v[b, i], ref[b, i], a, du[i], dv[i], bias[i], vth[i], k)
         if wrapped or sat:
             events[b, layer[i], 0] += wrapped
             events[b, layer[i], 1] += sat
@@ -130,7 +130,7 @@ def _loihi_sample(b: int, ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndar
 
 @njit(cache=True, parallel=True)
 def update_loihi(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray,
-                 v: np.ndarray, du: np.ndarray, dv: np.ndarray, bias: np.ndarray,
+                 v: np.ndarray, ref: np.ndarray, du: np.ndarray, dv: np.ndarray, bias: np.ndarray,
                  vth: np.ndarray, spikes: np.ndarray, overflow: np.ndarray,
                  layer: np.ndarray, events: np.ndarray, k: fixed.LoihiKernel) -> None:
     """Soma phase, Loihi: each accumulator shifted by its projection's exponent, summed per
@@ -139,20 +139,20 @@ def update_loihi(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray, u: n
     arithmetic wraps), else -1. events[b, layer of the neuron] counts u wraps and v
     saturations. Samples run on numba's threads."""
     for b in prange(ring_t.shape[0]):
-        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, du, dv, bias, vth, spikes, overflow,
-                      layer, events, k)
+        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, ref, du, dv, bias, vth, spikes,
+                      overflow, layer, events, k)
 
 
 @njit(cache=True)
 def update_loihi_serial(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray,
-                        u: np.ndarray, v: np.ndarray, du: np.ndarray, dv: np.ndarray,
-                        bias: np.ndarray, vth: np.ndarray, spikes: np.ndarray,
+                        u: np.ndarray, v: np.ndarray, ref: np.ndarray, du: np.ndarray,
+                        dv: np.ndarray, bias: np.ndarray, vth: np.ndarray, spikes: np.ndarray,
                         overflow: np.ndarray, layer: np.ndarray, events: np.ndarray,
                         k: fixed.LoihiKernel) -> None:
     """update_loihi() on the calling thread."""
     for b in range(ring_t.shape[0]):
-        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, du, dv, bias, vth, spikes, overflow,
-                      layer, events, k)
+        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, ref, du, dv, bias, vth, spikes,
+                      overflow, layer, events, k)
 
 
 @njit(cache=True)

@@ -91,9 +91,16 @@ def _tables(rep: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]
     return out
 
 
+SEMANTICS = {"loihi": "Lava 0.10.0's fixed-point model of Loihi",
+             "loihi2_silicon": "Loihi 2 silicon as recorded (docs/silicon.md)",
+             "tianjic": "snnc's Tianjic-style soma model"}
+
+
 def _headline(rep: dict[str, Any]) -> str:
     r, e, t = rep["resources"], rep["energy"], rep["timing"]
-    return (f"{r['cores_used']} cores on {r['chips']} chip(s) (lower bound "
+    sem = rep["target"].get("semantics", "")
+    return (f"Spikes and states follow {SEMANTICS.get(sem, sem)} (semantics {sem}). "
+            f"{r['cores_used']} cores on {r['chips']} chip(s) (lower bound "
             f"{r['cores_lower_bound']}); {e['per_inference_joules']:.3e} J per inference; "
             f"{t['cycles_per_step']['mean']:.0f} cycles per step on average "
             f"({rep['inputs']['steps']} steps, {rep['inputs']['batch']} sample(s), input: "

@@ -21,7 +21,7 @@ FORMATS = {".nir": "nir", ".net": "netx", ".h5": "netx", ".hdf5": "netx", ".snn"
 
 def load(path: str, dt: float | None = None, reset: str | None = None,
          balance_data: np.ndarray | None = None, ann: Any = None,
-         timing: str | None = None, source: str | None = None) -> Graph:
+         timing: str | None = None, source: str | None = None, netx: Any = None) -> Graph:
     """Read a model file (.nir, .net netx HDF5, .snn text, .onnx) into a validated float IR.
 
     An ONNX ANN (no ai.snnc operators) is converted to an SNN: `balance_data` (N, *input
@@ -31,9 +31,11 @@ def load(path: str, dt: float | None = None, reset: str | None = None,
     "hardware" gives every projection one step and biases from step 0 (docs/timing.md).
     `source` (NIR only): the exporting framework, whose conventions for tau, r and resets
     apply (snntorch, sinabs, rockpool, norse; default: the graph's metadata, else plain NIR).
+    `netx` (netx only): a frontends.netx.NetxOptions (lava-dl's reset_interval, reset_offset,
+    skip_layers, num_layers).
     """
     try:
-        return _load(path, dt, reset, balance_data, ann, timing, source)
+        return _load(path, dt, reset, balance_data, ann, timing, source, netx)
     except BudgetError as e:  # raised by the IR verifier, which knows no file names
         if str(e).startswith(path):
             raise
@@ -41,12 +43,15 @@ def load(path: str, dt: float | None = None, reset: str | None = None,
 
 
 def _load(path: str, dt: float | None, reset: str | None, balance_data: np.ndarray | None,
-          ann: Any, timing: str | None, source: str | None) -> Graph:
+          ann: Any, timing: str | None, source: str | None, netx: Any = None) -> Graph:
     ext = os.path.splitext(path)[1].lower()
     fmt = FORMATS.get(ext)
     if fmt is None:
         raise ModelError(path, None, f"unknown model extension '{ext}'",
                          f"supported: {', '.join(sorted(FORMATS))}")
+    if netx is not None and fmt != "netx":
+        raise ModelError(path, None, "--reset-interval/--reset-offset/--skip-layers/"
+                         "--num-layers apply to lava-dl netx files only")
     if fmt == "onnx":
         from snnc.compiler.verify import validate
 
@@ -66,7 +71,7 @@ def _load(path: str, dt: float | None, reset: str | None, balance_data: np.ndarr
     if fmt == "netx":
         from snnc.frontends.netx import load_netx
 
-        return load_netx(path)
+        return load_netx(path, netx)
     from snnc.frontends.text import load_text
 
     return load_text(path)

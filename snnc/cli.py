@@ -50,6 +50,19 @@ def _ann_options(args: argparse.Namespace) -> tuple[np.ndarray | None, Any]:
     return data, AnnOptions(**{names.get(k, k): v for k, v in given.items() if v is not None})
 
 
+NETX_ARGS = ("reset_interval", "reset_offset", "skip_layers", "num_layers")
+
+
+def _netx_options(args: argparse.Namespace) -> Any:
+    """lava-dl netx.hdf5.Network's options (None where none was given)."""
+    from snnc.frontends.netx import NetxOptions
+
+    given = {k: getattr(args, k, None) for k in NETX_ARGS}
+    if all(v is None for v in given.values()):
+        return None
+    return NetxOptions(**{k: v for k, v in given.items() if v is not None})
+
+
 def _read_values(path: str) -> np.ndarray:
     from snnc.compiler.npyfile import read_npy
 
@@ -65,17 +78,18 @@ def _read_values(path: str) -> np.ndarray:
 def _load(args: argparse.Namespace) -> Any:
     data, ann = _ann_options(args)
     return api.load(_model_path(args.model), dt=args.dt, reset=args.reset, balance_data=data,
-                    ann=ann, timing=args.timing, source=args.source)
+                    ann=ann, timing=args.timing, source=args.source, netx=_netx_options(args))
 
 
 def _refuse_compile_options(args: argparse.Namespace) -> None:
     """An artifact is already compiled: --dt, --reset and the ANN options cannot apply."""
     ann = [k for k in ("balance_data", "steps_ann", "encoding", "percentile", "leak", "maxpool")
            if getattr(args, k, None) is not None]
-    given = [args.dt, args.reset, args.timing, args.source]
+    given = [args.dt, args.reset, args.timing, args.source,
+             *(getattr(args, k, None) for k in NETX_ARGS)]
     if any(x is not None for x in given) or ann:
-        raise SnncError("--dt/--reset/--timing/--source and the ANN options are compile "
-                        "options; this artifact is already compiled")
+        raise SnncError("--dt/--reset/--timing/--source and the ANN and netx options are "
+                        "compile options; this artifact is already compiled")
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -402,7 +416,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     data, ann = _ann_options(args)
     load_kwargs = {k: v for k, v in (("dt", args.dt), ("reset", args.reset),
                                      ("timing", args.timing), ("source", args.source),
-                                     ("balance_data", data), ("ann", ann)) if v is not None}
+                                     ("balance_data", data), ("ann", ann),
+                                     ("netx", _netx_options(args))) if v is not None}
     steps: list[int | None] = [None]
     if args.steps is not None:
         try:
@@ -586,6 +601,16 @@ def _model_args(sp: argparse.ArgumentParser, required: bool = True) -> None:
                     help="NIR: the framework that exported the graph, whose meaning of tau, r "
                          "and reset to follow (docs/frontends.md); lava-dl models are netx "
                          "files. Default: the graph's metadata, else plain NIR")
+    netx = sp.add_argument_group("lava-dl netx (lava-dl's netx.hdf5.Network arguments)")
+    netx.add_argument("--reset-interval", type=int, default=None, metavar="N",
+                      help="reset every neuron's u and v every N steps, staggered by one step "
+                           "per layer as lava-dl does (docs/semantics.md)")
+    netx.add_argument("--reset-offset", type=int, default=None, metavar="K",
+                      help="phase of that reset (default 0: layer k resets at step K+1+k)")
+    netx.add_argument("--skip-layers", type=int, default=None, metavar="N",
+                      help="drop the first N layer entries; the next layer reads the input")
+    netx.add_argument("--num-layers", type=int, default=None, metavar="N",
+                      help="keep only the first N layer entries")
     ann = sp.add_argument_group("ONNX ANN conversion (docs/onnx.md)")
     ann.add_argument("--balance-data", metavar="X.npy", default=None,
                      help="(N, *input shape) typical input values for threshold "

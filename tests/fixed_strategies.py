@@ -41,7 +41,7 @@ def _pick(draw, n: int, values: st.SearchStrategy[int], rng: np.random.Generator
 def loihi_networks(draw, max_pops: int = 3, max_n: int = 10, per_neuron: bool = False,  # type: ignore[no-untyped-def]
                    max_delay: int = 62, target: TargetSpec = LOIHI2) -> Graph:
     """A random fixed IR in target's Loihi arithmetic: CUBA and plain LIFs, recurrence,
-    delays, any exponent and bit width of the format."""
+    delays, periodic state resets, any exponent and bit width of the format."""
     ar = target.arith
     assert isinstance(ar, LoihiArithmetic)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -66,7 +66,9 @@ def loihi_networks(draw, max_pops: int = 3, max_n: int = 10, per_neuron: bool = 
         pops.append(Population(name=f"p{i}", shape=(n,),
                                model=NeuronModel.CUBA_LIF if cuba else NeuronModel.LIF,
                                v_reset=np.zeros(n), i_bias=np.zeros(n), bias=bias.astype(float),
-                               reset=ResetMode.ZERO, onset=draw(st.integers(0, 3)), **vals))
+                               reset=ResetMode.ZERO, onset=draw(st.integers(0, 3)),
+                               reset_every=draw(st.sampled_from([0, 0, 1, 2, 5])),
+                               reset_phase=draw(st.integers(0, 6)), **vals))
     srcs = ["in"] + [p.name for p in pops]
     sizes = {"in": n_in, **{p.name: p.size for p in pops}}
     bit_choices = sorted(b for b in {1, 2, 3, 4, ar.weight_bits - 2, ar.weight_bits} if b > 0)

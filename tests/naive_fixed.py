@@ -38,7 +38,7 @@ def _loihi(f: dict[str, Any], u: int, v: int, a: int, du: int, dv: int, bias: in
     v = trunc0(v * (unity - (dv + f["dv_offset"])), f["decay_bits"]) + u + bias
     v = max(min(v, half - 1), -(half - 1))
     s = v > vth * 2 ** f["vth_shift"]
-    return u, (0 if s else v), s
+    return u, (f.get("spike_v", 0) if s else v), s
 
 
 def naive(g: Graph, x: dict[str, np.ndarray], steps: int) -> dict[str, np.ndarray]:
@@ -71,20 +71,28 @@ def naive(g: Graph, x: dict[str, np.ndarray], steps: int) -> dict[str, np.ndarra
                     a[p.dst][i] += acc * 2**e if e > 0 else acc // 2 ** (-e)
         for k, p in g.populations.items():
             st_ = state[k]
+            period = p.reset_every + f.get("reset_period_extra", 0)
+            cleared = p.reset_every > 0 and (t + 1) % period == p.reset_phase % period
             for i in range(p.size):
+                if cleared:  # the periodic state reset: u, v, refractory, pending subtraction
+                    st_["u"][i] = st_["v"][i] = st_["r"][i] = 0
                 u, v = st_["u"][i], st_["v"][i]
                 on = t >= p.onset  # biases count from the onset step
                 bias, i_bias = (int(p.bias[i]), int(p.i_bias[i])) if on else (0, 0)
                 if not tianjic:
+                    if st_["r"][i]:  # the step after a spike starts from v = 0
+                        v = 0
                     u, v, s = _loihi(f, u, v, a[k][i], int(p.du[i]), int(p.dv[i]),
                                      bias, int(p.v_th[i]))
+                    st_["r"][i] = int(s)
                 else:
                     bits, shift = f["state_bits"], f["decay_bits"]
                     cuba = p.model.value.startswith("cuba")
                     u = sat((u * int(p.du[i])) // 2**shift + a[k][i] + i_bias, bits) \
                         if cuba else a[k][i]
                     delayed = p.reset is ResetMode.DELAYED_SUBTRACT
-                    pending = int(p.v_th[i]) if delayed and sent[k][t - 1, i] and t else 0
+                    pending = (int(p.v_th[i]) if delayed and sent[k][t - 1, i] and t
+                               and not cleared else 0)
                     v = sat((v * int(p.dv[i])) // 2**shift + u + bias - pending, bits)
                     spiking = p.model.value in ("lif", "cuba_lif", "if")
                     held = st_["r"][i] > 0
