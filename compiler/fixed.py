@@ -610,14 +610,17 @@ class LoihiArithmetic(Arithmetic):
         x = self.decay(u, p.du, self.du_offset) + act
         u = np.where(x > half, x - 2 * half, x)
         u = np.where(u <= -half, x + 2 * half, u)
-        v = np.where(ref > 0, 0, v)  # after a spike step v restarts from 0 (loihi_neuron)
+        if self.spike_v:  # after a spike step v restarts from 0 (loihi_neuron); in Lava's
+            v = np.where(ref > 0, 0, v)  # model it is 0 already and ref stays unused
         raw = self.decay(v, p.dv, self.dv_offset) + u + p.bias
         v = np.clip(raw, -half + 1, half - 1)
         if events is not None:
             events[:, 0] += (u != x).sum(axis=1)
             events[:, 1] += (v != raw).sum(axis=1)
         s = v > (p.v_th << self.vth_shift)
-        return u, np.where(s, self.spike_v, v), s.astype(np.int64), s
+        if self.spike_v:
+            return u, np.where(s, self.spike_v, v), s.astype(np.int64), s
+        return u, np.where(s, 0, v), ref, s
 
     def kernel_params(self) -> LoihiKernel:
         return LoihiKernel(self.decay_unity, self.decay_bits, self.du_offset, self.dv_offset,

@@ -294,10 +294,11 @@ def _layer(path: str, f: h5py.File, key: str, prev: str | None, prev_shape: tupl
 
 def _skipped(path: str, f: h5py.File, keys: list[str], prev_shape: tuple[int, ...]
              ) -> tuple[int, ...]:
-    """The output shape of the layers `skip_layers` drops (what the port "input" receives)."""
+    """The output shape of the layers `skip_layers` drops (what the port "input" receives);
+    only their shapes are read, so a layer snnc cannot lower may be skipped."""
     for key in keys:
         lg = f["layer"][key]
-        if _layer_type(path, key, lg) != "flatten":
+        if _get(path, lg, "type", key) != "flatten":
             prev_shape = tuple(int(s) for s in np.atleast_1d(_get(path, lg, "shape", key)))
     return prev_shape
 

@@ -57,6 +57,11 @@ def test_netx_reset_phases_are_staggered_by_layer_as_lava_dl_does(tmp_path: Path
     assert cut.inputs["input"].shape == (3,) and (p.reset_every, p.reset_phase) == (4, 1)
     first = api.load(net, netx=NetxOptions(num_layers=1))
     assert [q.size for q in first.populations.values()] == [3]
+    pooled = write_netx(tmp_path / "p.net", [  # a layer snnc cannot lower may be skipped
+        {"type": np.bytes_("pool"), "shape": np.array([3])},
+        {"type": np.bytes_("dense"), "shape": np.array([2]), "weight": np.ones((2, 3)),
+         "neuron": NEURON}])
+    assert api.load(str(pooled), netx=NetxOptions(skip_layers=1)).inputs["input"].shape == (3,)
 
 
 def test_the_float_and_fixed_engines_reset_on_the_schedule(tmp_path: Path) -> None:
