@@ -48,6 +48,9 @@ ANNOTATIONS = {
                     "model exactly where its integers fit the target",
     "v_bound": "{population: largest |v| it can reach}, for non-spiking readouts (ONNX "
                "conversion); quantize keeps k * bound within half the state range",
+    "current_reach": "{population: largest |u| on the frontend's own typical inputs (ONNX "
+                     "conversion: its balance data)}; quantize uses it where --calibrate "
+                     "measured nothing",
 }
 
 

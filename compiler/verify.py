@@ -156,14 +156,13 @@ def _check_annotations(g: Graph) -> None:
     if ns is not None and not (isinstance(ns, (int, float)) and not isinstance(ns, bool)
                                and ns > 0):
         raise IRError("<graph>", f"annotation native_scale = {ns!r} must be a positive number")
-    vb = g.meta.get("v_bound")
-    if vb is not None:
-        ok = isinstance(vb, dict) and all(
-            k in g.populations and isinstance(v, (int, float)) and not isinstance(v, bool)
-            and v >= 0 for k, v in vb.items())
-        if not ok:
-            raise IRError("<graph>", "annotation v_bound must map populations to "
-                          "non-negative numbers")
+    for key in ("v_bound", "current_reach"):
+        vb = g.meta.get(key)
+        if vb is not None and not (isinstance(vb, dict) and all(
+                k in g.populations and isinstance(v, (int, float)) and not isinstance(v, bool)
+                and v >= 0 for k, v in vb.items())):
+            raise IRError("<graph>", f"annotation {key} must map populations to non-negative "
+                          "numbers")
 
 
 def check_structure(g: Graph) -> None:

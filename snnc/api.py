@@ -133,7 +133,23 @@ def _load_onnx(path: str, dt: float | None, reset: str | None,
     opts = ann or AnnOptions()
     if reset is not None:
         opts = replace(opts, reset=reset)
-    return ann_from_onnx(model, path, balance_data, opts)
+    return _with_reach(ann_from_onnx(model, path, balance_data, opts), balance_data)
+
+
+REACH_SAMPLES = 64  # balance samples whose currents a converted ANN records (current_reach)
+
+
+def _with_reach(g: Graph, balance_data: np.ndarray) -> Graph:
+    """A converted ANN with the largest current each population reaches on (the first
+    REACH_SAMPLES of) its balance data, encoded as the model encodes: the quantizer keeps a
+    scale whose worst case would not fit where these real currents do (docs/fixed_point.md)."""
+    from dataclasses import replace
+
+    (name,) = g.inputs
+    spikes = encode_input(g, np.asarray(balance_data)[:REACH_SAMPLES])
+    steps = spikes.shape[1] + len(g.populations) + 1
+    reach = FloatEngine(g).current_peaks({name: spikes}, steps)
+    return replace(g, meta={**g.meta, "current_reach": {k: float(v) for k, v in reach.items()}})
 
 
 def _load_external_data(model: Any, path: str) -> None:
@@ -368,8 +384,10 @@ def compile(graph: Graph, target: Any, options: Any = None, *,  # noqa: A001 - s
     population gains are chosen first so that fixed spike counts stay closest to the float
     engine's, and the largest current each population reaches on them is measured, so that a
     population whose worst case does not fit its state width keeps its scale where real
-    inputs stay inside (docs/fixed_point.md, headroom). on_pass(name, ir, pass_seconds,
-    verify_seconds) follows every pass.
+    inputs stay inside (docs/fixed_point.md, headroom); a converted ONNX ANN carries that
+    measurement from its balance data. A population whose worst case fits neither way raises
+    QuantizeError unless `CompileOptions.of(allow_overflow=True)`. on_pass(name, ir,
+    pass_seconds, verify_seconds) follows every pass.
     """
     from snnc.backends.registry import backends_of
     from snnc.compiler.passes import Stage

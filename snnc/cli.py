@@ -200,7 +200,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     calib = _read_input(args.calibrate, g, True, args.flat_input) if args.calibrate else None
     opts = CompileOptions.of(weight_bits=args.weight_bits, per_channel=args.per_channel,
                              placer=args.placer, seed=args.seed, max_chips=args.max_chips,
-                             strict_range=args.strict_range)
+                             allow_overflow=args.allow_overflow)
     timings: list[tuple[str, float, float]] = []
     big = g.n_synapses > 2_000_000  # long compiles say what they are doing on stderr
     show = set(args.print_ir_after or [])
@@ -433,7 +433,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                        per_channel=pc, placers=sw.parse_list(args.placers, "--placers", PLACERS),
                        steps=steps, batch_size=args.batch_size, flat_input=args.flat_input,
                        scheduler=args.scheduler, workers=args.workers, threads=args.threads,
-                       load_kwargs=load_kwargs, progress=progress)
+                       load_kwargs=load_kwargs, allow_overflow=args.allow_overflow,
+                       progress=progress)
     rows = res["rows"]
     ok = [r for r in rows if r["status"] == "ok"]
     for r in rows:
@@ -679,9 +680,13 @@ def _add_compile(sub: Any) -> None:
                          "and tianjic)")
     sp.add_argument("--per-channel", action="store_true",
                     help="one weight scale per output channel (folded into thresholds)")
+    sp.add_argument("--allow-overflow", action="store_true",
+                    help="keep the scale of a population whose worst-case current (every "
+                         "excitatory input at once) could leave its state width and that "
+                         "--calibrate does not show safe (default: refuse, naming it); run "
+                         "and report count the wraps")
     sp.add_argument("--strict-range", action="store_true",
-                    help="refuse a population whose worst-case current (every excitatory "
-                         "input at once) could leave its state width, instead of warning")
+                    help="refuse such a population (the default; kept for scripts)")
     sp.add_argument("--calibrate", metavar="X.npy", default=None,
                     help="sample input spikes (B, T, *shape) to choose scales that keep spike "
                          "counts closest to the float model")
@@ -770,6 +775,8 @@ def _add_sweep(sub: Any) -> None:
                     help="per-channel weight scales: no (default), yes, or both")
     sp.add_argument("--placers", default="anneal", help="comma-separated placers "
                     "(default anneal)")
+    sp.add_argument("--allow-overflow", action="store_true",
+                    help="compile every point as `snnc compile --allow-overflow` does")
     sp.add_argument("--steps", default=None, help="comma-separated steps per sample "
                     "(default: the input's T plus the model's latency)")
     sp.add_argument("--input", required=True, metavar="X.npy",

@@ -55,8 +55,8 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split())
 
 
-def compile_point(model: str, load_kwargs: dict[str, Any], point: Point, out: str
-                  ) -> dict[str, Any]:
+def compile_point(model: str, load_kwargs: dict[str, Any], point: Point, out: str,
+                  allow_overflow: bool = False) -> dict[str, Any]:
     """Compile and write one design point's artifact; a refusal is returned as its reason."""
     from snnc import api
     from snnc.cluster import use_worker_threads
@@ -66,7 +66,7 @@ def compile_point(model: str, load_kwargs: dict[str, Any], point: Point, out: st
     try:
         g = api.load(model, **load_kwargs)
         opts = CompileOptions.of(weight_bits=point.weight_bits, per_channel=point.per_channel,
-                                 placer=point.placer)
+                                 placer=point.placer, allow_overflow=allow_overflow)
         compiled = api.compile(g, point.target, opts)
         if "refsim" not in compiled.target.emit:
             return {"ok": False, "reason": f"target {compiled.target.name!r} does not emit "
@@ -122,7 +122,7 @@ def sweep(model: str, out: str, inputs: str, labels: str, *, targets: Sequence[s
           placers: Sequence[str] = ("anneal",), steps: Sequence[int | None] = (None,),
           batch_size: int = 64, flat_input: bool = False, scheduler: str | None = "local",
           workers: int | None = None, threads: int | None = None,
-          load_kwargs: dict[str, Any] | None = None,
+          load_kwargs: dict[str, Any] | None = None, allow_overflow: bool = False,
           progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Compile `model` at every design point into OUT/points/ and evaluate each at every step
     count on (`inputs`, `labels`); write OUT/sweep.json, sweep.csv and sweep.html. Returns
@@ -202,7 +202,7 @@ def sweep(model: str, out: str, inputs: str, labels: str, *, targets: Sequence[s
             progress(done, total)
 
     tasks = [(("compile", i), compile_point,
-              (src, load_kwargs, p, str((root / "points" / p.name).resolve())))
+              (src, load_kwargs, p, str((root / "points" / p.name).resolve()), allow_overflow))
              for i, p in enumerate(points)]
     with client_for(scheduler, workers, threads) as client:
         run_tasks(client, tasks, finished, what="design point")

@@ -5,10 +5,13 @@ target's integer state: v_int = k * v. Each incoming projection then gets the we
 that fits its largest weight into the chosen bit width, so every projection keeps its full
 precision; thresholds and biases are scaled by the same k, so the dynamics are unchanged up to
 rounding. Every format question (grids, registers, bias encoding, ranges) is asked of the
-target's arithmetic (compiler/fixed.py). Two graph annotations (compiler/ir.py) are read:
+target's arithmetic (compiler/fixed.py). Three graph annotations (compiler/ir.py) are read:
 `native_scale` (a model already in a format's integers, e.g. lava-dl netx, is kept exactly where
-it fits) and `v_bound` (a non-spiking population's reachable |v|: k * bound stays within half
-the state range). What rounding cost is recorded in graph.meta["quantize"].
+it fits), `v_bound` (a non-spiking population's reachable |v|: k * bound stays within half
+the state range) and `current_reach` (the largest current a frontend measured on its own typical
+inputs, used as --calibrate's would be). A population whose worst-case current cannot be made
+to fit its state width without losing precision, and that no measured current shows safe, is
+refused unless `allow_overflow`. What rounding cost is recorded in graph.meta["quantize"].
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class QuantizeOptions:
     weight_bits: str | None = None  # one of WEIGHT_CHOICES; None: the target's stored width
     per_channel: bool = False
     gain: Mapping[str, float] = field(default_factory=dict)  # per population, from calibrate
-    strict_range: bool = False  # refuse a population whose worst-case current can wrap
+    allow_overflow: bool = False  # keep (and warn about) a worst case that could wrap
     reach: Mapping[str, float] = field(default_factory=dict)  # max |u| on --calibrate inputs
 
     def __post_init__(self) -> None:
@@ -428,7 +431,8 @@ def _quantize_population(g: Graph, pop: Population, ctx: PassContext, f: WeightG
 
     fixed_pop, errors, out, part = at_scale(k_group)
     room = population_headroom(fixed_pop, out, ar)
-    reach = opts.reach.get(pop.name)  # largest |u| on the --calibrate inputs (float units)
+    reach = opts.reach.get(pop.name,  # largest |u| on the calibration inputs (float units)
+                           g.meta.get("current_reach", {}).get(pop.name))
     lower = _headroom_shift(pop, fixed_pop, out, ar, _deficit(room, reach, k_group))
     if lower and g.meta.get("native_scale") and exact is not None:
         lower = 0  # a model in a chip's own integers (lava-dl netx) runs as it was trained
@@ -482,27 +486,27 @@ def _out_of_range(pop: Population, room: Headroom, reached_bits: float | None,
                   opts: QuantizeOptions, ar: Arithmetic, target: str, log: dict[str, Any]
                   ) -> None:
     """A population whose worst case does not fit: accepted where calibration showed real
-    inputs REACH_MARGIN_BITS inside the width, else refused (--strict-range) or warned."""
+    inputs REACH_MARGIN_BITS inside the width, else refused (or warned: --allow-overflow)."""
     bound = "unbounded (a current that never decays)" if math.isinf(room.current) else (
         f"{room.current:.4g}")
     where = (f"population '{pop.name}': the worst-case current ({bound}, every excitatory "
              f"input at once) exceeds the {ar.state_bits}-bit state ({room.limit})")
     if reached_bits is not None and reached_bits >= REACH_MARGIN_BITS:
-        log["warnings"].append(f"{where}; on the --calibrate inputs it stays {reached_bits:.1f} "
-                               "bits inside, so the scale is kept")
+        log["warnings"].append(f"{where}; on the calibration inputs it stays "
+                               f"{reached_bits:.1f} bits inside, so the scale is kept")
         return
-    if opts.strict_range:
+    if not opts.allow_overflow:
         seen = ("" if reached_bits is None else
-                f" (on the --calibrate inputs it comes within {reached_bits:.1f} bits)")
+                f" (on the calibration inputs it comes within {reached_bits:.1f} bits)")
         raise QuantizeError(
             f"{where} of target {target}{seen}, and lowering its scale enough would leave "
             f"its threshold fewer than 2^{VTH_MIN_LOG2} levels or its weights fewer bits; "
             "give --calibrate X.npy with typical inputs (the scale is then kept where they "
-            f"stay {REACH_MARGIN_BITS} bit inside), or drop --strict-range (snnc run and snnc "
-            "report count every wrap real inputs cause)")
+            f"stay {REACH_MARGIN_BITS} bit inside), or --allow-overflow to keep the scale "
+            "(snnc run and snnc report then count every wrap real inputs cause)")
     log["warnings"].append(f"{where}; lowering its scale would cost precision, so it is "
-                           "kept; `snnc run` and `snnc report` count every wrap and saturation "
-                           "that real inputs cause")
+                           "kept (--allow-overflow); `snnc run` and `snnc report` count every "
+                           "wrap and saturation that real inputs cause")
 
 
 def _headroom_shift(pop: Population, fixed_pop: Population, out: list[Projection],
@@ -524,7 +528,7 @@ def _headroom_shift(pop: Population, fixed_pop: Population, out: list[Projection
 
 
 @register_pass(stage_in=Stage.FLOAT, stage_out=Stage.FIXED, options=QuantizeOptions,
-               reads=("native_scale", "v_bound"))
+               reads=("native_scale", "v_bound", "current_reach"))
 def quantize(graph: Graph, ctx: PassContext, opts: QuantizeOptions) -> Graph:
     """float -> the target's integers; records SQNR, clipping and rounding error"""
     if graph.meta.get("stage") == "fixed":

@@ -24,6 +24,7 @@ from snnc import api
 from snnc.backends.refsim import program
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection, ResetMode
 from snnc.compiler.passes import PassContext
+from snnc.compiler.pipeline import CompileOptions
 from snnc.compiler.passes.partition import partition
 from snnc.compiler.passes.place import PlaceOptions, place
 from snnc.compiler.passes.route import route
@@ -184,7 +185,9 @@ def test_random_networks_compile_inside_the_format_and_run_bit_exactly(
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
         g = data.draw(float_networks(t))
-        c = api.compile(g, t)
+        # format and engines are under test here, not range: random weights often have a
+        # worst case beyond the state (refused by default; tests/passes/test_headroom.py)
+        c = api.compile(g, t, CompileOptions.of(allow_overflow=True))
         assert c.fixed.meta["arithmetic"] == t.arith.to_json()
         assert_inside_format(c.fixed, t)
         steps = data.draw(st.integers(1, 12))

@@ -5,10 +5,12 @@ the quantization log and shown when it cannot be met."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import nir
 import numpy as np
+import pytest
 import snnc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,10 +92,10 @@ def random_layer(fan: int, w: float, ratio: float, neg: float, seed: int) -> Gra
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fan=st.integers(20, 4000), w=st.floats(0.05, 4.0), ratio=st.floats(0.5, 40.0),
        neg=st.one_of(st.just(0.0), st.floats(0.0, 0.5)), seed=st.integers(0, 2**16))
-def test_strict_range_refuses_or_never_wraps(fan: int, w: float, ratio: float, neg: float,  # type: ignore[no-untyped-def]
-                                             seed: int) -> None:
+def test_compile_refuses_or_never_wraps(fan: int, w: float, ratio: float, neg: float,  # type: ignore[no-untyped-def]
+                                        seed: int) -> None:
     """Random layers drawn around the bound (fan-in up to 4,000, thresholds from half a
-    weight to 40), compiled with --strict-range: either a refusal naming the population and
+    weight to 40), compiled with the default options: either a refusal naming the population and
     the width, or neither every input firing at every step nor random inputs wrap u. With
     excitatory weights only, the all-firing run also keeps the float engine's spikes (with
     inhibition an IF neuron's v can fall without bound in the float model, and saturates on
@@ -102,7 +104,7 @@ def test_strict_range_refuses_or_never_wraps(fan: int, w: float, ratio: float, n
 
     g = random_layer(fan, w, ratio, neg, seed)
     try:
-        c = api.compile(g, "loihi2", snnc.CompileOptions.of(strict_range=True), until="fixed")
+        c = api.compile(g, "loihi2", until="fixed")
     except QuantizeError as e:
         assert "population 'h': the worst-case current" in str(e) and "24-bit state" in str(e)
         return
@@ -121,24 +123,23 @@ def test_strict_range_refuses_or_never_wraps(fan: int, w: float, ratio: float, n
 
 def test_both_sides_of_the_bound_are_reached() -> None:
     """The draws above do reach both outcomes: a wide layer with a low threshold is refused
-    under --strict-range and, without it, compiles with a warning and wraps on the chip
+    by default and, with --allow-overflow, compiles with a warning and wraps on the chip
     (counted); a narrower one is lowered by 3 bits and fits."""
     from snnc.compiler.passes.quantize import QuantizeError
 
     wide = random_layer(3000, 1.0, 1.0, 0.0, 0)
     try:
-        api.compile(wide, "loihi2", snnc.CompileOptions.of(strict_range=True), until="fixed")
+        api.compile(wide, "loihi2", until="fixed")
         raise AssertionError("not refused")
     except QuantizeError as e:
-        assert "population 'h'" in str(e) and "--strict-range" in str(e)
-    c = api.compile(wide, "loihi2", until="fixed")
+        assert "population 'h'" in str(e) and "--allow-overflow" in str(e)
+    c = api.compile(wide, "loihi2", snnc.CompileOptions.of(allow_overflow=True), until="fixed")
     q = c.fixed.meta["quantize"]
     assert q["populations"]["h"]["headroom"]["headroom_bits"] < -4
     assert any("population 'h': the worst-case current" in m for m in q["warnings"])
     res = FixedEngine(c.fixed).run({"in": np.ones((1, STEPS, 3000), np.int64)}, steps=STEPS)
     assert res.counters["layer_wraps"].tolist() == [16 * (STEPS - 1)]
-    fits = api.compile(random_layer(5000, 1.0, 3.0, 0.0, 0), "loihi2",
-                       snnc.CompileOptions.of(strict_range=True), until="fixed")
+    fits = api.compile(random_layer(5000, 1.0, 3.0, 0.0, 0), "loihi2", until="fixed")
     room = fits.fixed.meta["quantize"]["populations"]["h"]["headroom"]
     assert room["lowered_bits"] == 3 and room["headroom_bits"] >= 0
 
@@ -163,13 +164,18 @@ def test_headroom_by_hand_for_a_decaying_current() -> None:
     assert h.current == 76_800 and h.limit == 2**23 - 1
 
 
-def test_a_conv_net_far_from_its_worst_case_needs_calibration_under_strict_range(
+def test_a_conv_net_far_from_its_worst_case_needs_measured_currents(
         tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     """The ONNX digits CNN on loihi2: its conv populations' worst cases are 6.7 and 9.2 bits
-    beyond the 24-bit state. --strict-range refuses it in one error line naming the
-    population and --calibrate; with 16 calibration digits the currents measured stay more
-    than 1 bit inside, the scales are kept (recorded), and the 450 test digits run with no
-    wrap and the ANN-converted accuracy."""
+    beyond the 24-bit state. Converted, it carries the currents its balance data reach
+    (current_reach), so `snnc compile --balance-data` keeps its scales (recorded); without
+    those the compile is refused in one error line naming the population and --calibrate;
+    with 16 calibration digits the currents measured stay more than 1 bit inside, the scales
+    are kept, and the 450 test digits run with no wrap and the ANN-converted accuracy."""
+    import json
+    from dataclasses import replace
+
+    from snnc.compiler.passes.quantize import QuantizeError
     from pathlib import Path
 
     from examples.onnx_digits.train import data
@@ -180,14 +186,20 @@ def test_a_conv_net_far_from_its_worst_case_needs_calibration_under_strict_range
     xtr, _, xte, yte = data()
     model = str(root / "examples" / "onnx_digits" / "cnn.onnx")
     np.save(tmp_path / "xtr.npy", xtr)
+    art = tmp_path / "art"
     assert main(["compile", model, "--balance-data", str(tmp_path / "xtr.npy"), "-t",
-                 "loihi2", "--strict-range", "-o", str(tmp_path / "art")]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "population '2.Relu'" in err[0] and "--calibrate" in err[0]
-    assert not (tmp_path / "art").exists()
+                 "loihi2", "-o", str(art)]) == 0
+    capsys.readouterr()
+    kept = json.loads((art / "manifest.json").read_text())["quantize"]["populations"]
+    for pop in ("2.Relu", "6.Relu"):
+        assert kept[pop]["headroom"]["headroom_bits"] < -6
+        assert kept[pop]["headroom"]["reached_bits"] >= 1
     g = api.load(model, balance_data=xtr)
+    bare = replace(g, meta={k: v for k, v in g.meta.items() if k != "current_reach"})
+    with pytest.raises(QuantizeError, match=r"population '2.Relu'.*--calibrate"):
+        api.compile(bare, "loihi2", until="fixed")
     port = next(iter(g.inputs))
-    c = api.compile(g, "loihi2", snnc.CompileOptions.of(strict_range=True), until="fixed",
+    c = api.compile(bare, "loihi2", until="fixed",
                     calibrate_inputs={port: api.encode_input(g, xtr[:16])})
     q = c.fixed.meta["quantize"]
     for pop in ("2.Relu", "6.Relu"):
@@ -207,11 +219,20 @@ def test_run_and_report_show_the_wraps_of_a_compiled_model(tmp_path, capsys) -> 
 
     from snnc.cli import main
 
+    from tests.cli.test_compile_cli import one_error
+
     g = random_layer(3000, 1.0, 1.0, 0.0, 0)
     model = tmp_path / "wide.snn"
     api.convert(g, str(model))
     art = tmp_path / "wide.loihi2"
-    assert main(["compile", str(model), "-t", "loihi2", "-o", str(art), "--json"]) == 0
+    assert main(["compile", str(model), "-t", "loihi2", "-o", str(art)]) == 1
+    msg = one_error(capsys)  # refused by default, in one line naming what fixes it
+    for part in ("population 'h'", "worst-case current", "24-bit state (8388607)",
+                 "--calibrate", "--allow-overflow"):
+        assert part in msg, part
+    assert not art.exists()
+    assert main(["compile", str(model), "-t", "loihi2", "-o", str(art), "--json",
+                 "--allow-overflow"]) == 0
     out = capsys.readouterr()
     assert "population 'h': the worst-case current" in out.err
     x = tmp_path / "x.npy"
@@ -225,3 +246,23 @@ def test_run_and_report_show_the_wraps_of_a_compiled_model(tmp_path, capsys) -> 
                  str(rep)]) == 0
     rng = json.loads(rep.read_text())["fidelity"]["range"]["h"]
     assert rng["wraps"] == 16 * (STEPS - 1) and rng["headroom_bits"] < -4
+
+
+def test_a_sweep_refuses_the_same_point_unless_told_to_allow_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`snnc sweep` compiles as `snnc compile` does: the wide layer's point is a refused row
+    naming --allow-overflow, and with --allow-overflow it is evaluated."""
+    from snnc.cli import main
+
+    model = tmp_path / "wide.snn"
+    api.convert(random_layer(3000, 1.0, 1.0, 0.0, 0), str(model))
+    np.save(tmp_path / "x.npy", np.ones((2, STEPS, 3000), dtype=np.uint8))
+    np.save(tmp_path / "y.npy", np.zeros(2, dtype=np.int64))
+    rows = {}
+    for flag in ([], ["--allow-overflow"]):
+        out = tmp_path / f"sweep{len(flag)}"
+        assert main(["sweep", str(model), "--input", str(tmp_path / "x.npy"), "--labels",
+                     str(tmp_path / "y.npy"), "-o", str(out), "--scheduler", "none", "-q",
+                     *flag]) in (0, 1)
+        (rows[len(flag)],) = json.loads((out / "sweep.json").read_text())["rows"]
+    assert rows[0]["status"] != "ok" and "--allow-overflow" in rows[0]["reason"]
+    assert rows[1]["status"] == "ok"

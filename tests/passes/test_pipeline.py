@@ -56,8 +56,9 @@ def test_options_belong_to_their_pass() -> None:
     o = CompileOptions.of(weight_bits="4", placer="metis", seed=2)
     assert (o.quantize.weight_bits, o.place.placer, o.place.seed) == ("4", "metis", 2)
     assert o.to_json() == {"place": {"max_chips": None, "placer": "metis", "seed": 2},
-                           "quantize": {"gain": {}, "per_channel": False, "reach": {},
-                                        "strict_range": False, "weight_bits": "4"}}
+                           "quantize": {"allow_overflow": False, "gain": {},
+                                        "per_channel": False, "reach": {},
+                                        "weight_bits": "4"}}
     with pytest.raises(PipelineError, match="no pass takes the option 'bits'"):
         CompileOptions.of(bits=4)
     with pytest.raises(Exception, match="--max-chips must be at least 1"):
