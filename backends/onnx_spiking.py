@@ -14,8 +14,10 @@ output ports (standard `Identity` nodes). Projections read the previous step, as
                                     i_bias); attributes shape, reset, refractory, onset, n_inputs
                                     [, reset_every, reset_phase]
 
-Every array is an initializer of its own dtype (float64 or int64), and graph meta goes in
-metadata_props as JSON, so IR -> ONNX -> IR (frontends/onnx_spiking.py) is exact.
+Every array is an initializer of its own dtype (float64 or int64), named `<node>.<field>`, and
+graph meta goes in metadata_props as JSON, so IR -> ONNX -> IR (frontends/onnx_spiking.py) is
+exact. ONNX names every value once; a graph whose names would collide under this scheme (an
+input port called `a.s` beside a population `a`) is refused, naming both.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from snnc.compiler.errors import IRError
 from snnc.compiler.ir import POP_PARAMS, Conn, Graph, NeuronModel
 
 DOMAIN, DOMAIN_VERSION, FORMAT = "ai.snnc", 1, 1
@@ -42,8 +45,33 @@ def _vi(name: str, shape: tuple[int, ...]) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, TensorProto.DOUBLE, list(shape))
 
 
+def _unique_names(g: Graph) -> None:
+    """Every ONNX value the model names must be named once (module docstring)."""
+    seen: dict[str, str] = {}
+
+    def name(value: str, what: str) -> None:
+        if value in seen:
+            raise IRError(value, f"spiking ONNX would name two values '{value}': {seen[value]} "
+                                 f"and {what}; rename one (`snnc convert` to .snn keeps any "
+                                 "names)")
+        seen[value] = what
+
+    for k in g.inputs:
+        name(k, f"input port '{k}'")
+    for k in g.outputs:
+        name(k, f"output port '{k}'")
+    for k in g.populations:
+        for f in ("s", "s_next", *POP_PARAMS):
+            name(f"{k}.{f}", f"population '{k}'s {f}")
+    for k, p in g.projections.items():
+        for f in ("out", "weight", "delay", *(("indptr", "indices") if p.kind is Conn.SPARSE
+                                              else ())):
+            name(f"{k}.{f}", f"projection '{k}'s {f}")
+
+
 def to_onnx(g: Graph) -> onnx.ModelProto:
     """The one-step spiking ONNX model of a graph (module docstring)."""
+    _unique_names(g)
     nodes, inits = [], []
     incoming: dict[str, list[str]] = {k: [] for k in g.populations}
     for name, p in g.projections.items():

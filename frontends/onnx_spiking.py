@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import onnx
@@ -30,7 +31,7 @@ def _node(node: onnx.NodeProto, inits: dict[str, Any], pops: list[Population],
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
     if node.domain == DOMAIN and node.op_type in PROJ_KINDS:
-        src = node.input[0][:-2] if node.input[0].endswith(".s") else node.input[0]
+        src = node.input[0]  # "<pop>.s" or an input port; resolved once pops are known
         extra: dict[str, Any] = {}
         if PROJ_KINDS[node.op_type] is Conn.SPARSE:
             extra = {"indptr": inits[node.input[3]], "indices": inits[node.input[4]]}
@@ -77,6 +78,8 @@ def from_onnx(model: onnx.ModelProto, path: str = "<onnx>") -> Graph:
         if name not in shapes:
             raise ModelError(path, name, "output without a declared shape", HINT, what="output")
     pop_names = {p.name for p in pops}
+    projs = [replace(p, src=p.src[:-2]) if p.src.endswith(".s") and p.src[:-2] in pop_names
+             else p for p in projs]
     inputs = [Port(name=v.name, shape=shapes[v.name]) for v in model.graph.input
               if not (v.name.endswith(".s") and v.name[:-2] in pop_names)]
     outputs = [Port(name=n, shape=shapes[n], source=src) for n, src in outs]

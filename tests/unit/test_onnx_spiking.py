@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from snnc import api
 from snnc.backends.onnx_spiking import to_onnx
 from snnc.cli import main
-from snnc.compiler.errors import ModelError
+from snnc.compiler.errors import IRError, ModelError
 from snnc.compiler.ir import graph_diff
 from snnc.frontends.onnx_spiking import from_onnx
 
@@ -20,7 +20,24 @@ from tests.strategies import graphs
 DIGITS = str(api.__file__).replace("api.py", "models/digits.nir")
 
 
+def onnx_names(g) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every value name the format gives a graph (backends/onnx_spiking.py's docstring)."""
+    params = ("du", "dv", "v_th", "v_reset", "bias", "i_bias")
+    return [*g.inputs, *g.outputs,
+            *(f"{k}.{f}" for k in g.populations for f in ("s", "s_next", *params)),
+            *(f"{k}.{f}" for k, p in g.projections.items()
+              for f in ("out", "weight", "delay", *(("indptr", "indices")
+                                                     if p.kind.value == "sparse" else ())))]
+
+
 def roundtrip(g):  # type: ignore[no-untyped-def]
+    names = onnx_names(g)
+    if len(set(names)) < len(names):  # ONNX cannot name two values alike: refused, naming it
+        twice = {n for n in names if names.count(n) > 1}
+        with pytest.raises(IRError, match="would name two values") as e:
+            to_onnx(g)
+        assert any(f"'{n}'" in str(e.value) for n in twice)
+        return
     model = to_onnx(g)
     onnx.checker.check_model(model)
     back = from_onnx(onnx.load_from_string(model.SerializeToString()))
@@ -81,3 +98,25 @@ def test_malformed_spiking_node_is_one_clear_error(tmp_path, capsys) -> None:  #
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.onnx" in err[0] and f"'{node.name}'" in err[0]
     assert "malformed ai.snnc::LIF" in err[0] and "Traceback" not in err[0]
+
+
+@pytest.mark.parametrize("clash", [True, False])
+def test_an_input_port_named_like_a_population_state(clash: bool) -> None:
+    """An input port called `<pop>.s` would be the population's own state value: refused,
+    naming it; a port called `<other>.s` is just a name, and reads back as the port."""
+    from dataclasses import replace
+
+    from snnc.compiler.ir import Graph
+
+    g = api.load(DIGITS)
+    (old,) = g.inputs
+    pop = next(iter(g.populations))
+    new = f"{pop}.s" if clash else "nobody.s"
+    projs = [replace(p, src=new) if p.src == old else p for p in g.projections.values()]
+    g = Graph.build(list(g.populations.values()), projs,
+                    [replace(g.inputs[old], name=new)], list(g.outputs.values()), meta=g.meta)
+    if clash:
+        with pytest.raises(IRError, match=f"would name two values '{new}'"):
+            to_onnx(g)
+    else:
+        roundtrip(g)
