@@ -101,34 +101,35 @@ def vs_fixed(n: int) -> dict[str, object]:
             "ratio_fixed_over_refsim": round(t_fx / t_ref, 2)}
 
 
-def batch_one(n: int, steps: int = 200) -> dict[str, object]:
-    """refsim at batch 1 with its serial kernels (what it runs) and with the thread-pool
-    kernels (what it ran before), alternated, best of 5 each; identical output checked."""
-    from snnc.runtime import refsim_kernels as kn
+def batch_one(n: int, steps: int = 200, fanin: int = 32) -> dict[str, object]:
+    """refsim at batch 1 three ways, alternated, best of 5 each, identical output checked:
+    one thread (one part, the serial kernels), each sample's cores split over numba's
+    threads, and what RefSim chooses by itself (the split from PARTS_MIN_SYNAPSES on)."""
     from snnc.runtime.refsim import RefSim
 
-    fixed, prog = build(n, fanin=32)
+    fixed, prog = build(n, fanin=fanin)
     x = inputs(fixed, 1, steps)
     sim = RefSim(prog)
-    serial = (kn.deliver_serial, kn.update_loihi_serial, kn.update_tianjic_serial)
-    pooled = (kn.deliver, kn.update_loihi, kn.update_tianjic)
-    best = {"serial": np.inf, "pool": np.inf}
+    default = sim.min_split
+    modes = {"one_thread": 1 << 62, "split": 0, "default": default}
+    best = dict.fromkeys(modes, np.inf)
     outs = {}
     try:
         for _ in range(5):
-            for name, fns in (("serial", serial), ("pool", pooled)):
-                kn.deliver_serial, kn.update_loihi_serial, kn.update_tianjic_serial = fns
+            for name, min_split in modes.items():
+                sim.min_split = min_split
                 sim.run(x, steps=2)  # compiled and warm
                 res, t = timed(lambda: sim.run(x, steps=steps))
                 best[name] = min(best[name], t)
                 outs[name] = res.outputs["out"]
     finally:
-        kn.deliver_serial, kn.update_loihi_serial, kn.update_tianjic_serial = serial
-    assert np.array_equal(outs["serial"], outs["pool"]), "serial and pooled kernels disagree"
+        sim.min_split = default
+    for name in modes:
+        assert np.array_equal(outs[name], outs["one_thread"]), f"{name} disagrees"
     return {"neurons": fixed.n_neurons, "synapses": fixed.n_synapses, "steps": steps,
-            "serial_steps_per_s": round(steps / best["serial"]),
-            "pool_steps_per_s": round(steps / best["pool"]),
-            "ratio_serial_over_pool": round(best["pool"] / best["serial"], 2)}
+            **{f"{k}_steps_per_s": round(steps / v) for k, v in best.items()},
+            "default_over_one_thread": round(best["one_thread"] / best["default"], 2),
+            "split_over_one_thread": round(best["one_thread"] / best["split"], 2)}
 
 
 @functools.cache
@@ -172,7 +173,8 @@ def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
     x = inputs(c.fixed, 1, steps)
     sim.run(x, steps=2, counters=True)  # compiled and warm
     spent = {"deliver": 0.0, "soma": 0.0}
-    originals = (kn.deliver_serial, kn.update_loihi_serial)
+    names = ("deliver_serial", "deliver", "update_loihi_serial", "update_loihi")
+    originals = {k: getattr(kn, k) for k in names}
 
     def clocked(fn, key):  # type: ignore[no-untyped-def]
         def run(*a):  # type: ignore[no-untyped-def]
@@ -186,12 +188,13 @@ def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
         t_best, parts = np.inf, {}
         for _ in range(3):
             spent.update(deliver=0.0, soma=0.0)
-            kn.deliver_serial = clocked(originals[0], "deliver")
-            kn.update_loihi_serial = clocked(originals[1], "soma")
+            for k, f in originals.items():
+                setattr(kn, k, clocked(f, "deliver" if k.startswith("deliver") else "soma"))
             try:
                 res, t = timed(lambda c=counters: sim.run(x, steps=steps, counters=c))
             finally:
-                kn.deliver_serial, kn.update_loihi_serial = originals
+                for k, f in originals.items():
+                    setattr(kn, k, f)
             if t < t_best:
                 t_best, parts = t, dict(spent)
         best[counters] = (t_best, parts, res)
@@ -285,13 +288,16 @@ def main() -> int:
         save("refsim_scale.json", rows)
         scale_table(rows)
         return 0
-    one_rows = [batch_one(n) for n in (2_000, 8_000, 32_000)]
-    print("| neurons | synapses | steps | serial kernels steps/s | thread-pool kernels steps/s "
-          "| serial / pool |")
-    print("|---|---|---|---|---|---|")
+    one_rows = [batch_one(n, steps) for n, steps in ((2_000, 200), (8_000, 200), (32_000, 200),
+                                                       (100_000, 50), (300_000, 20))]
+    print("| neurons | synapses | steps | one thread steps/s | split over threads steps/s | "
+          "default steps/s | default / one thread | split / one thread |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in one_rows:
-        print(f"| {r['neurons']} | {r['synapses']} | {r['steps']} | {r['serial_steps_per_s']} "
-              f"| {r['pool_steps_per_s']} | {r['ratio_serial_over_pool']} |")
+        print(f"| {r['neurons']} | {r['synapses']} | {r['steps']} | "
+              f"{r['one_thread_steps_per_s']} | {r['split_steps_per_s']} | "
+              f"{r['default_steps_per_s']} | {r['default_over_one_thread']} | "
+              f"{r['split_over_one_thread']} |")
     if a.batch_one:
         return 0
     lava_rows = [vs_lava(n) for n in (2_000, 8_000, 32_000)]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from snnc.backends.refsim import load_index
+from snnc.compiler.dtypes import narrow
 from snnc.compiler.errors import InputError, SnncError
 from snnc.compiler.facts import FactError
 from snnc.compiler.fixed import Arithmetic, LoihiArithmetic
@@ -62,6 +63,66 @@ def _binary(x: np.ndarray) -> bool:
     return bool(np.logical_or(x == 0, x == 1).all())
 
 
+NARROWED = {f"neuron.{k}" for k in ("du", "dv", "bias", "i_bias", "v_th", "v_reset", "reset",
+                                    "refractory")} | {"slot.ptr", "slot.exp"}
+# a batch smaller than numba's threads splits each sample's cores into parts from this many
+# synapses on: below it a step is too short to pay the thread pool's entry
+PARTS_MIN_SYNAPSES = 1 << 19
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The chip's cores in n groups whose writes are disjoint (runtime/refsim_kernels.py):
+    entry_part per axon entry (empty for one part); neurons part_neurons[part_ptr[p]:
+    part_ptr[p+1]], ascending (empty for one part: all neurons in order)."""
+
+    n: int
+    entry_part: np.ndarray
+    part_ptr: np.ndarray
+    part_neurons: np.ndarray
+
+
+ONE_PART = Parts(1, np.zeros(0, dtype=np.int8), np.zeros(2, dtype=np.int64),
+                 np.zeros(0, dtype=np.int32))
+
+
+def split_cores(a: Mapping[str, np.ndarray], n_parts: int) -> Parts:
+    """Cores in n_parts consecutive groups of about equal work (neurons plus the synapses
+    their accumulators receive); a partial-sum core goes with the soma core it adds into.
+    ONE_PART when the split would leave a part empty or a write shared (checked)."""
+    from snnc.runtime import refsim_kernels as kn
+
+    kind, soma, home = a["core.kind"], a["core.soma"].astype(np.int64), a["neuron.home"]
+    nc, n = len(kind), len(home)
+    owner = np.where(kind == 1, soma, np.arange(nc))  # the core whose neurons it writes
+    ecore = a["entry.core"].astype(np.int64)
+    work = np.bincount(home, minlength=nc) + np.bincount(
+        owner[ecore], weights=np.diff(a["entry.syn_ptr"]), minlength=nc)
+    cum = np.cumsum(work)
+    core_part = np.minimum((cum - work / 2) * n_parts // max(cum[-1], 1), n_parts - 1)
+    core_part = core_part.astype(np.int8)
+    if nc < n_parts or len(np.unique(core_part)) < n_parts:
+        return ONE_PART
+    neuron_part = core_part[home]
+    entry_part = core_part[owner[ecore]]
+    slot_neuron = np.repeat(np.arange(n, dtype=np.int32), np.diff(a["slot.ptr"]))
+    if not kn.parts_consistent(entry_part, a["entry.syn_ptr"], a["syn.slot"], slot_neuron,
+                               neuron_part):
+        return ONE_PART
+    order = np.argsort(neuron_part, kind="stable").astype(np.int32)
+    ptr = np.searchsorted(neuron_part[order], np.arange(n_parts + 1)).astype(np.int64)
+    return Parts(n_parts, entry_part, ptr, order)
+
+
+def accumulator_type(slot: np.ndarray, weight: np.ndarray, n_slots: int) -> type:
+    """int32 accumulators (half the memory traffic of delivery) when no slot can sum beyond
+    int32 in one step (the sum of |weight| over its synapses), else int64."""
+    from snnc.runtime import refsim_kernels as kn
+
+    fits = kn.largest_sum(slot, weight, n_slots) <= np.iinfo(np.int32).max
+    return np.int32 if fits else np.int64
+
+
 @dataclass
 class ChipState:
     """Everything that changes while the chip runs, for a batch."""
@@ -70,7 +131,7 @@ class ChipState:
     v: np.ndarray
     ref: np.ndarray  # refractory counters
     spikes: np.ndarray  # (B, n) bool, of the last step
-    ring: np.ndarray  # (depth, B, slots): accumulators of the next depth steps
+    ring: np.ndarray  # (depth, B, slots): accumulators of the next depth steps (int32 or 64)
     core_ring: np.ndarray  # (depth, B, cores): synaptic ops arriving per core (timed runs)
     timed: bool
     events: np.ndarray  # (B, layers, 2): u wraps and state saturations, counted by the soma
@@ -91,7 +152,9 @@ class RefSim:
     """Load a program once; `run` (or `start` + `step`) many times."""
 
     def __init__(self, arrays: Mapping[str, np.ndarray]):
-        self.a = {k: np.asarray(v) for k, v in arrays.items() if k != "index"}
+        # the soma streams every per-neuron and per-slot table each step: narrowest types
+        self.a = {k: narrow(np.asarray(v)) if k in NARROWED else np.asarray(v)
+                  for k, v in arrays.items() if k != "index"}
         self.idx = load_index(dict(arrays))
         try:
             self.arith = Arithmetic.from_json(self.idx.get("arithmetic") or {})
@@ -111,8 +174,29 @@ class RefSim:
         self.entry_layer = _entry_layers(a["entry.syn_ptr"], a["syn.layer"])
         self.resets = [(self.slices[k], int(p["reset_every"]), int(p.get("reset_phase", 0)))
                        for k, p in self.pops.items() if p.get("reset_every")]
-        self.layer_of = np.repeat(np.arange(len(self.pops), dtype=np.int64),
-                                  [p["size"] for p in self.idx["populations"]])
+        self.layer_of = narrow(np.repeat(np.arange(len(self.pops), dtype=np.int64),
+                                         [p["size"] for p in self.idx["populations"]]))
+        self.one_part = Parts(1, ONE_PART.entry_part, np.array([0, self.n], dtype=np.int64),
+                              ONE_PART.part_neurons)
+        self._split: Parts | None = None
+        # accumulators: int32 (half the memory traffic of delivery) when no slot can sum
+        # beyond it in one step, else int64
+        self.acc_type = accumulator_type(a["syn.slot"], a["syn.weight"], self.n_slots)
+        self.min_split = PARTS_MIN_SYNAPSES
+
+    def parts(self, batch: int) -> Parts:
+        """How a batch's samples are split (Parts): a batch smaller than numba's threads on a
+        large enough network splits each sample's cores over the threads."""
+        import numba
+
+        threads = numba.get_num_threads()
+        if batch >= threads or len(self.a["syn.slot"]) < self.min_split:
+            return self.one_part
+        if self._split is None or self._split.n != threads:
+            self._split = split_cores(self.a, threads)
+            if self._split.n == 1:
+                self._split = self.one_part
+        return self._split
 
     # --- inputs
     def _inputs(self, inputs: Mapping[str, np.ndarray]) -> tuple[int, int, dict[str, np.ndarray]]:
@@ -150,7 +234,8 @@ class RefSim:
         """The chip at rest: zero state, empty accumulators."""
         z = [np.zeros((batch, self.n), dtype=np.int64) for _ in range(3)]
         return ChipState(u=z[0], v=z[1], ref=z[2], spikes=np.zeros((batch, self.n), dtype=bool),
-                         ring=np.zeros((self.depth, batch, self.n_slots), dtype=np.int64),
+                         ring=np.zeros((self.depth, batch, self.n_slots),
+                                       dtype=self.acc_type),
                          core_ring=np.zeros((self.depth if timed else 1, batch,
                                              self.nc if timed else 1), dtype=np.int64),
                          timed=timed,
@@ -187,30 +272,40 @@ class RefSim:
 
         a = self.a
         bias, i_bias = biases
+        batch = st.u.shape[0]
+        pt = self.parts(batch)
+        tasks = batch * pt.n
         spikes = np.zeros(st.u.shape, dtype=np.bool_)
-        one = st.u.shape[0] == 1  # a batch of one runs on this thread (no pool entry)
+        # per-task range counts when parts share a sample's layers, else the state's own
+        events = st.events if pt.n == 1 else np.zeros((tasks, *st.events.shape[1:]),
+                                                       dtype=np.int64)
+        one = tasks == 1  # a single task runs on this thread (no pool entry)
         update_loihi = kn.update_loihi_serial if one else kn.update_loihi
         update_tianjic = kn.update_tianjic_serial if one else kn.update_tianjic
         if isinstance(self.arith, LoihiArithmetic):
-            over = np.empty(st.u.shape[0], dtype=np.int64)
-            update_loihi(ring_t, a["slot.ptr"], a["slot.exp"], st.u, st.v, st.ref, a["neuron.du"],
-                         a["neuron.dv"], bias, a["neuron.v_th"], spikes, over,
-                         self.layer_of, st.events, self.kernel)
+            over = np.empty(tasks, dtype=np.int64)
+            update_loihi(pt.part_ptr, pt.part_neurons, ring_t, a["slot.ptr"], a["slot.exp"],
+                         st.u, st.v, st.ref, a["neuron.du"], a["neuron.dv"], bias,
+                         a["neuron.v_th"], spikes, over, self.layer_of, events, self.kernel)
             if (over >= 0).any():
-                i = int(over[over >= 0][0])
+                over = over.reshape(batch, pt.n)
+                first = np.where(over >= 0, over, self.n).min(axis=1)  # lowest id per sample
+                i = int(first[first < self.n][0])
                 ar = self.arith
                 raise RefSimError(f"population '{self._pop_of(i)}': synaptic input << "
                                   f"{ar.act_shift} exceeds int{ar.compute_bits}, where Lava's "
                                   "arithmetic wraps; lower the weights or weight_exp of the "
                                   "projections into it")
         else:
-            update_tianjic(ring_t, a["slot.ptr"], a["slot.exp"], st.u, st.v, st.ref,
-                           a["neuron.du"], a["neuron.dv"], i_bias, bias, a["neuron.v_th"],
-                           a["neuron.v_reset"],
+            update_tianjic(pt.part_ptr, pt.part_neurons, ring_t, a["slot.ptr"], a["slot.exp"],
+                           st.u, st.v, st.ref, a["neuron.du"], a["neuron.dv"], i_bias, bias,
+                           a["neuron.v_th"], a["neuron.v_reset"],
                            a["neuron.reset"], a["neuron.refractory"],
                            a["neuron.current"].astype(np.bool_),
                            a["neuron.spiking"].astype(np.bool_), spikes, self.layer_of,
-                           st.events, self.kernel)
+                           events, self.kernel)
+        if pt.n > 1:
+            st.events += events.reshape(batch, pt.n, *events.shape[1:]).sum(axis=1)
         return spikes
 
     def _send(self, st: ChipState, host: Mapping[str, np.ndarray]
@@ -219,15 +314,19 @@ class RefSim:
 
         a = self.a
         batch = st.u.shape[0]
-        deliver = kn.deliver_serial if batch == 1 else kn.deliver
+        pt = self.parts(batch)
+        serial = batch * pt.n == 1
         sent = np.concatenate([st.spikes, *(host[k] for k in self.inputs)], axis=1)
-        ev_b, ev_src = np.nonzero(sent)
-        ev_ptr = np.searchsorted(ev_b, np.arange(batch + 1))
+        ev_ptr, ev_src = (kn.events_serial if batch == 1 else kn.events)(sent)
         synops = np.zeros((batch, self.nc), dtype=np.int64)
-        lsyn = np.zeros((batch, len(self.pops) if st.timed else 1), dtype=np.int64)
-        deliver(ev_ptr, ev_src, st.t, a["src.entry_ptr"], a["src.entry"], a["entry.core"],
-                a["entry.syn_ptr"], a["syn.slot"], a["syn.weight"], a["syn.delay"], st.ring,
-                synops, st.core_ring, st.timed, a["syn.layer"], self.entry_layer, lsyn)
+        lsyn = np.zeros((batch * pt.n, len(self.pops) if st.timed else 1), dtype=np.int64)
+        (kn.deliver_serial if serial else kn.deliver)(
+            pt.n, pt.entry_part, ev_ptr, ev_src, st.t, a["src.entry_ptr"], a["src.entry"],
+            a["entry.core"], a["entry.syn_ptr"], a["syn.slot"], a["syn.weight"],
+            a["syn.delay"], st.ring, synops, st.core_ring, st.timed, a["syn.layer"],
+            self.entry_layer, lsyn)
+        if pt.n > 1:
+            lsyn = lsyn.reshape(batch, pt.n, -1).sum(axis=1)
         return synops, (lsyn if st.timed else None)
 
     def _pop_of(self, neuron: int) -> str:

@@ -1,8 +1,11 @@
-"""numba kernels of the reference simulator, parallel over the samples of a batch (each
-sample owns its slice of the state, so threads never share a write): event-driven spike
-delivery, and the soma phase, which calls the scalar arithmetic of compiler/fixed.py. Each
-kernel has a `_serial` twin (the same per-sample body on the calling thread) for a batch of
-one, which would otherwise pay the thread pool's entry every step for no parallel work."""
+"""numba kernels of the reference simulator. Work is split into tasks, (sample, part) pairs
+that never share a write: each sample owns its slice of the state, and within a sample the
+chip's cores may be split into parts (RefSim.parts) whose neurons and accumulator slots are
+disjoint, so a batch of one runs on every thread too. Kernels: building the event list,
+event-driven spike delivery, and the soma phase, which calls the scalar arithmetic of
+compiler/fixed.py. Each has a `_serial` twin (the same task body on the calling thread) for a
+single task, which would otherwise pay the thread pool's entry every step for no parallel
+work."""
 
 from __future__ import annotations
 
@@ -36,27 +39,30 @@ _drop_stale_cache()
 
 
 @njit(cache=True)
-def _deliver_sample(b: int, ev_ptr: np.ndarray, ev_src: np.ndarray, base: int,
-                    src_ptr: np.ndarray, src_entry: np.ndarray, entry_core: np.ndarray,
-                    entry_syn_ptr: np.ndarray, syn_slot: np.ndarray, syn_w: np.ndarray,
-                    syn_d: np.ndarray, ring: np.ndarray, synops: np.ndarray,
-                    core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
-                    entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
-    """deliver() for sample b."""
+def _deliver_task(task: int, n_parts: int, entry_part: np.ndarray, ev_ptr: np.ndarray,
+                  ev_src: np.ndarray, base: int, src_ptr: np.ndarray, src_entry: np.ndarray,
+                  entry_core: np.ndarray, entry_syn_ptr: np.ndarray, syn_slot: np.ndarray,
+                  syn_w: np.ndarray, syn_d: np.ndarray, ring: np.ndarray, synops: np.ndarray,
+                  core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
+                  entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
+    """deliver() for sample task // n_parts, the axon entries of part task % n_parts."""
+    b, p = task // n_parts, task % n_parts
     depth = ring.shape[0]
     for i in range(ev_ptr[b], ev_ptr[b + 1]):
         s = ev_src[i]
         for j in range(src_ptr[s], src_ptr[s + 1]):
             e = src_entry[j]
+            if n_parts > 1 and entry_part[e] != p:
+                continue
             lo, hi = entry_syn_ptr[e], entry_syn_ptr[e + 1]
             c = entry_core[e]
             synops[b, c] += hi - lo
             if timed:  # per target layer: once per entry when all its synapses share one
                 if entry_layer[e] >= 0:
-                    layer_synops[b, entry_layer[e]] += hi - lo
+                    layer_synops[task, entry_layer[e]] += hi - lo
                 else:
                     for k in range(lo, hi):
-                        layer_synops[b, syn_layer[k]] += 1
+                        layer_synops[task, syn_layer[k]] += 1
             if depth == 1:
                 for k in range(lo, hi):
                     ring[0, b, syn_slot[k]] += syn_w[k]
@@ -73,130 +79,199 @@ def _deliver_sample(b: int, ev_ptr: np.ndarray, ev_src: np.ndarray, base: int,
 
 
 @njit(cache=True, parallel=True)
-def deliver(ev_ptr: np.ndarray, ev_src: np.ndarray, t: int, src_ptr: np.ndarray,
-            src_entry: np.ndarray, entry_core: np.ndarray, entry_syn_ptr: np.ndarray,
-            syn_slot: np.ndarray, syn_w: np.ndarray, syn_d: np.ndarray, ring: np.ndarray,
-            synops: np.ndarray, core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
-            entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
+def deliver(n_parts: int, entry_part: np.ndarray, ev_ptr: np.ndarray, ev_src: np.ndarray,
+            t: int, src_ptr: np.ndarray, src_entry: np.ndarray, entry_core: np.ndarray,
+            entry_syn_ptr: np.ndarray, syn_slot: np.ndarray, syn_w: np.ndarray,
+            syn_d: np.ndarray, ring: np.ndarray, synops: np.ndarray, core_ring: np.ndarray,
+            timed: bool, syn_layer: np.ndarray, entry_layer: np.ndarray,
+            layer_synops: np.ndarray) -> None:
     """Events of sample b are ev_src[ev_ptr[b]:ev_ptr[b+1]] (sources sent at step t). Through
     every axon entry a source reaches, add each synapse's weight to its slot at step
     t + 1 + delay. Count synaptic ops per (sample, core) in synops (when sent) and, if timed,
-    per (arrival step, sample, core) in core_ring and per (sample, target layer) in
-    layer_synops (entry_layer: the one layer of an entry's synapses, or -1). Samples run on
-    numba's threads."""
+    per (arrival step, sample, core) in core_ring and per (task, target layer) in
+    layer_synops (entry_layer: the one layer of an entry's synapses, or -1). The tasks,
+    (sample, part) pairs, run on numba's threads: with n_parts > 1 the entries of part p
+    (entry_part) write only slots and cores no other part writes, so a batch of one runs on
+    every thread too."""
     base = (t + 1) % ring.shape[0]
-    for b in prange(len(ev_ptr) - 1):
-        _deliver_sample(b, ev_ptr, ev_src, base, src_ptr, src_entry, entry_core,
-                        entry_syn_ptr, syn_slot, syn_w, syn_d, ring, synops, core_ring, timed,
-                        syn_layer, entry_layer, layer_synops)
+    for task in prange((len(ev_ptr) - 1) * n_parts):
+        _deliver_task(task, n_parts, entry_part, ev_ptr, ev_src, base, src_ptr, src_entry,
+                      entry_core, entry_syn_ptr, syn_slot, syn_w, syn_d, ring, synops,
+                      core_ring, timed, syn_layer, entry_layer, layer_synops)
 
 
 @njit(cache=True)
-def deliver_serial(ev_ptr: np.ndarray, ev_src: np.ndarray, t: int, src_ptr: np.ndarray,
-                   src_entry: np.ndarray, entry_core: np.ndarray, entry_syn_ptr: np.ndarray,
-                   syn_slot: np.ndarray, syn_w: np.ndarray, syn_d: np.ndarray,
-                   ring: np.ndarray, synops: np.ndarray, core_ring: np.ndarray, timed: bool,
-                   syn_layer: np.ndarray, entry_layer: np.ndarray,
-                   layer_synops: np.ndarray) -> None:
-    """deliver() on the calling thread: a batch of one pays no thread-pool entry."""
+def deliver_serial(n_parts: int, entry_part: np.ndarray, ev_ptr: np.ndarray,
+                   ev_src: np.ndarray, t: int, src_ptr: np.ndarray, src_entry: np.ndarray,
+                   entry_core: np.ndarray, entry_syn_ptr: np.ndarray, syn_slot: np.ndarray,
+                   syn_w: np.ndarray, syn_d: np.ndarray, ring: np.ndarray, synops: np.ndarray,
+                   core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
+                   entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
+    """deliver() on the calling thread: a single task pays no thread-pool entry."""
     base = (t + 1) % ring.shape[0]
-    for b in range(len(ev_ptr) - 1):
-        _deliver_sample(b, ev_ptr, ev_src, base, src_ptr, src_entry, entry_core,
-                        entry_syn_ptr, syn_slot, syn_w, syn_d, ring, synops, core_ring, timed,
-                        syn_layer, entry_layer, layer_synops)
+    for task in range((len(ev_ptr) - 1) * n_parts):
+        _deliver_task(task, n_parts, entry_part, ev_ptr, ev_src, base, src_ptr, src_entry,
+                      entry_core, entry_syn_ptr, syn_slot, syn_w, syn_d, ring, synops,
+                      core_ring, timed, syn_layer, entry_layer, layer_synops)
 
 
 @njit(cache=True)
-def _loihi_sample(b: int, ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray,
-                  u: np.ndarray, v: np.ndarray, ref: np.ndarray, du: np.ndarray, dv: np.ndarray,
-                  bias: np.ndarray, vth: np.ndarray, spikes: np.ndarray,
-                  overflow: np.ndarray, layer: np.ndarray, events: np.ndarray,
-                  k: fixed.LoihiKernel) -> None:
-    """update_loihi() for sample b."""
-    overflow[b] = -1
-    for i in range(len(slot_ptr) - 1):
-        a = 0
-        for j in range(slot_ptr[i], slot_ptr[i + 1]):
-            a += fixed.shift_sum_scalar(ring_t[b, j], exp[j])
-            ring_t[b, j] = 0
-        if abs(a << k.act_shift) >= k.input_limit and overflow[b] < 0:
-            overflow[b] = i
-        u[b, i], v[b, i], ref[b, i], spikes[b, i], wrapped, sat = fixed.loihi_neuron(
-            u[b, i], v[b, i], ref[b, i], a, du[i], dv[i], bias[i], vth[i], k)
-        if wrapped or sat:
-            events[b, layer[i], 0] += wrapped
-            events[b, layer[i], 1] += sat
+def _events_row(sent: np.ndarray, b: int, out: np.ndarray, k: int) -> int:
+    """Write the indices of sent[b]'s set entries into out from k on; the count."""
+    n = 0
+    for i in range(sent.shape[1]):
+        if sent[b, i]:
+            if k >= 0:
+                out[k + n] = i
+            n += 1
+    return n
 
 
 @njit(cache=True, parallel=True)
-def update_loihi(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray,
-                 v: np.ndarray, ref: np.ndarray, du: np.ndarray, dv: np.ndarray, bias: np.ndarray,
-                 vth: np.ndarray, spikes: np.ndarray, overflow: np.ndarray,
-                 layer: np.ndarray, events: np.ndarray, k: fixed.LoihiKernel) -> None:
+def events(sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ev_ptr, ev_src) of a (B, sources) bool array: sample b sent ev_src[ev_ptr[b]:
+    ev_ptr[b+1]], in increasing source order (np.nonzero's, without its int64 pair of
+    arrays); samples on numba's threads."""
+    batch = sent.shape[0]
+    ptr = np.zeros(batch + 1, dtype=np.int64)
+    none = np.empty(0, dtype=np.int32)
+    for b in prange(batch):
+        ptr[b + 1] = _events_row(sent, b, none, -1)
+    for b in range(batch):
+        ptr[b + 1] += ptr[b]
+    out = np.empty(ptr[batch], dtype=np.int32)
+    for b in prange(batch):
+        _events_row(sent, b, out, ptr[b])
+    return ptr, out
+
+
+@njit(cache=True)
+def events_serial(sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """events() on the calling thread."""
+    batch = sent.shape[0]
+    ptr = np.zeros(batch + 1, dtype=np.int64)
+    none = np.empty(0, dtype=np.int32)
+    for b in range(batch):
+        ptr[b + 1] = ptr[b] + _events_row(sent, b, none, -1)
+    out = np.empty(ptr[batch], dtype=np.int32)
+    for b in range(batch):
+        _events_row(sent, b, out, ptr[b])
+    return ptr, out
+
+
+@njit(cache=True)
+def _neuron(part_neurons: np.ndarray, ii: int) -> int:
+    """The ii-th neuron of the parts' order (the identity when there is one part)."""
+    return ii if len(part_neurons) == 0 else part_neurons[ii]
+
+
+@njit(cache=True)
+def _loihi_task(task: int, part_ptr: np.ndarray, part_neurons: np.ndarray, ring_t: np.ndarray,
+                slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray, v: np.ndarray,
+                ref: np.ndarray, du: np.ndarray, dv: np.ndarray, bias: np.ndarray,
+                vth: np.ndarray, spikes: np.ndarray, overflow: np.ndarray, layer: np.ndarray,
+                events: np.ndarray, k: fixed.LoihiKernel) -> None:
+    """update_loihi() for sample task // parts, the neurons of part task % parts."""
+    n_parts = len(part_ptr) - 1
+    b, p = task // n_parts, task % n_parts
+    overflow[task] = -1
+    for ii in range(part_ptr[p], part_ptr[p + 1]):
+        i = _neuron(part_neurons, ii)
+        a = 0
+        for j in range(slot_ptr[i], slot_ptr[i + 1]):
+            a += fixed.shift_sum_scalar(np.int64(ring_t[b, j]), np.int64(exp[j]))
+            ring_t[b, j] = 0
+        if abs(a << k.act_shift) >= k.input_limit and overflow[task] < 0:
+            overflow[task] = i
+        u[b, i], v[b, i], ref[b, i], spikes[b, i], wrapped, sat = fixed.loihi_neuron(
+            u[b, i], v[b, i], ref[b, i], a, np.int64(du[i]), np.int64(dv[i]),
+            np.int64(bias[i]), np.int64(vth[i]), k)
+        if wrapped or sat:
+            events[task, layer[i], 0] += wrapped
+            events[task, layer[i], 1] += sat
+
+
+@njit(cache=True, parallel=True)
+def update_loihi(part_ptr: np.ndarray, part_neurons: np.ndarray, ring_t: np.ndarray,
+                 slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray, v: np.ndarray,
+                 ref: np.ndarray, du: np.ndarray, dv: np.ndarray, bias: np.ndarray,
+                 vth: np.ndarray, spikes: np.ndarray, overflow: np.ndarray, layer: np.ndarray,
+                 events: np.ndarray, k: fixed.LoihiKernel) -> None:
     """Soma phase, Loihi: each accumulator shifted by its projection's exponent, summed per
-    neuron, then compiler/fixed.py's loihi_neuron; clears the accumulators it read.
-    overflow[b] = first neuron whose shifted input reaches k.input_limit (where Lava's
-    arithmetic wraps), else -1. events[b, layer of the neuron] counts u wraps and v
-    saturations. Samples run on numba's threads."""
-    for b in prange(ring_t.shape[0]):
-        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, ref, du, dv, bias, vth, spikes,
-                      overflow, layer, events, k)
+    neuron, then compiler/fixed.py's loihi_neuron; clears the accumulators it read. Per
+    task (sample, part: the neurons part_neurons[part_ptr[p]:part_ptr[p+1]], ascending, or
+    all neurons in order when part_neurons is empty): overflow[task] = first neuron whose
+    shifted input reaches k.input_limit (where Lava's arithmetic wraps), else -1;
+    events[task, layer of the neuron] counts u wraps and v saturations. Tasks run on
+    numba's threads."""
+    for task in prange(ring_t.shape[0] * (len(part_ptr) - 1)):
+        _loihi_task(task, part_ptr, part_neurons, ring_t, slot_ptr, exp, u, v, ref, du, dv,
+                    bias, vth, spikes, overflow, layer, events, k)
 
 
 @njit(cache=True)
-def update_loihi_serial(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray,
-                        u: np.ndarray, v: np.ndarray, ref: np.ndarray, du: np.ndarray,
-                        dv: np.ndarray, bias: np.ndarray, vth: np.ndarray, spikes: np.ndarray,
-                        overflow: np.ndarray, layer: np.ndarray, events: np.ndarray,
-                        k: fixed.LoihiKernel) -> None:
+def update_loihi_serial(part_ptr: np.ndarray, part_neurons: np.ndarray, ring_t: np.ndarray,
+                        slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray, v: np.ndarray,
+                        ref: np.ndarray, du: np.ndarray, dv: np.ndarray, bias: np.ndarray,
+                        vth: np.ndarray, spikes: np.ndarray, overflow: np.ndarray,
+                        layer: np.ndarray, events: np.ndarray, k: fixed.LoihiKernel) -> None:
     """update_loihi() on the calling thread."""
-    for b in range(ring_t.shape[0]):
-        _loihi_sample(b, ring_t, slot_ptr, exp, u, v, ref, du, dv, bias, vth, spikes,
-                      overflow, layer, events, k)
+    for task in range(ring_t.shape[0] * (len(part_ptr) - 1)):
+        _loihi_task(task, part_ptr, part_neurons, ring_t, slot_ptr, exp, u, v, ref, du, dv,
+                    bias, vth, spikes, overflow, layer, events, k)
 
 
 @njit(cache=True)
-def _tianjic_sample(b: int, ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray,
-                    u: np.ndarray, v: np.ndarray, ref: np.ndarray, au: np.ndarray,
-                    av: np.ndarray, ibias: np.ndarray, beta: np.ndarray, vth: np.ndarray,
-                    vreset: np.ndarray, reset: np.ndarray, refractory: np.ndarray,
-                    current: np.ndarray, spiking: np.ndarray, spikes: np.ndarray,
-                    layer: np.ndarray, events: np.ndarray, k: fixed.TianjicKernel) -> None:
-    """update_tianjic() for sample b."""
-    for i in range(len(slot_ptr) - 1):
+def _tianjic_task(task: int, part_ptr: np.ndarray, part_neurons: np.ndarray,
+                  ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray,
+                  v: np.ndarray, ref: np.ndarray, au: np.ndarray, av: np.ndarray,
+                  ibias: np.ndarray, beta: np.ndarray, vth: np.ndarray, vreset: np.ndarray,
+                  reset: np.ndarray, refractory: np.ndarray, current: np.ndarray,
+                  spiking: np.ndarray, spikes: np.ndarray, layer: np.ndarray,
+                  events: np.ndarray, k: fixed.TianjicKernel) -> None:
+    """update_tianjic() for sample task // parts, the neurons of part task % parts."""
+    n_parts = len(part_ptr) - 1
+    b, p = task // n_parts, task % n_parts
+    for ii in range(part_ptr[p], part_ptr[p + 1]):
+        i = _neuron(part_neurons, ii)
         a = 0
         sats = 0
         for j in range(slot_ptr[i], slot_ptr[i + 1]):
-            x, sat = fixed.tianjic_accumulate_scalar(ring_t[b, j], exp[j], k)
+            x, sat = fixed.tianjic_accumulate_scalar(np.int64(ring_t[b, j]), np.int64(exp[j]),
+                                                     k)
             a += x
             sats += sat
             ring_t[b, j] = 0
         u[b, i], v[b, i], ref[b, i], spikes[b, i], sat = fixed.tianjic_neuron(
-            u[b, i], v[b, i], ref[b, i], a, au[i], av[i], ibias[i], beta[i], vth[i],
-            vreset[i], reset[i], refractory[i], current[i], spiking[i], k)
+            u[b, i], v[b, i], ref[b, i], a, np.int64(au[i]), np.int64(av[i]),
+            np.int64(ibias[i]), np.int64(beta[i]), np.int64(vth[i]), np.int64(vreset[i]),
+            np.int64(reset[i]), np.int64(refractory[i]), current[i], spiking[i], k)
         sats += sat
         if sats:
-            events[b, layer[i], 1] += sats
+            events[task, layer[i], 1] += sats
 
 
 @njit(cache=True, parallel=True)
-def update_tianjic(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray,
-                   v: np.ndarray, ref: np.ndarray, au: np.ndarray, av: np.ndarray,
-                   ibias: np.ndarray, beta: np.ndarray, vth: np.ndarray, vreset: np.ndarray,
-                   reset: np.ndarray, refractory: np.ndarray, current: np.ndarray,
-                   spiking: np.ndarray, spikes: np.ndarray, layer: np.ndarray,
-                   events: np.ndarray, k: fixed.TianjicKernel) -> None:
+def update_tianjic(part_ptr: np.ndarray, part_neurons: np.ndarray, ring_t: np.ndarray,
+                   slot_ptr: np.ndarray, exp: np.ndarray, u: np.ndarray, v: np.ndarray,
+                   ref: np.ndarray, au: np.ndarray, av: np.ndarray, ibias: np.ndarray,
+                   beta: np.ndarray, vth: np.ndarray, vreset: np.ndarray, reset: np.ndarray,
+                   refractory: np.ndarray, current: np.ndarray, spiking: np.ndarray,
+                   spikes: np.ndarray, layer: np.ndarray, events: np.ndarray,
+                   k: fixed.TianjicKernel) -> None:
     """Soma phase, Tianjic: each accumulator saturated and shifted, summed per neuron, then
-    compiler/fixed.py's tianjic_neuron; clears the accumulators it read. events[b, layer of
-    the neuron, 1] counts saturations (accumulators, u, v). Samples run on numba's
-    threads."""
-    for b in prange(ring_t.shape[0]):
-        _tianjic_sample(b, ring_t, slot_ptr, exp, u, v, ref, au, av, ibias, beta, vth, vreset,
-                        reset, refractory, current, spiking, spikes, layer, events, k)
+    compiler/fixed.py's tianjic_neuron; clears the accumulators it read. events[task, layer
+    of the neuron, 1] counts saturations (accumulators, u, v). Tasks (sample, part, as in
+    update_loihi) run on numba's threads."""
+    for task in prange(ring_t.shape[0] * (len(part_ptr) - 1)):
+        _tianjic_task(task, part_ptr, part_neurons, ring_t, slot_ptr, exp, u, v, ref, au, av,
+                      ibias, beta, vth, vreset, reset, refractory, current, spiking, spikes,
+                      layer, events, k)
 
 
 @njit(cache=True)
-def update_tianjic_serial(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray,
+def update_tianjic_serial(part_ptr: np.ndarray, part_neurons: np.ndarray,
+                          ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndarray,
                           u: np.ndarray, v: np.ndarray, ref: np.ndarray, au: np.ndarray,
                           av: np.ndarray, ibias: np.ndarray, beta: np.ndarray,
                           vth: np.ndarray, vreset: np.ndarray, reset: np.ndarray,
@@ -204,6 +279,29 @@ def update_tianjic_serial(ring_t: np.ndarray, slot_ptr: np.ndarray, exp: np.ndar
                           spikes: np.ndarray, layer: np.ndarray, events: np.ndarray,
                           k: fixed.TianjicKernel) -> None:
     """update_tianjic() on the calling thread."""
-    for b in range(ring_t.shape[0]):
-        _tianjic_sample(b, ring_t, slot_ptr, exp, u, v, ref, au, av, ibias, beta, vth, vreset,
-                        reset, refractory, current, spiking, spikes, layer, events, k)
+    for task in range(ring_t.shape[0] * (len(part_ptr) - 1)):
+        _tianjic_task(task, part_ptr, part_neurons, ring_t, slot_ptr, exp, u, v, ref, au, av,
+                      ibias, beta, vth, vreset, reset, refractory, current, spiking, spikes,
+                      layer, events, k)
+
+
+@njit(cache=True)
+def parts_consistent(entry_part: np.ndarray, entry_syn_ptr: np.ndarray, syn_slot: np.ndarray,
+                     slot_neuron: np.ndarray, neuron_part: np.ndarray) -> bool:
+    """Every synapse of an entry writes a slot of a neuron of the entry's part: the parts'
+    writes are disjoint (checked once per program before a run uses them)."""
+    for e in range(len(entry_part)):
+        for k in range(entry_syn_ptr[e], entry_syn_ptr[e + 1]):
+            if neuron_part[slot_neuron[syn_slot[k]]] != entry_part[e]:
+                return False
+    return True
+
+
+@njit(cache=True)
+def largest_sum(slot: np.ndarray, weight: np.ndarray, n_slots: int) -> int:
+    """The largest sum of |weight| over the synapses of one slot: what one step can add into
+    an accumulator."""
+    acc = np.zeros(n_slots, dtype=np.int64)
+    for k in range(len(slot)):
+        acc[slot[k]] += abs(np.int64(weight[k]))
+    return acc.max() if n_slots else 0

@@ -3,6 +3,7 @@ equals the fixed-point engine's on the original (un-mapped, un-lowered) fixed IR
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -64,6 +65,15 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
         both = RefSim(program(low, cm, t)).run(two, steps=steps, trace=True)
         for k, v in got.traces.items():
             np.testing.assert_array_equal(both.traces[k][:1], v, err_msg=f"pooled {k}")
+        split = RefSim(program(low, cm, t))  # and so does a sample split over the threads
+        split.min_split = 0
+        parted = split.run(x, steps=steps, trace=True, counters=True)
+        for k, v in got.traces.items():
+            np.testing.assert_array_equal(parted.traces[k], v, err_msg=f"parts {k}")
+        for k, v in got.counters.items():
+            np.testing.assert_array_equal(parted.counters[k], v, err_msg=f"parts {k}")
+        if cm.n_cores >= 2 and numba.get_num_threads() == 2:  # CI's machine: it did split
+            assert split.parts(1).n == 2
     return cm, low
 
 
@@ -136,6 +146,17 @@ def test_input_beyond_int32_stops_with_the_population_named() -> None:
     with pytest.raises(RefSimError, match="population 'big'.*int32"):
         sim.run({"in": np.ones((1, 3, n_in), dtype=np.int64)})
     assert sim.run({"in": np.zeros((1, 3, n_in), dtype=np.int64)}).outputs["out"].sum() == 0
+
+
+def test_accumulators_are_int32_only_where_no_step_can_leave_it() -> None:
+    """A slot whose synapses can sum to 2^31 in one step gets int64 accumulators."""
+    from snnc.runtime.refsim import accumulator_type
+
+    w = np.full(70000, 32767, dtype=np.int16)  # 70000 * 32767 >= 2^31
+    assert accumulator_type(np.zeros(70000, dtype=np.int32), w, 2) is np.int64
+    assert accumulator_type(np.arange(70000, dtype=np.int32) % 2, w, 2) is np.int32
+    assert accumulator_type(np.zeros(70000, dtype=np.int32), -w, 2) is np.int64
+    assert accumulator_type(np.zeros(0, dtype=np.int32), w[:0], 0) is np.int32
 
 
 @pytest.mark.parametrize("bad", ["decreasing", "short"])
