@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -46,8 +47,10 @@ def _put_matrix(arrays: dict[str, np.ndarray], key: str, m: Any) -> None:
     int64, what Lava was given before)."""
     if sp.issparse(m):
         m = sp.csr_matrix(m)
-        m.sort_indices()
-        arrays[f"{key}.data"] = narrow(m.data.astype(np.int64))
+        if not m.has_sorted_indices:  # m may share the IR's read-only arrays: sort a copy
+            m = m.copy()
+            m.sort_indices()
+        arrays[f"{key}.data"] = narrow(m.data)  # integers (a fixed IR's), in float64
         arrays[f"{key}.indices"] = narrow(m.indices)
         arrays[f"{key}.indptr"] = narrow(m.indptr)
         arrays[f"{key}.shape"] = np.array(m.shape, dtype=np.int64)
@@ -143,8 +146,8 @@ def _connections(g: Graph, name: str, p: Projection, ar: LoihiArithmetic,
         for di, didx in pop_groups[p.dst]:
             for src, sidx in src_parts:
                 w = _block(w_full, didx, sidx)
-                if (abs(w) != 0).sum() == 0:
-                    continue
+                if (w.count_nonzero() if sp.issparse(w) else np.count_nonzero(w)) == 0:
+                    continue  # (counted without an abs() copy of a 25M-synapse matrix)
                 wi = w.data if sp.issparse(w) else w  # never densify a sparse matrix
                 if wi.size and (wi.min() < ar.weight_min or wi.max() > ar.weight_max):
                     raise LavaError(f"projection '{name}': synapses sharing a (target, "
@@ -161,6 +164,18 @@ def _connections(g: Graph, name: str, p: Projection, ar: LoihiArithmetic,
 
 def describe(g: Graph) -> dict[str, np.ndarray]:
     """Fixed IR (loihi semantics) -> arrays of lava/weights.npz (with a JSON 'index')."""
+    return dict(describe_items(g))
+
+
+def _drain(arrays: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+    while arrays:
+        k = next(iter(arrays))
+        yield k, arrays.pop(k)
+
+
+def describe_items(g: Graph) -> Iterator[tuple[str, np.ndarray]]:
+    """describe(), as (name, array) pairs produced projection by projection, so that a
+    writer holds one projection's tables at a time, not the network's."""
     try:
         ar = check_lava_format(arithmetic_of(g), "the model")
     except (LavaError, ValueError) as e:
@@ -168,9 +183,11 @@ def describe(g: Graph) -> dict[str, np.ndarray]:
                         ) from None
     arrays: dict[str, np.ndarray] = {}
     lifs, pop_groups = _lifs(g, ar, arrays)
+    yield from _drain(arrays)
     conns: list[dict[str, Any]] = []
     for name, p in g.projections.items():
         _connections(g, name, p, ar, pop_groups, arrays, conns)
+        yield from _drain(arrays)
     # Lava runs the processes connected to the one it is started from: tie stray LIFs to it
     if lifs:
         linked = _connected(len(lifs), conns)
@@ -190,7 +207,7 @@ def describe(g: Graph) -> dict[str, np.ndarray]:
         "outputs": [{"name": k, "source": v.source} for k, v in g.outputs.items()],
     }
     arrays["index"] = np.array(json.dumps(index, sort_keys=True))
-    return arrays
+    yield from _drain(arrays)
 
 
 def _connected(n: int, conns: list[dict[str, Any]]) -> set[int]:
@@ -246,6 +263,6 @@ class LavaBackend:
     def emit(self, root: Path, fixed: Graph, coremap: Any, t: TargetSpec, save_npz: Any
              ) -> list[str]:
         (root / "lava").mkdir(exist_ok=True)
-        save_npz(root / "lava" / "weights.npz", describe(fixed))
+        save_npz(root / "lava" / "weights.npz", describe_items(fixed))
         (root / "lava" / "network.py").write_text(Path(lava_network.__file__).read_text())
         return ["lava/network.py", "lava/weights.npz"]

@@ -22,6 +22,7 @@ mapping pass): routes reach exactly the cores whose axon tables list a neuron.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,47 +95,66 @@ def _destinations(cm: CoreMap, home: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
     """Flat tables of the module docstring, from a fixed IR and its routed core map."""
+    return dict(program_items(g, cm, t))
+
+
+def program_items(g: Graph, cm: CoreMap, t: TargetSpec) -> Iterator[tuple[str, np.ndarray]]:
+    """program(), as (name, array) pairs: each synapse-sized table is built when it is
+    asked for and dropped by the time the next is built, so a writer (artifact.save_npz)
+    holds at most three synapse-sized arrays at once, not the whole program."""
     syn, ids, nc = cm.syn, cm.ids, cm.n_cores
     ns = ids.n_sources
+    # accumulator slots: one per (neuron, projection, delay)
+    d1 = int(syn.delay.max(initial=0)) + 1
+    n_keys = len(syn.proj_names) * d1
+    key = syn.proj.astype(index_type(n_keys))  # projection x delays + delay, in place
+    key *= d1
+    key += syn.delay
+    syn_slot, slot_ptr, slot_key = accumulator_slots(syn.dst, key, ids.n_neurons, n_keys)
+    del key
+    slot_proj = slot_key // d1
+    exps = np.array([g.projections[p].weight_exp for p in syn.proj_names], dtype=np.int64)
     # axon entries, in core order; the entry of each synapse's (core, source)
     entry_core = np.repeat(np.arange(nc), np.diff(cm.axon_ptr))
     entry_src = cm.axons
-    syn_entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons)
+    syn_entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons, ns)
     if (syn_entry < 0).any():
         raise ProgramError("a synapse's source is not on its core's axon table")
+    so = counting_order(syn_entry, len(entry_src))  # synapses in entry order
+    entry_syn_ptr = np.concatenate([[0], np.cumsum(np.bincount(syn_entry,
+                                                               minlength=len(entry_src)))])
+    del syn_entry
+    yield "syn.slot", narrow(syn_slot[so])
+    del syn_slot
+    yield "syn.weight", narrow(syn.weight[so])
+    yield "syn.delay", narrow(syn.delay[so])
+    # every synapse of a projection reaches its one target population
+    names = ids.names()
+    proj_layer = narrow(np.array([names.index(g.projections[p].dst) for p in syn.proj_names],
+                                 dtype=np.int64))
+    yield "syn.layer", proj_layer[syn.proj[so]]
+    del so
     # deliveries: a source reaches every axon entry that lists it (the routes reach exactly
     # those cores, checked by compiler/verify_mapped.py); the host writes input channels
     home = cm.neuron_core()
     table = cm.routes["table"]
     o = counting_order(entry_src, ns)
     src_entry_ptr = np.searchsorted(entry_src[o], np.arange(ns + 1))
-    # accumulator slots: one per (neuron, projection, delay)
-    d1 = int(syn.delay.max(initial=0)) + 1
-    n_keys = len(syn.proj_names) * d1
-    syn_slot, slot_ptr, slot_key = accumulator_slots(
-        syn.dst, syn.proj.astype(index_type(n_keys)) * d1 + syn.delay, ids.n_neurons, n_keys)
-    slot_proj = slot_key // d1
-    exps = np.array([g.projections[p].weight_exp for p in syn.proj_names], dtype=np.int64)
-    so = counting_order(syn_entry, len(entry_src))
-    entry_syn_ptr = np.concatenate([[0], np.cumsum(np.bincount(syn_entry,
-                                                               minlength=len(entry_src)))])
     gx, gy = cm.global_xy()
     remote = np.bincount(table["neuron"], minlength=ids.n_neurons)
     dest_ptr, dests = _destinations(cm, home)
-    arrays: dict[str, np.ndarray] = {
-        **_neuron_arrays(g, cm),
+    yield from _neuron_arrays(g, cm).items()
+    yield from {
         "neuron.home": home, "neuron.spike_hops": cm.routes["spike_hops"],
         "neuron.spike_packets": remote.astype(np.int64),
         "entry.core": narrow(entry_core), "entry.src": narrow(entry_src),
         "src.entry_ptr": narrow(src_entry_ptr), "src.entry": narrow(o),
         "entry.syn_ptr": narrow(entry_syn_ptr),
-        "syn.slot": narrow(syn_slot[so]), "syn.weight": narrow(syn.weight[so]),
-        "syn.delay": narrow(syn.delay[so]), "syn.layer": narrow(ids.owner(syn.dst[so])),
         "slot.ptr": slot_ptr.astype(np.int64), "slot.exp": exps[slot_proj],
         "core.kind": cm.kind.astype(np.int64), "core.soma": cm.soma,
         "core.neurons": np.diff(cm.neuron_ptr), "core.gx": gx, "core.gy": gy,
         "core.chip": cm.chip, "neuron.dest_ptr": dest_ptr, "neuron.dests": dests,
-    }
+    }.items()
     ar = arithmetic_of(g)
     index = {
         "version": PROGRAM_VERSION, "target": cm.target, "semantics": ar.semantics,
@@ -152,8 +172,7 @@ def program(g: Graph, cm: CoreMap, t: TargetSpec) -> dict[str, np.ndarray]:
         "outputs": [{"name": k, "source": p.source, "shape": list(p.shape)}
                     for k, p in g.outputs.items()],
     }
-    arrays["index"] = np.array(json.dumps(index, sort_keys=True))
-    return arrays
+    yield "index", np.array(json.dumps(index, sort_keys=True))
 
 
 def load_index(arrays: dict[str, Any]) -> dict[str, Any]:
@@ -176,5 +195,5 @@ class RefsimBackend:
     def emit(self, root: Path, fixed: Graph, coremap: CoreMap, t: TargetSpec, save_npz: Any
              ) -> list[str]:
         (root / "refsim").mkdir(exist_ok=True)
-        save_npz(root / "refsim" / "program.npz", program(fixed, coremap, t))
+        save_npz(root / "refsim" / "program.npz", program_items(fixed, coremap, t))
         return ["refsim/program.npz"]

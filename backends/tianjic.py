@@ -24,7 +24,7 @@ from snnc.compiler.coremap import PARTIAL, CoreMap
 from snnc.compiler.errors import SnncError
 from snnc.compiler.fixed import Arithmetic, TianjicArithmetic
 from snnc.compiler.ir import Graph
-from snnc.compiler.synapse_kernels import axon_entries, counting_order
+from snnc.compiler.synapse_kernels import axon_entries, counting_order, crossbar_cells
 from snnc.compiler.targets import TargetSpec
 
 CROSSBAR_DTYPE = np.int8  # the file format's crossbar cells (ternary ones are packed 2-bit)
@@ -88,46 +88,45 @@ def unpack_ternary(b: np.ndarray, n: int) -> np.ndarray:
     return np.where(codes == 3, -1, codes).astype(np.int8)
 
 
-def crossbars(cm: CoreMap, ar: Arithmetic) -> tuple[list[np.ndarray], list[bool]]:
-    """Per core: the dense (axons x neurons) weight matrix, and whether it is ternary."""
+def crossbars(cm: CoreMap, ar: Arithmetic) -> tuple[list[np.ndarray], list[bool], np.ndarray]:
+    """Per core: the dense (axons x neurons) weight matrix and whether it is ternary; and
+    all of them, row-major, one after the other (the matrices are views into it)."""
     syn = cm.syn
     o = counting_order(cm.syn_core, cm.n_cores)  # synapses grouped by core
     bounds = np.concatenate([[0], np.cumsum(np.bincount(cm.syn_core, minlength=cm.n_cores))])
-    entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons)  # row = entry - ptr
-    col = np.zeros(cm.ids.n_neurons, dtype=np.int64)  # a neuron's column on the core at hand
-    ternary = syn.bits[syn.proj] <= 2
-    out, tern = [], []
-    for c in range(cm.n_cores):
-        sel = o[bounds[c]:bounds[c + 1]]
-        ax, nr = cm.core_axons(c), cm.core_neurons(c)
-        col[nr] = np.arange(len(nr))
-        rows = entry[sel] - cm.axon_ptr[c]
-        cols = col[syn.dst[sel]]
-        m = np.bincount(rows * len(nr) + cols, weights=syn.weight[sel],
-                        minlength=len(ax) * len(nr)).astype(np.int64).reshape(len(ax), len(nr))
-        if m.size and (m.min() < ar.weight_min or m.max() > ar.weight_max):
-            raise BackendError(f"core {c}: two projections connect the same pair of neurons "
-                               "and their summed weight leaves the stored range "
-                               f"{ar.weight_min}..{ar.weight_max}")
-        is_t = bool(len(sel)) and bool(ternary[sel].all()) and bool(np.abs(m).max() <= 1)
-        out.append(m.astype(CROSSBAR_DTYPE))
-        tern.append(is_t)
-    return out, tern
+    entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons, cm.ids.n_sources)
+    shapes = np.stack([np.diff(cm.axon_ptr), np.diff(cm.neuron_ptr)], axis=1).astype(np.int64)
+    base = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1])]).astype(np.int64)
+    flat = np.empty(int(base[-1]), dtype=CROSSBAR_DTYPE)
+    tern = np.zeros(cm.n_cores, dtype=np.bool_)
+    bad = crossbar_cells(o, bounds, entry, cm.axon_ptr, cm.neuron_ptr, cm.neurons, syn.dst,
+                         syn.weight, syn.proj, syn.bits <= 2, base, ar.weight_min,
+                         ar.weight_max, cm.ids.n_neurons, flat, tern)
+    if bad >= 0:
+        raise BackendError(f"core {bad}: two projections connect the same pair of neurons "
+                           "and their summed weight leaves the stored range "
+                           f"{ar.weight_min}..{ar.weight_max}")
+    bars = [flat[base[c]:base[c + 1]].reshape(shapes[c]) for c in range(cm.n_cores)]
+    return bars, tern.tolist(), flat
 
 
 def _core_arrays(g: Graph, cm: CoreMap, ar: Arithmetic) -> tuple[dict[str, np.ndarray],
                                                                    list[np.ndarray], list[bool]]:
     """cores.npz: crossbars (int8 or packed ternary) and neuron parameters, flat with
     per-core offsets; also the crossbars and their formats, for the core files."""
-    bars, tern = crossbars(cm, ar)
-    flat, ptr = [], [0]
-    for m, t in zip(bars, tern, strict=True):
-        data = pack_ternary(m) if t else m.astype(CROSSBAR_DTYPE).view(np.uint8).ravel()
-        flat.append(data)
-        ptr.append(ptr[-1] + len(data))
-    arrays: dict[str, np.ndarray] = {
-        "crossbar": np.concatenate(flat) if flat else np.zeros(0, dtype=np.uint8),
-        "crossbar_ptr": np.array(ptr, dtype=np.int64)}
+    bars, tern, cells = crossbars(cm, ar)
+    if any(tern):  # ternary cores are packed: the cores' bytes one by one
+        flat, ptr = [], [0]
+        for m, t in zip(bars, tern, strict=True):
+            data = pack_ternary(m) if t else m.view(np.uint8).ravel()
+            flat.append(data)
+            ptr.append(ptr[-1] + len(data))
+        crossbar = np.concatenate(flat) if flat else np.zeros(0, dtype=np.uint8)
+    else:  # every core int8: the cells as they are (no copy of some bytes a synapse)
+        crossbar = cells.view(np.uint8)
+        ptr = np.concatenate([[0], np.cumsum([m.size for m in bars])]).tolist()
+    arrays: dict[str, np.ndarray] = {"crossbar": crossbar,
+                                     "crossbar_ptr": np.array(ptr, dtype=np.int64)}
     owner = cm.ids.owner(cm.neurons)
     for key, field in PARAMS.items():
         vals = np.zeros(len(cm.neurons), dtype=np.int64)

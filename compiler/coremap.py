@@ -102,7 +102,7 @@ class Synapses:
     pos: np.ndarray  # position of dst in partition order, the sort key (same type)
     weight: np.ndarray  # integer weight, narrowest signed type (compiler/dtypes.py)
     delay: np.ndarray  # steps, narrowest signed type
-    proj: np.ndarray  # int32 index into proj_names
+    proj: np.ndarray  # index into proj_names, narrowest signed type
     proj_names: tuple[str, ...]
     bits: np.ndarray  # weight bits per projection (index = proj)
 
@@ -145,7 +145,7 @@ class Synapses:
         # same order as pass 1, so the sort is stable)
         pos, src = np.empty(n, dtype=it), np.empty(n, dtype=it)
         weight, delay = np.empty(n, dtype=wt), np.empty(n, dtype=dt)
-        proj = np.empty(n, dtype=np.int32)
+        proj = np.empty(n, dtype=narrow(np.array([len(projs)])).dtype)
         out = (pos, src, weight, delay, proj)
         for k, p in enumerate(projs):
             if p.kind is Conn.SPARSE:

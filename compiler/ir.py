@@ -17,7 +17,8 @@ population at step t:
              arithmetic may stretch the period, docs/semantics.md).
 
 Float IR: every parameter is float64 in "source units". Weights carry all input gains (R,
-w_in, dt/tau), so a population adds its inputs with gain one.
+w_in, dt/tau), so a population adds its inputs with gain one. Delays and sparse indices are
+int32, or int64 where a value needs it.
 
 Fixed IR (after the quantize pass; meta["stage"] == "fixed"): the same nodes hold integers
 (still float64 arrays, exact below 2**53) in the units of the target's arithmetic, which the
@@ -101,6 +102,22 @@ def _frozen(a: Any, dtype: Any) -> np.ndarray:
     return arr
 
 
+_INT32 = np.iinfo(np.int32)
+
+
+def _frozen_ints(a: Any) -> np.ndarray:
+    """A read-only integer array: int32 when every value fits (half the memory of int64 for
+    the indices and delays of 100M synapses), else int64. The type follows from the values
+    alone, so equal graphs have equal types."""
+    arr = np.asarray(a)
+    if arr.dtype != np.int32:
+        if arr.dtype.kind not in "iub":
+            arr = arr.astype(np.int64)  # what np.array(a, dtype=np.int64) gave before
+        if arr.size and (arr.min() < _INT32.min or arr.max() > _INT32.max):
+            return _frozen(arr, np.int64)
+    return _frozen(arr, np.int32)
+
+
 def _immutable(a: np.ndarray) -> bool:
     """No array in a's chain of bases is writeable, and the chain ends in an array that owns
     its memory (not a buffer some other object could write)."""
@@ -181,9 +198,9 @@ class Projection:
     dst: str
     kind: Conn
     weight: np.ndarray  # float64; layout depends on kind (see Conn)
-    delay: np.ndarray  # int64, same shape as weight, >= 0, in steps
-    indptr: np.ndarray | None = None  # SPARSE only
-    indices: np.ndarray | None = None  # SPARSE only
+    delay: np.ndarray  # int32 (int64 if a value needs it), same shape as weight, >= 0, steps
+    indptr: np.ndarray | None = None  # SPARSE only; int32 (int64 if a value needs it)
+    indices: np.ndarray | None = None  # SPARSE only; int32 (int64 if a value needs it)
     stride: tuple[int, ...] = ()  # CONV only, one entry per spatial dim
     padding: tuple[int, ...] = ()
     dilation: tuple[int, ...] = ()
@@ -193,10 +210,10 @@ class Projection:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight", _frozen(self.weight, np.float64))
-        object.__setattr__(self, "delay", _frozen(self.delay, np.int64))
+        object.__setattr__(self, "delay", _frozen_ints(self.delay))
         for f in ("indptr", "indices"):
             if getattr(self, f) is not None:
-                object.__setattr__(self, f, _frozen(getattr(self, f), np.int64))
+                object.__setattr__(self, f, _frozen_ints(getattr(self, f)))
         for f in ("stride", "padding", "dilation"):
             object.__setattr__(self, f, tuple(int(x) for x in getattr(self, f)))
         for f in ("groups", "weight_exp", "weight_bits"):

@@ -61,8 +61,10 @@ def projection_coo(p: Projection, src_shape: tuple[int, ...]
         return r, c, p.weight[r, c], p.delay[r, c]
     if p.kind is Conn.SPARSE:
         assert p.indptr is not None and p.indices is not None
+        r = np.repeat(np.arange(len(p.indptr) - 1, dtype=p.indptr.dtype), np.diff(p.indptr))
+        if p.weight.all():  # nothing to drop: no copies of the (read-only) arrays
+            return r, p.indices, p.weight, p.delay
         keep = p.weight != 0
-        r = np.repeat(np.arange(len(p.indptr) - 1), np.diff(p.indptr))
         return r[keep], p.indices[keep], p.weight[keep], p.delay[keep]
     r, c, t, _ = conv_coo(p.weight, src_shape, p.stride, p.padding, p.dilation, p.groups)
     return r, c, p.weight.ravel()[t], p.delay.ravel()[t]
@@ -94,6 +96,14 @@ def projection_matrices(p: Projection, src_shape: tuple[int, ...], n_dst: int
         if len(delays) == 1:
             return {int(delays[0]): np.asarray(p.weight)}
         return {int(d): np.where(p.delay == d, p.weight, 0.0) for d in delays}
+    if p.kind is Conn.SPARSE and p.weight.all() and (p.delay.size == 0 or (
+            p.delay.min() == p.delay.max())):
+        # one delay, nothing to drop: the projection's own CSR arrays (not copied; scipy
+        # reads them, and the caller copies before anything would write)
+        assert p.indptr is not None and p.indices is not None
+        d0 = int(p.delay[0]) if p.delay.size else 0
+        return {d0: sp.csr_matrix((p.weight, p.indices, p.indptr), shape=(n_dst, n_src),
+                                  copy=False)}
     r, c, w, d = projection_coo(p, src_shape)
     out: dict[int, sp.csr_matrix | np.ndarray] = {}
     for dv in np.unique(d) if d.size else np.zeros(1, dtype=np.int64):

@@ -94,20 +94,73 @@ def _find(axons: np.ndarray, lo: int, hi: int, s: int) -> int:
 
 
 def axon_entries(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
-                 axons: np.ndarray) -> np.ndarray:
+                 axons: np.ndarray, n_src: int) -> np.ndarray:
     """Index into `axons` (CSR per core, sorted per core) of each synapse's (core, source)
-    entry, -1 where its core has no axon for its source."""
-    out = np.empty(len(src), dtype=index_type(len(axons) + 1))
-    _entries_into(syn_core, src, axon_ptr, axons, out)
+    entry, -1 where its core has no axon for its source: each core looks its synapses'
+    sources up in a table of its axons, run by run where a core's synapses come in few runs
+    (a partition cuts positions into runs), else after grouping them by core. Linear."""
+    it = index_type(len(axons) + 1)
+    out = np.empty(len(src), dtype=it)
+    table = np.full(n_src, -1, dtype=it)
+    if _run_cost(syn_core, axon_ptr) <= len(src) + len(axons):
+        _entries_by_run(syn_core, src, axon_ptr, axons, table, out)
+    else:  # synapses of a core scattered (partial-sum cores): group them by core first
+        _entries_grouped(counting_order(syn_core, len(axon_ptr) - 1), syn_core, src,
+                         axon_ptr, axons, table, out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def _entries_into(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
-                  axons: np.ndarray, out: np.ndarray) -> None:
-    for i in range(len(src)):
+def _run_cost(syn_core: np.ndarray, axon_ptr: np.ndarray) -> int:
+    """Axons the run-by-run lookup would load: each run of one core loads all of its."""
+    cost = 0
+    for i in range(len(syn_core)):
+        if i == 0 or syn_core[i] != syn_core[i - 1]:
+            c = syn_core[i]
+            cost += axon_ptr[c + 1] - axon_ptr[c]
+    return cost
+
+
+@njit(cache=True, nogil=True)
+def _entries_grouped(order: np.ndarray, syn_core: np.ndarray, src: np.ndarray,
+                     axon_ptr: np.ndarray, axons: np.ndarray, table: np.ndarray,
+                     out: np.ndarray) -> None:
+    """axon_entries() over the synapses grouped by core (order); `table` as in
+    _entries_by_run."""
+    i, n = 0, len(order)
+    while i < n:
+        c = syn_core[order[i]]
+        j = i
+        while j < n and syn_core[order[j]] == c:
+            j += 1
+        lo, hi = axon_ptr[c], axon_ptr[c + 1]
+        for a in range(lo, hi):
+            table[axons[a]] = a
+        for q in range(i, j):
+            out[order[q]] = table[src[order[q]]]
+        for a in range(lo, hi):
+            table[axons[a]] = -1
+        i = j
+
+
+@njit(cache=True, nogil=True)
+def _entries_by_run(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
+                    axons: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    """axon_entries() run by run; `table` is -1 over every source id, left so."""
+    i, n = 0, len(src)
+    while i < n:
         c = syn_core[i]
-        out[i] = _find(axons, axon_ptr[c], axon_ptr[c + 1], src[i])
+        j = i
+        while j < n and syn_core[j] == c:
+            j += 1
+        lo, hi = axon_ptr[c], axon_ptr[c + 1]
+        for a in range(lo, hi):
+            table[axons[a]] = a
+        for k in range(i, j):
+            out[k] = table[src[k]]
+        for a in range(lo, hi):
+            table[axons[a]] = -1
+        i = j
 
 
 def accumulator_slots(dst: np.ndarray, key: np.ndarray, n_neurons: int, n_keys: int
@@ -349,3 +402,43 @@ def new_inputs(pos: np.ndarray, prev: np.ndarray, n: int) -> np.ndarray:
         if prev[i] != pos[i]:
             out[pos[i]] += 1
     return out
+
+
+@njit(cache=True, nogil=True)
+def crossbar_cells(order: np.ndarray, bounds: np.ndarray, entry: np.ndarray,
+                   axon_ptr: np.ndarray, neuron_ptr: np.ndarray, neurons: np.ndarray,
+                   dst: np.ndarray, weight: np.ndarray, proj: np.ndarray,
+                   proj_ternary: np.ndarray, base: np.ndarray, lo: int, hi: int,
+                   n_neurons: int, out: np.ndarray, ternary: np.ndarray) -> int:
+    """Every core's dense (axons x neurons) crossbar into out[base[c]:], row-major: the
+    weights of its synapses (order[bounds[c]:bounds[c+1]]; entry: each synapse's axon
+    entry) summed per cell. ternary[c]: the core has synapses, all of ternary projections,
+    and every cell in -1..1. Returns the first core with a cell outside lo..hi (then out is
+    incomplete), else -1. One pass over the synapses and the cells."""
+    col = np.zeros(n_neurons, dtype=np.int64)  # a neuron's column on the core at hand
+    width = 0
+    for c in range(len(bounds) - 1):
+        na, nn = axon_ptr[c + 1] - axon_ptr[c], neuron_ptr[c + 1] - neuron_ptr[c]
+        width = max(width, na * nn)
+    cell = np.zeros(width, dtype=np.int64)
+    for c in range(len(bounds) - 1):
+        a0, n0 = axon_ptr[c], neuron_ptr[c]
+        nn = neuron_ptr[c + 1] - n0
+        for j in range(nn):
+            col[neurons[n0 + j]] = j
+        t = bounds[c + 1] > bounds[c]
+        for i in range(bounds[c], bounds[c + 1]):
+            k = order[i]
+            cell[(entry[k] - a0) * nn + col[dst[k]]] += weight[k]
+            if not proj_ternary[proj[k]]:
+                t = False
+        for q in range((axon_ptr[c + 1] - a0) * nn):
+            v = cell[q]
+            if v < lo or v > hi:
+                return c
+            if v < -1 or v > 1:
+                t = False
+            out[base[c] + q] = v
+            cell[q] = 0
+        ternary[c] = t
+    return -1

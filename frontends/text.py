@@ -16,7 +16,7 @@ import numpy as np
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput
 from snnc.compiler import budget
-from snnc.compiler.dtypes import narrow
+from snnc.compiler.dtypes import integral_range, narrow
 from snnc.compiler.errors import ModelError, SnncError
 from snnc.compiler.ir import (
     FORMAT_VERSION,
@@ -75,10 +75,10 @@ def _compact(a: np.ndarray) -> np.ndarray:
     are all integers (no -0.0). Quantized weights take 1 byte a value instead of 8."""
     if a.dtype.kind in "iu":
         return narrow(a)
-    if a.dtype.kind == "f" and a.size and np.isfinite(a).all():
-        if (a == np.round(a)).all() and not (np.signbit(a) & (a == 0)).any() \
-                and np.abs(a).max() < np.iinfo(np.int64).max // 2:
-            return narrow(a.astype(np.int64))
+    if a.dtype.kind == "f" and a.size:
+        ok, lo, hi = integral_range(a.reshape(-1))  # one pass, no array-sized temporaries
+        if ok and max(-lo, hi) < np.iinfo(np.int64).max // 2:
+            return a.astype(narrow(np.array([lo, hi], dtype=np.int64)).dtype)
     return a
 
 

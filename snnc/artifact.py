@@ -28,6 +28,7 @@ import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -58,21 +59,36 @@ class ArtifactError(SnncError):
 
 
 STORE_BYTES = 1 << 16  # members this large are stored, not deflated (write speed)
+ONE_BACKEND_AT_A_TIME = 1 << 24  # synapses
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez, but deterministic: sorted members, fixed timestamps, no pickles. Each array
-    streams into its member; an array of STORE_BYTES or more is stored uncompressed (deflate
-    runs at some tens of MB/s, which made writing the artifact slower than compiling it)."""
+def save_npz(path: Path, arrays: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]]
+             ) -> None:
+    """np.savez, but deterministic: fixed timestamps, no pickles; the members of a mapping in
+    sorted order, those of an iterable of (name, array) pairs in its order, each written
+    before the next is asked for (a backend then never holds all its tables at once). Each
+    array streams into its member; an array of STORE_BYTES or more is stored uncompressed
+    (deflate runs at some tens of MB/s, which made writing the artifact slower than
+    compiling it)."""
+    items = (((k, arrays[k]) for k in sorted(arrays)) if isinstance(arrays, Mapping)
+             else iter(arrays))
     with zipfile.ZipFile(path, "w") as z:
-        for k in sorted(arrays):
-            a = np.asarray(arrays[k])
+        for k, arr in items:
+            a = np.asarray(arr)
             info = zipfile.ZipInfo(f"{k}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = (zipfile.ZIP_STORED if a.nbytes >= STORE_BYTES
                                   else zipfile.ZIP_DEFLATED)
             info.external_attr = 0o644 << 16
             with z.open(info, "w", force_zip64=a.nbytes >= 1 << 30) as f:
                 np.lib.format.write_array(f, a, allow_pickle=False)
+            del a, arr
+
+
+def _digests(root: Path, files: list[str]) -> dict[str, str]:
+    """sha256 of each file, on two threads (hashlib releases the GIL: a 100M-synapse
+    artifact's gigabytes hash in half the time)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(files, pool.map(lambda f: _sha(root / f), files), strict=True))
 
 
 def _sha(path: Path) -> str:
@@ -101,7 +117,7 @@ def write_artifact(out: str | Path, compiled: Compiled, manifest: dict[str, Any]
         files = _write_files(stage, compiled, emitters, float_graph)
         doc = {"format_version": ARTIFACT_VERSION, **manifest,
                "target": target.to_json(), "ir_digest": graph.digest(),
-               "files": {f: _sha(stage / f) for f in files}}
+               "files": _digests(stage, files)}
         doc[SEAL] = seal(doc)
         (stage / MANIFEST).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         _commit(stage, root, files, old)
@@ -120,13 +136,17 @@ def seal(doc: dict[str, Any]) -> str:
 def _write_files(root: Path, compiled: Compiled, emitters: list[Any],
                  float_graph: Graph | None) -> list[str]:
     """Every file of the artifact but its manifest, under `root`; their relative names. The
-    backends write their own directories on two more threads while this one writes the IR
-    and the mapping (the machine's other core; numpy, numba and zlib release the GIL)."""
+    backends write their own directories on two more threads (one, past 2^24 synapses)
+    while this one writes the IR and the mapping (the machine's other core; numpy, numba
+    and zlib release the GIL)."""
     from snnc.frontends.text import print_ir
 
     graph, coremap, target = compiled.fixed, compiled.coremap, compiled.target
     assert graph is not None and coremap is not None
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # a large model's backends run one after the other: each holds some bytes a synapse of
+    # temporaries while it builds its tables, and two at once would add up
+    workers = 1 if coremap.syn.n > ONE_BACKEND_AT_A_TIME else 2
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         emitted = [pool.submit(b.emit, root, graph, coremap, target, save_npz)
                    for b in emitters]
         arrays: dict[str, np.ndarray] = {}

@@ -48,17 +48,23 @@ def test_distinct_sources_and_inverse(seed: int, n: int, n_src: int) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(SEEDS, st.integers(1, 12), st.integers(1, 30), st.integers(0, 300))
+@given(SEEDS, st.integers(1, 12), st.integers(1, 30), st.integers(0, 300), st.booleans())
 def test_axon_entries_find_each_synapse_on_its_core(seed: int, nc: int, n_src: int,
-                                                    n: int) -> None:
+                                                    n: int, by_core: bool) -> None:
+    """Synapses in random core order (the binary search) or grouped by core as a partition
+    leaves them (the lookup run by run)."""
     rng = np.random.default_rng(seed)
     core = rng.integers(0, nc, n).astype(np.int32)
+    if by_core:
+        core = np.sort(core)
     src = rng.integers(0, n_src, n).astype(np.int32)
     drop = rng.random(n) < 0.1  # some sources missing from their core's table
     axons = [np.unique(src[(core == c) & ~drop]) for c in range(nc)]
     ptr = np.concatenate([[0], np.cumsum([len(a) for a in axons])]).astype(np.int64)
     flat = np.concatenate(axons).astype(np.int64)
-    got = K.axon_entries(core, src, ptr, flat)
+    got = K.axon_entries(core, src, ptr, flat, n_src)
+    if by_core:
+        assert K._run_cost(core, ptr) <= n + len(flat)  # the linear lookup ran
     ekey = np.repeat(np.arange(nc), np.diff(ptr)) * (n_src + 1) + flat
     skey = core.astype(np.int64) * (n_src + 1) + src
     at = np.searchsorted(ekey, skey)
@@ -135,3 +141,26 @@ def test_unaddressed_names_an_idle_axon_and_a_missing_one() -> None:
     assert K.unaddressed(core, src, ptr, np.array([3, 4, 5, 2])) == (-1, 1)  # 4 carries none
     assert K.unaddressed(core, src, ptr, np.array([3, 5, 6, 2])) == (-1, 2)
     assert K.unaddressed(core, src, np.array([0, 2, 3]), np.array([3, 5, 7])) == (2, -1)
+
+
+def test_crossbar_cells_by_hand() -> None:
+    """Two cores: core 0 (axons 5, 7; neurons 1, 0) gets two synapses into one cell, summed;
+    core 1 (axon 7; neuron 2) one ternary synapse. Past the range, the core is named."""
+    order = np.array([0, 1, 2, 3])
+    bounds = np.array([0, 3, 4])
+    entry = np.array([0, 0, 1, 2])  # axon entries: core 0 -> 0, 1; core 1 -> 2
+    axon_ptr, neuron_ptr = np.array([0, 2, 3]), np.array([0, 2, 3])
+    neurons = np.array([1, 0, 2])
+    dst = np.array([0, 0, 1, 2])
+    weight = np.array([3, 4, -2, 1], dtype=np.int8)
+    proj = np.array([0, 0, 0, 1], dtype=np.int8)
+    proj_ternary = np.array([False, True])
+    base = np.array([0, 4, 5])
+    out, tern = np.zeros(5, dtype=np.int8), np.zeros(2, dtype=np.bool_)
+    assert K.crossbar_cells(order, bounds, entry, axon_ptr, neuron_ptr, neurons, dst, weight,
+                            proj, proj_ternary, base, -128, 127, 3, out, tern) == -1
+    # core 0, row-major (axon, column): neuron 0 is column 1; neuron 1 column 0
+    assert out.tolist() == [0, 7, -2, 0, 1]
+    assert tern.tolist() == [False, True]
+    assert K.crossbar_cells(order, bounds, entry, axon_ptr, neuron_ptr, neurons, dst, weight,
+                            proj, proj_ternary, base, -8, 6, 3, out, tern) == 0
