@@ -48,8 +48,9 @@ SIZES = (1_000, 10_000, 100_000, 1_000_000)
 FANIN = 113  # about 100 distinct synapses per neuron after de-duplicating the draws
 
 
-def one(n: int, target: str, check: bool) -> dict[str, object]:
-    """Compile one size (in this process) and return its figures."""
+def one(n: int, target: str, check: bool, write: bool = False) -> dict[str, object]:
+    """Compile one size (in this process) and return its figures; with `write` (implied by
+    `check`) also write the artifact, with `check` also run the independent checker."""
     sys.path.insert(0, str(ROOT))
     warnings.simplefilter("ignore")
     from benchmarks.synthetic import layered
@@ -73,23 +74,27 @@ def one(n: int, target: str, check: bool) -> dict[str, object]:
     over = {k: int((cm.usage[k] > lim[k]).sum()) for k in lim}
     assert not any(over.values()), over
     extra: dict[str, object] = {}
-    if check:
+    if check or write:
         import shutil
         import tempfile
 
         from snnc.compiler.targets import load_target
         from tests.mapping_checker import check_artifact
 
-        d = Path(tempfile.mkdtemp(prefix="snnc_scale_"))
+        d = Path(tempfile.mkdtemp(prefix="snnc_scale_", dir=ROOT.parent))
         try:
             t1 = time.perf_counter()
             api.write_compiled(compiled, str(d / "art"), "layered")
             t2 = time.perf_counter()
             rss_write = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-            check_artifact(d / "art", fixed, load_target(target))
-            extra = {"write_s": round(t2 - t1, 2), "check_s": round(time.perf_counter() - t2, 2),
-                     "independent_check": "passed",
+            extra = {"write_s": round(t2 - t1, 2),
+                     "artifact_gb": round(sum(f.stat().st_size for f in (d / "art").rglob("*")
+                                              if f.is_file()) / 2**30, 2),
                      "peak_rss_compile_write_gb": round(rss_write, 2)}
+            if check:
+                check_artifact(d / "art", fixed, load_target(target))
+                extra.update(check_s=round(time.perf_counter() - t2, 2),
+                             independent_check="passed")
         finally:
             shutil.rmtree(d)
     return {**extra, "neurons": fixed.n_neurons, "synapses": fixed.n_synapses, "target": target,
@@ -249,12 +254,35 @@ def table(rows: list[dict]) -> None:  # type: ignore[type-arg]
                   f"{rs[0]['synapses']:.2g} to {rs[-1]['synapses']:.2g} synapses")
 
 
+NEURONS_PER_CHIP = 168_750  # loihi2 at FANIN: 751 cores of 128 a chip at 1M neurons
+
+
+def chips(n_chips: int) -> int:
+    """A multi-chip loihi2 network: compile and write in a child process, its figures, and
+    the memory 8M neurons / 1G synapses would take at the same bytes a synapse."""
+    n = n_chips * NEURONS_PER_CHIP
+    out = subprocess.run([sys.executable, __file__, "--one", str(n), "loihi2", "--write"],
+                         check=True, capture_output=True, text=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    per_syn = r["peak_rss_compile_write_gb"] * 2**30 / r["synapses"]
+    r["peak_bytes_per_synapse"] = round(per_syn, 1)
+    r["projected_1g_synapses_gb"] = round(per_syn * 1e9 / 2**30, 1)
+    res = ROOT / "benchmarks" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    (res / f"mapping_chips{n_chips}.json").write_text(json.dumps(r, indent=1))
+    print(f"| {r['neurons']} | {r['synapses']} | {r['cores']} | {r['chips']} | "
+          f"{r['compile_s']} | {r['write_s']} | {r['peak_rss_gb']} | {r['artifact_gb']} | "
+          f"{r['peak_bytes_per_synapse']} | {r['projected_1g_synapses_gb']} |")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max", type=int, default=SIZES[-1])
     ap.add_argument("--check", action="store_true",
                     help="also write each artifact and run tests/mapping_checker.py on it")
     ap.add_argument("--one", nargs=2, metavar=("N", "TARGET"), help=argparse.SUPPRESS)
+    ap.add_argument("--write", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--real", action="store_true",
                     help="PilotNet, cnn_sinabs and FC 784-4096-4096-10 against --baseline")
     ap.add_argument("--baseline", default="7f53cdd",
@@ -262,6 +290,10 @@ def main() -> int:
     ap.add_argument("--nets", default=",".join(REAL),
                     help="comma-separated networks of --real (default: all)")
     ap.add_argument("--real-one", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--chips", type=int, metavar="N",
+                    help="compile and write the layered network sized for N loihi2 chips "
+                         "(about 169k neurons a chip at this fan-in), report time, peak RSS "
+                         "and bytes a synapse, and what 8M neurons / 1G synapses would need")
     ap.add_argument("--table", action="store_true",
                     help="print the table of the last run (results/mapping_scale.json)")
     a = ap.parse_args()
@@ -269,8 +301,10 @@ def main() -> int:
         table(json.loads((ROOT / "benchmarks" / "results" / "mapping_scale.json").read_text()))
         return 0
     if a.one:
-        print(json.dumps(one(int(a.one[0]), a.one[1], a.check)))
+        print(json.dumps(one(int(a.one[0]), a.one[1], a.check, write=a.write)))
         return 0
+    if a.chips:
+        return chips(a.chips)
     if a.real_one:
         print(json.dumps(real_one(*a.real_one)))
         return 0

@@ -59,7 +59,7 @@ class ArtifactError(SnncError):
 
 
 STORE_BYTES = 1 << 16  # members this large are stored, not deflated (write speed)
-ONE_BACKEND_AT_A_TIME = 1 << 24  # synapses
+ONE_BACKEND_AT_A_TIME = 20_000_000  # synapses
 
 
 def save_npz(path: Path, arrays: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]]
@@ -136,7 +136,7 @@ def seal(doc: dict[str, Any]) -> str:
 def _write_files(root: Path, compiled: Compiled, emitters: list[Any],
                  float_graph: Graph | None) -> list[str]:
     """Every file of the artifact but its manifest, under `root`; their relative names. The
-    backends write their own directories on two more threads (one, past 2^24 synapses)
+    backends write their own directories on two more threads (one, past 20M synapses)
     while this one writes the IR and the mapping (the machine's other core; numpy, numba
     and zlib release the GIL)."""
     from snnc.frontends.text import print_ir
