@@ -217,7 +217,7 @@ def real_table(rows: list[dict[str, object]]) -> None:
             continue
         b = next((x for x in rows if x["tree"] != "this" and x.get("net") == r["net"]
                   and x.get("target") == r["target"]), None)
-        wall = r.get("cli_wall_s", r["compile_s"] + r["write_s"] + r["load_s"])
+        wall = r.get("cli_wall_s", round(r["compile_s"] + r["write_s"] + r["load_s"], 2))
         bwall = b and b.get("cli_wall_s", b["compile_s"] + b["write_s"] + b["load_s"])
         ratio = f", {bwall / wall:.1f}x faster" if b else ""
         bwall = round(bwall, 2) if b else None
