@@ -116,11 +116,18 @@ def split_cores(a: Mapping[str, np.ndarray], n_parts: int) -> Parts:
 
 def accumulator_type(slot: np.ndarray, weight: np.ndarray, n_slots: int) -> type:
     """int32 accumulators (half the memory traffic of delivery) when no slot can sum beyond
-    int32 in one step (the sum of |weight| over its synapses), else int64."""
+    int32 in one step (the sum of |weight| over its synapses), else int64. RefSimError for a
+    synapse whose slot is not an accumulator's."""
     from snnc.runtime import refsim_kernels as kn
 
-    fits = kn.largest_sum(slot, weight, n_slots) <= np.iinfo(np.int32).max
-    return np.int32 if fits else np.int64
+    if len(slot) != len(weight):
+        raise RefSimError("the simulator's program: syn.slot and syn.weight differ in length; "
+                          "recompile the model")
+    bound = kn.largest_sum(slot, weight, n_slots)
+    if bound < 0:
+        raise RefSimError(f"the simulator's program: a synapse's syn.slot is outside the "
+                          f"{n_slots} accumulators; recompile the model")
+    return np.int32 if bound <= np.iinfo(np.int32).max else np.int64
 
 
 @dataclass

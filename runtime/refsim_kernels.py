@@ -300,8 +300,11 @@ def parts_consistent(entry_part: np.ndarray, entry_syn_ptr: np.ndarray, syn_slot
 @njit(cache=True)
 def largest_sum(slot: np.ndarray, weight: np.ndarray, n_slots: int) -> int:
     """The largest sum of |weight| over the synapses of one slot: what one step can add into
-    an accumulator."""
+    an accumulator; -1 if a slot is not in [0, n_slots) (the kernels would write outside
+    the accumulators)."""
     acc = np.zeros(n_slots, dtype=np.int64)
     for k in range(len(slot)):
+        if slot[k] < 0 or slot[k] >= n_slots:
+            return -1
         acc[slot[k]] += abs(np.int64(weight[k]))
     return acc.max() if n_slots else 0

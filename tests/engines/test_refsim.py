@@ -159,6 +159,24 @@ def test_accumulators_are_int32_only_where_no_step_can_leave_it() -> None:
     assert accumulator_type(np.zeros(0, dtype=np.int32), w[:0], 0) is np.int32
 
 
+@pytest.mark.parametrize("slot", [-1, "n_slots"])
+def test_a_program_whose_synapse_slot_is_no_accumulator_is_refused(slot: object) -> None:
+    """The kernels index the accumulators by syn.slot without a bounds check: a slot outside
+    them is refused by name when the program is loaded, not written out of bounds."""
+    from snnc.runtime.refsim import RefSimError
+
+    from tests.fixed_strategies import int32_overflow_graph
+
+    g, t = int32_overflow_graph(), load_target("loihi2")
+    ctx = PassContext(t)
+    prog = dict(program(g, route(place(partition(g, ctx), ctx, PlaceOptions()), ctx), t))
+    bad = prog["syn.slot"].astype(np.int64).copy()
+    bad[-1] = len(prog["slot.exp"]) if slot == "n_slots" else -1
+    prog["syn.slot"] = bad
+    with pytest.raises(RefSimError, match="syn.slot is outside"):
+        RefSim(prog)
+
+
 @pytest.mark.parametrize("bad", ["decreasing", "short"])
 def test_a_program_whose_entries_do_not_index_its_synapses_is_refused(bad: str) -> None:
     """entry.syn_ptr must run from 0 to the synapse count without going back; otherwise
