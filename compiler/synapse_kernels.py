@@ -103,7 +103,8 @@ def axon_entries(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
     out = np.empty(len(src), dtype=it)
     table = np.full(n_src, -1, dtype=it)
     if _run_cost(syn_core, axon_ptr) <= len(src) + len(axons):
-        _entries_by_run(syn_core, src, axon_ptr, axons, table, out)
+        _entries_grouped(np.zeros(0, dtype=np.int64), syn_core, src, axon_ptr, axons, table,
+                         out)
     else:  # synapses of a core scattered (partial-sum cores): group them by core first
         _entries_grouped(counting_order(syn_core, len(axon_ptr) - 1), syn_core, src,
                          axon_ptr, axons, table, out)
@@ -122,44 +123,31 @@ def _run_cost(syn_core: np.ndarray, axon_ptr: np.ndarray) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _entries_grouped(order: np.ndarray, syn_core: np.ndarray, src: np.ndarray,
-                     axon_ptr: np.ndarray, axons: np.ndarray, table: np.ndarray,
-                     out: np.ndarray) -> None:
-    """axon_entries() over the synapses grouped by core (order); `table` as in
-    _entries_by_run."""
-    i, n = 0, len(order)
-    while i < n:
-        c = syn_core[order[i]]
-        j = i
-        while j < n and syn_core[order[j]] == c:
-            j += 1
-        lo, hi = axon_ptr[c], axon_ptr[c + 1]
-        for a in range(lo, hi):
-            table[axons[a]] = a
-        for q in range(i, j):
-            out[order[q]] = table[src[order[q]]]
-        for a in range(lo, hi):
-            table[axons[a]] = -1
-        i = j
+def _mark_axons(table: np.ndarray, axons: np.ndarray, lo: int, hi: int, on: bool) -> None:
+    """table[source] = its entry for the axons[lo:hi] of one core (on), or -1 again."""
+    for a in range(lo, hi):
+        table[axons[a]] = a if on else -1
 
 
 @njit(cache=True, nogil=True)
-def _entries_by_run(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
-                    axons: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
-    """axon_entries() run by run; `table` is -1 over every source id, left so."""
-    i, n = 0, len(src)
+def _entries_grouped(order: np.ndarray, syn_core: np.ndarray, src: np.ndarray,
+                     axon_ptr: np.ndarray, axons: np.ndarray, table: np.ndarray,
+                     out: np.ndarray) -> None:
+    """axon_entries() over the synapses in `order` (grouped by core; an empty order: the
+    synapses as they are, in runs of one core); `table` is -1 over every source id, left
+    so."""
+    n = len(order) if len(order) else len(src)
+    i = 0
     while i < n:
-        c = syn_core[i]
+        c = syn_core[order[i] if len(order) else i]
         j = i
-        while j < n and syn_core[j] == c:
+        while j < n and syn_core[order[j] if len(order) else j] == c:
             j += 1
-        lo, hi = axon_ptr[c], axon_ptr[c + 1]
-        for a in range(lo, hi):
-            table[axons[a]] = a
-        for k in range(i, j):
+        _mark_axons(table, axons, axon_ptr[c], axon_ptr[c + 1], True)
+        for q in range(i, j):
+            k = order[q] if len(order) else q
             out[k] = table[src[k]]
-        for a in range(lo, hi):
-            table[axons[a]] = -1
+        _mark_axons(table, axons, axon_ptr[c], axon_ptr[c + 1], False)
         i = j
 
 

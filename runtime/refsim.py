@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from snnc.backends.refsim import load_index
+from snnc.compiler.coremap import PARTIAL
 from snnc.compiler.dtypes import narrow
 from snnc.compiler.errors import InputError, SnncError
 from snnc.compiler.facts import FactError
@@ -82,33 +83,29 @@ class Parts:
     part_neurons: np.ndarray
 
 
-ONE_PART = Parts(1, np.zeros(0, dtype=np.int8), np.zeros(2, dtype=np.int64),
-                 np.zeros(0, dtype=np.int32))
-
-
-def split_cores(a: Mapping[str, np.ndarray], n_parts: int) -> Parts:
+def split_cores(a: Mapping[str, np.ndarray], n_parts: int) -> Parts | None:
     """Cores in n_parts consecutive groups of about equal work (neurons plus the synapses
     their accumulators receive); a partial-sum core goes with the soma core it adds into.
-    ONE_PART when the split would leave a part empty or a write shared (checked)."""
+    None when the split would leave a part empty or a write shared (checked)."""
     from snnc.runtime import refsim_kernels as kn
 
     kind, soma, home = a["core.kind"], a["core.soma"].astype(np.int64), a["neuron.home"]
     nc, n = len(kind), len(home)
-    owner = np.where(kind == 1, soma, np.arange(nc))  # the core whose neurons it writes
+    owner = np.where(kind == PARTIAL, soma, np.arange(nc))  # the core whose neurons it writes
     ecore = a["entry.core"].astype(np.int64)
     work = np.bincount(home, minlength=nc) + np.bincount(
         owner[ecore], weights=np.diff(a["entry.syn_ptr"]), minlength=nc)
     cum = np.cumsum(work)
     core_part = np.minimum((cum - work / 2) * n_parts // max(cum[-1], 1), n_parts - 1)
-    core_part = core_part.astype(np.int8)
+    core_part = core_part.astype(np.int32)  # any thread count
     if nc < n_parts or len(np.unique(core_part)) < n_parts:
-        return ONE_PART
+        return None
     neuron_part = core_part[home]
     entry_part = core_part[owner[ecore]]
     slot_neuron = np.repeat(np.arange(n, dtype=np.int32), np.diff(a["slot.ptr"]))
     if not kn.parts_consistent(entry_part, a["entry.syn_ptr"], a["syn.slot"], slot_neuron,
                                neuron_part):
-        return ONE_PART
+        return None
     order = np.argsort(neuron_part, kind="stable").astype(np.int32)
     ptr = np.searchsorted(neuron_part[order], np.arange(n_parts + 1)).astype(np.int64)
     return Parts(n_parts, entry_part, ptr, order)
@@ -183,8 +180,8 @@ class RefSim:
                        for k, p in self.pops.items() if p.get("reset_every")]
         self.layer_of = narrow(np.repeat(np.arange(len(self.pops), dtype=np.int64),
                                          [p["size"] for p in self.idx["populations"]]))
-        self.one_part = Parts(1, ONE_PART.entry_part, np.array([0, self.n], dtype=np.int64),
-                              ONE_PART.part_neurons)
+        self.one_part = Parts(1, np.zeros(0, dtype=np.int32), np.array([0, self.n]),
+                              np.zeros(0, dtype=np.int32))
         self._split: Parts | None = None
         # accumulators: int32 (half the memory traffic of delivery) when no slot can sum
         # beyond it in one step, else int64
@@ -199,10 +196,8 @@ class RefSim:
         threads = numba.get_num_threads()
         if batch >= threads or len(self.a["syn.slot"]) < self.min_split:
             return self.one_part
-        if self._split is None or self._split.n != threads:
-            self._split = split_cores(self.a, threads)
-            if self._split.n == 1:
-                self._split = self.one_part
+        if self._split is None or self._split.n not in (1, threads):
+            self._split = split_cores(self.a, threads) or self.one_part
         return self._split
 
     # --- inputs
