@@ -303,7 +303,9 @@ def main() -> int:
     if a.one:
         print(json.dumps(one(int(a.one[0]), a.one[1], a.check, write=a.write)))
         return 0
-    if a.chips:
+    if a.chips is not None:
+        if a.chips < 1:
+            ap.error(f"--chips must be at least 1, got {a.chips}")
         return chips(a.chips)
     if a.real_one:
         print(json.dumps(real_one(*a.real_one)))
