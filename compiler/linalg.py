@@ -105,6 +105,8 @@ def projection_matrices(p: Projection, src_shape: tuple[int, ...], n_dst: int
         return {d0: sp.csr_matrix((p.weight, p.indices, p.indptr), shape=(n_dst, n_src),
                                   copy=False)}
     r, c, w, d = projection_coo(p, src_shape)
+    if p.delay.size and p.delay.min() == p.delay.max():  # one delay: no per-synapse masks
+        return {int(p.delay.flat[0]): sp.csr_matrix((w, (r, c)), shape=(n_dst, n_src))}
     out: dict[int, sp.csr_matrix | np.ndarray] = {}
     for dv in np.unique(d) if d.size else np.zeros(1, dtype=np.int64):
         m = d == dv
