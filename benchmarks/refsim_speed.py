@@ -214,8 +214,8 @@ def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
 
 
 def scale_one(n: int) -> dict[str, object]:
-    """refsim alone on a large network, counters on: batch 1 and batch 8 (20 steps each),
-    and the scatter ceiling on the same number of accumulators, in this process."""
+    """refsim alone on a large network, counters on: batch 1 and batch 8 (20 steps each,
+    best of 3), and the scatter ceiling on the same number of accumulators, in this process."""
     from snnc.runtime.refsim import RefSim
 
     fixed, prog = build(n, fanin=113)
@@ -227,6 +227,8 @@ def scale_one(n: int) -> dict[str, object]:
     for b, x in ((1, x1), (8, x8)):
         sim.run(x, steps=1, counters=True)  # compiled
         res, t = timed(lambda x=x: sim.run(x, steps=20, counters=True))
+        for _ in range(2):  # best of 3: this machine's speed varies by up to 1.5x
+            t = min(t, timed(lambda x=x: sim.run(x, steps=20, counters=True))[1])
         ev = int(res.counters["synops"].sum())
         row[f"batch{b}"] = {"seconds": round(t, 2), "steps_per_s": round(20 / t, 2),
                             "synaptic_events_per_s": round(ev / t),

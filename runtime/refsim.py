@@ -129,7 +129,10 @@ def accumulator_type(slot: np.ndarray, weight: np.ndarray, n_slots: int) -> type
 
 @dataclass
 class ChipState:
-    """Everything that changes while the chip runs, for a batch."""
+    """Everything that changes while the chip runs, for a batch. The per-step buffers (spikes
+    and its spare, sent, the event list) are allocated once per run and reused: at a million
+    neurons fresh arrays each step cost more in page faults than the soma does. A caller
+    that keeps `spikes` past the next step copies it."""
 
     u: np.ndarray  # (B, n) int64
     v: np.ndarray
@@ -139,6 +142,9 @@ class ChipState:
     core_ring: np.ndarray  # (depth, B, cores): synaptic ops arriving per core (timed runs)
     timed: bool
     events: np.ndarray  # (B, layers, 2): u wraps and state saturations, counted by the soma
+    spare: np.ndarray  # (B, n) bool: the soma writes the next step's spikes here, then swaps
+    sent: np.ndarray  # (B, sources) bool: neurons' spikes, then the host's input spikes
+    ev_buf: np.ndarray  # (B * sources,) int32: the step's event list (StepEvents.ev_src)
     t: int = 0
 
 
@@ -148,6 +154,8 @@ class StepEvents:
 
     spikes: np.ndarray  # (B, n) bool
     synops: np.ndarray  # (B, cores): synaptic ops of the events sent this step
+    ev_ptr: np.ndarray  # (B + 1,): sample b sent ev_src[ev_ptr[b]:ev_ptr[b + 1]]
+    ev_src: np.ndarray  # sources sent, ascending per sample; neurons are those below n
     arriving: np.ndarray | None  # (B, cores): synaptic ops that arrived this step (timed)
     layer_synops: np.ndarray | None  # (B, layers): synaptic ops sent, by target layer (timed)
 
@@ -186,6 +194,8 @@ class RefSim:
         # accumulators: int32 (half the memory traffic of delivery) when no slot can sum
         # beyond it in one step, else int64
         self.acc_type = accumulator_type(a["syn.slot"], a["syn.weight"], self.n_slots)
+        self._tianjic_flags = tuple(a[k].astype(np.bool_) for k in (
+            "neuron.current", "neuron.spiking") if k in a)  # the Tianjic soma's, once
         self.min_split = PARTS_MIN_SYNAPSES
 
     def parts(self, batch: int) -> Parts:
@@ -235,7 +245,11 @@ class RefSim:
     def start(self, batch: int, timed: bool = False) -> ChipState:
         """The chip at rest: zero state, empty accumulators."""
         z = [np.zeros((batch, self.n), dtype=np.int64) for _ in range(3)]
+        n_src = self.n + sum(p["size"] for p in self.inputs.values())
         return ChipState(u=z[0], v=z[1], ref=z[2], spikes=np.zeros((batch, self.n), dtype=bool),
+                         spare=np.zeros((batch, self.n), dtype=bool),
+                         sent=np.zeros((batch, n_src), dtype=bool),
+                         ev_buf=np.empty(batch * n_src, dtype=np.int32),
                          ring=np.zeros((self.depth, batch, self.n_slots),
                                        dtype=self.acc_type),
                          core_ring=np.zeros((self.depth if timed else 1, batch,
@@ -253,10 +267,11 @@ class RefSim:
         for sl, every, phase in self.resets:  # periodic state resets due this step
             if self.arith.reset_due(every, phase, st.t):
                 st.u[:, sl], st.v[:, sl], st.ref[:, sl] = 0, 0, 0
-        st.spikes = self._soma(st, st.ring[slot], self._biases(st.t))  # 2. soma (clears it)
-        synops, layer_synops = self._send(st, host)  # 3. send
+        st.spikes, st.spare = self._soma(st, st.ring[slot], self._biases(st.t)), st.spikes
+        synops, layer_synops, ev_ptr = self._send(st, host)  # 3. send (2. soma cleared it)
         st.t += 1
-        return StepEvents(st.spikes, synops, arriving, layer_synops)
+        return StepEvents(st.spikes, synops, ev_ptr, st.ev_buf[:ev_ptr[-1]], arriving,
+                          layer_synops)
 
     def _biases(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """(bias, i_bias) the soma adds at step t: each neuron's from its onset step on (the
@@ -277,7 +292,7 @@ class RefSim:
         batch = st.u.shape[0]
         pt = self.parts(batch)
         tasks = batch * pt.n
-        spikes = np.zeros(st.u.shape, dtype=np.bool_)
+        spikes = st.spare  # every neuron's entry is written
         # per-task range counts when parts share a sample's layers, else the state's own
         events = st.events if pt.n == 1 else np.zeros((tasks, *st.events.shape[1:]),
                                                        dtype=np.int64)
@@ -303,23 +318,28 @@ class RefSim:
                            st.u, st.v, st.ref, a["neuron.du"], a["neuron.dv"], i_bias, bias,
                            a["neuron.v_th"], a["neuron.v_reset"],
                            a["neuron.reset"], a["neuron.refractory"],
-                           a["neuron.current"].astype(np.bool_),
-                           a["neuron.spiking"].astype(np.bool_), spikes, self.layer_of,
+                           *self._tianjic_flags, spikes, self.layer_of,
                            events, self.kernel)
         if pt.n > 1:
             st.events += events.reshape(batch, pt.n, *events.shape[1:]).sum(axis=1)
         return spikes
 
     def _send(self, st: ChipState, host: Mapping[str, np.ndarray]
-              ) -> tuple[np.ndarray, np.ndarray | None]:
+              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         from snnc.runtime import refsim_kernels as kn
 
         a = self.a
         batch = st.u.shape[0]
         pt = self.parts(batch)
         serial = batch * pt.n == 1
-        sent = np.concatenate([st.spikes, *(host[k] for k in self.inputs)], axis=1)
-        ev_ptr, ev_src = (kn.events_serial if batch == 1 else kn.events)(sent)
+        sent, at = st.sent, self.n
+        sent[:, :at] = st.spikes
+        for k in self.inputs:
+            x = host[k]
+            sent[:, at:at + x.shape[1]] = x
+            at += x.shape[1]
+        ev_ptr = (kn.events_serial if batch == 1 else kn.events)(sent, st.ev_buf)
+        ev_src = st.ev_buf[:ev_ptr[-1]]
         synops = np.zeros((batch, self.nc), dtype=np.int64)
         lsyn = np.zeros((batch * pt.n, len(self.pops) if st.timed else 1), dtype=np.int64)
         (kn.deliver_serial if serial else kn.deliver)(
@@ -329,7 +349,7 @@ class RefSim:
             self.entry_layer, lsyn)
         if pt.n > 1:
             lsyn = lsyn.reshape(batch, pt.n, -1).sum(axis=1)
-        return synops, (lsyn if st.timed else None)
+        return synops, (lsyn if st.timed else None), ev_ptr
 
     def _pop_of(self, neuron: int) -> str:
         for name, sl in self.slices.items():

@@ -28,11 +28,13 @@ class CounterRecorder:
         self.cnt = {k: np.zeros(steps, dtype=np.int64) for k in self.BASIC}
         self.per_sample = {f"sample_{k}": np.zeros(batch, dtype=np.int64) for k in self.BASIC}
         self.layer_of = sim.layer_of
+        self.home = a["neuron.home"]
+        self.none = np.zeros(0, dtype=np.int64)
         if not detailed:
             return
-        from snnc.runtime.refsim_timing import step_latency  # numba: only for timed runs
+        from snnc.runtime.refsim_timing import batch_latency  # numba: only for timed runs
 
-        self.step_latency = step_latency
+        self.batch_latency = batch_latency
         self.core_synops = np.zeros((steps, nc), dtype=np.int64)
         self.core_spikes = np.zeros((steps, nc), dtype=np.int64)
         self.layer_synops = np.zeros((steps, nl), dtype=np.int64)
@@ -42,58 +44,46 @@ class CounterRecorder:
         w, h = (int(v) for v in sim.idx["grid"])
         self.grid = (w, h)
         self.link_count = np.zeros(w * h * 4, dtype=np.int64)
-        self.links = self.link_count.reshape(-1, 4)
         self.per_sample.update(sample_link_ew=np.zeros(batch, dtype=np.int64),
                                sample_link_ns=np.zeros(batch, dtype=np.int64))
-        self.home = a["neuron.home"]
 
     def record(self, t: int, ev: Any) -> None:
-        """ev: the refsim step's events (StepEvents)."""
-        a = self.sim.a
-        spikes = ev.spikes
-        fired = np.flatnonzero(spikes.any(axis=0))
-        nspk = spikes[:, fired].sum(axis=0)
-        c = self.cnt
-        c["spikes"][t] = int(nspk.sum())
+        """ev: the refsim step's events (StepEvents); counted from its event list, in one
+        pass over the neurons that fired."""
+        from snnc.runtime.refsim_kernels import sent_counts
+
+        a, sim = self.sim.a, self.sim
+        sent = np.zeros((self.batch, 3), dtype=np.int64)  # per sample: spikes, packets, hops
+        rows = ((self.core_spikes[t], self.layer_spikes[t]) if self.detailed
+                else (self.none, self.none))
+        sent_counts(ev.ev_ptr, ev.ev_src, sim.n, a["neuron.spike_packets"],
+                    a["neuron.spike_hops"], self.home, self.layer_of, sent, *rows)
+        c, ps = self.cnt, self.per_sample
+        c["spikes"][t], c["packets"][t], c["hops"][t] = sent.sum(axis=0)
         c["synops"][t] = int(ev.synops.sum())
-        c["neuron_updates"][t] = self.batch * self.sim.n
-        c["packets"][t] = int((nspk * a["neuron.spike_packets"][fired]).sum())
-        c["hops"][t] = int((nspk * a["neuron.spike_hops"][fired]).sum())
-        ps, fs = self.per_sample, spikes[:, fired]
-        ps["sample_spikes"] += fs.sum(axis=1)
+        c["neuron_updates"][t] = self.batch * sim.n
+        ps["sample_spikes"] += sent[:, 0]
+        ps["sample_packets"] += sent[:, 1]
+        ps["sample_hops"] += sent[:, 2]
         ps["sample_synops"] += ev.synops.sum(axis=1)
-        ps["sample_neuron_updates"] += self.sim.n
-        ps["sample_packets"] += fs @ a["neuron.spike_packets"][fired].astype(np.int64)
-        ps["sample_hops"] += fs @ a["neuron.spike_hops"][fired].astype(np.int64)
+        ps["sample_neuron_updates"] += sim.n
         if not self.detailed:
             return
-        nc = self.sim.nc
         self.core_synops[t] = ev.synops.sum(axis=0)
-        self.core_spikes[t] = np.bincount(self.home[fired], weights=nspk, minlength=nc)
         self.layer_synops[t] = ev.layer_synops.sum(axis=0)
-        self.layer_spikes[t] = np.bincount(self.layer_of[fired], weights=nspk,
-                                           minlength=len(self.sim.pops))
-        for b in range(self.batch):
-            before = self.links.sum(axis=0)
-            self.latency[t, b], self.critical[t, b] = self._latency(ev.arriving[b], spikes[b])
-            d = self.links.sum(axis=0) - before
-            ps["sample_link_ew"][b] += d[0] + d[1]
-            ps["sample_link_ns"][b] += d[2] + d[3]
-
-    def _latency(self, arriving: np.ndarray, spikes: np.ndarray) -> tuple[float, int]:
-        a, tm, home = self.sim.a, self.sim.idx["timing"], self.home
-        f = np.flatnonzero(spikes)
-        f = f[np.argsort(home[f], kind="stable")]
-        per_core = np.bincount(home[f], minlength=self.sim.nc).astype(np.float64)
-        w, h = self.grid
-        lt, crit, _ = self.step_latency(
-            arriving.astype(np.float64), per_core, f, home, a["core.neurons"], a["core.kind"],
-            a["core.soma"], a["core.gx"], a["core.gy"], w, h, a["neuron.dest_ptr"],
-            a["neuron.dests"], self.sim.idx["routing"] == "relay", tm["cycles_per_synop"],
-            tm["cycles_per_neuron_update"], tm["cycles_per_spike"],
+        tm, (w, h) = sim.idx["timing"], self.grid
+        links = np.zeros((self.batch, w * h * 4), dtype=np.int64)
+        self.batch_latency(
+            ev.arriving, ev.ev_ptr, ev.ev_src, sim.n, self.home, a["core.neurons"],
+            a["core.kind"], a["core.soma"], a["core.gx"], a["core.gy"], w, h,
+            a["neuron.dest_ptr"], a["neuron.dests"], sim.idx["routing"] == "relay",
+            tm["cycles_per_synop"], tm["cycles_per_neuron_update"], tm["cycles_per_spike"],
             np.array(tm["hop_latency_cycles"], dtype=np.float64), tm["link_occupancy_cycles"],
-            self.link_count)
-        return lt, crit
+            links, self.latency[t], self.critical[t])
+        self.link_count += links.sum(axis=0)
+        d = links.reshape(self.batch, -1, 4).sum(axis=1)  # per sample and direction
+        ps["sample_link_ew"] += d[:, 0] + d[:, 1]
+        ps["sample_link_ns"] += d[:, 2] + d[:, 3]
 
     def result(self, steps: int) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {**self.cnt, **self.per_sample}

@@ -128,35 +128,50 @@ def _events_row(sent: np.ndarray, b: int, out: np.ndarray, k: int) -> int:
 
 
 @njit(cache=True, parallel=True)
-def events(sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ev_ptr, ev_src) of a (B, sources) bool array: sample b sent ev_src[ev_ptr[b]:
-    ev_ptr[b+1]], in increasing source order (np.nonzero's, without its int64 pair of
-    arrays); samples on numba's threads."""
+def events(sent: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """ev_ptr of a (B, sources) bool array: sample b sent out[ev_ptr[b]:ev_ptr[b+1]], in
+    increasing source order (np.nonzero's, without its int64 pair of arrays, into a buffer
+    the run keeps: no fresh pages each step); samples on numba's threads."""
     batch = sent.shape[0]
     ptr = np.zeros(batch + 1, dtype=np.int64)
-    none = np.empty(0, dtype=np.int32)
     for b in prange(batch):
-        ptr[b + 1] = _events_row(sent, b, none, -1)
+        ptr[b + 1] = _events_row(sent, b, out[:0], -1)
     for b in range(batch):
         ptr[b + 1] += ptr[b]
-    out = np.empty(ptr[batch], dtype=np.int32)
     for b in prange(batch):
         _events_row(sent, b, out, ptr[b])
-    return ptr, out
+    return ptr
 
 
 @njit(cache=True)
-def events_serial(sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def events_serial(sent: np.ndarray, out: np.ndarray) -> np.ndarray:
     """events() on the calling thread."""
     batch = sent.shape[0]
     ptr = np.zeros(batch + 1, dtype=np.int64)
-    none = np.empty(0, dtype=np.int32)
     for b in range(batch):
-        ptr[b + 1] = ptr[b] + _events_row(sent, b, none, -1)
-    out = np.empty(ptr[batch], dtype=np.int32)
-    for b in range(batch):
-        _events_row(sent, b, out, ptr[b])
-    return ptr, out
+        ptr[b + 1] = ptr[b] + _events_row(sent, b, out, ptr[b])
+    return ptr
+
+
+@njit(cache=True)
+def sent_counts(ev_ptr: np.ndarray, ev_src: np.ndarray, n: int, packets: np.ndarray,
+                hops: np.ndarray, home: np.ndarray, layer: np.ndarray, per_sample: np.ndarray,
+                core_spikes: np.ndarray, layer_spikes: np.ndarray) -> None:
+    """Counters of a step from its event list (sources below n are neurons): per sample b,
+    per_sample[b] += (spikes, packets, hops); with non-empty core_spikes/layer_spikes, the
+    spikes per home core and per layer, summed over the batch."""
+    detailed = len(core_spikes) > 0
+    for b in range(len(ev_ptr) - 1):
+        for i in range(ev_ptr[b], ev_ptr[b + 1]):
+            s = ev_src[i]
+            if s >= n:
+                break  # the host's input sources come after every neuron
+            per_sample[b, 0] += 1
+            per_sample[b, 1] += packets[s]
+            per_sample[b, 2] += hops[s]
+            if detailed:
+                core_spikes[home[s]] += 1
+                layer_spikes[layer[s]] += 1
 
 
 @njit(cache=True)

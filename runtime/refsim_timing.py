@@ -20,7 +20,7 @@ the target's budget.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 EAST, WEST, NORTH, SOUTH = 0, 1, 2, 3
 
@@ -150,3 +150,36 @@ def step_latency(synops: np.ndarray, spikes_core: np.ndarray, fired: np.ndarray,
         if done[c] > done[crit]:
             crit = c
     return max(done[crit], last), crit, last
+
+
+@njit(cache=True, parallel=True)
+def batch_latency(arriving: np.ndarray, ev_ptr: np.ndarray, ev_src: np.ndarray, n: int,
+                  home: np.ndarray, core_neurons: np.ndarray, kind: np.ndarray,
+                  soma: np.ndarray, gx: np.ndarray, gy: np.ndarray, w: int, h: int,
+                  dest_ptr: np.ndarray, dests: np.ndarray, relay: bool, c_syn: float,
+                  c_upd: float, c_spk: float, lat: np.ndarray, occ: float,
+                  links: np.ndarray, latency: np.ndarray, critical: np.ndarray) -> None:
+    """step_latency() of every sample of a step, samples on numba's threads: arriving
+    (B, cores) synaptic ops; sample b's events are ev_src[ev_ptr[b]:ev_ptr[b+1]] (ascending,
+    neurons below n); its packets are counted into links[b] (one row of links a sample);
+    latency[b] and critical[b] are set."""
+    nc = len(core_neurons)
+    for b in prange(len(ev_ptr) - 1):
+        lo, m = ev_ptr[b], ev_ptr[b]
+        while m < ev_ptr[b + 1] and ev_src[m] < n:
+            m += 1
+        per_core = np.zeros(nc)
+        at = np.zeros(nc + 1, dtype=np.int64)
+        for j in range(lo, m):
+            at[home[ev_src[j]] + 1] += 1
+        for c in range(nc):
+            per_core[c] = at[c + 1]
+            at[c + 1] += at[c]
+        fired = np.empty(m - lo, dtype=ev_src.dtype)  # by home core, then id: counting sort
+        for j in range(lo, m):
+            c = home[ev_src[j]]
+            fired[at[c]] = ev_src[j]
+            at[c] += 1
+        latency[b], critical[b], _ = step_latency(
+            arriving[b].astype(np.float64), per_core, fired, home, core_neurons, kind, soma,
+            gx, gy, w, h, dest_ptr, dests, relay, c_syn, c_upd, c_spk, lat, occ, links[b])

@@ -48,8 +48,10 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
     cm = partition(low, ctx)
     for p in (lambda m: place(m, ctx, PlaceOptions(placer, seed=1)), lambda m: route(m, ctx)):
         cm = verify_coremap(p(cm), t)
-    got = RefSim(program(low, cm, t)).run(x, steps=steps, trace=True, counters=True)
+    sim = RefSim(program(low, cm, t))
+    got = sim.run(x, steps=steps, trace=True, counters=True)
     want = FixedEngine(g).run(x, steps=steps, trace=True)
+    assert_counts_match_traces(sim, got)
     relays = {k for k in got.traces if k.split(":", 1)[1] not in g.populations}
     assert all(".delay" in k for k in relays)  # only the relay populations are extra
     assert_same_traces(want.traces, {k: v for k, v in got.traces.items() if k not in relays},
@@ -75,6 +77,27 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
         if (cm.kind == SOMA).sum() >= 2 and numba.get_num_threads() == 2:  # it did split
             assert split.parts(1).n == 2
     return cm, low
+
+
+def assert_counts_match_traces(sim: RefSim, got) -> None:  # type: ignore[no-untyped-def]
+    """The spike counters (counted from each step's event list) equal a recount of the
+    traced spikes: per sample and step, per home core and per layer."""
+    batch, steps = got.counters["latency_cycles"].shape[::-1]
+    s = np.zeros((batch, steps, sim.n), dtype=np.int64)
+    for name, sl in sim.slices.items():
+        if f"s:{name}" in got.traces:
+            s[..., sl] = got.traces[f"s:{name}"]
+    a = sim.a
+    np.testing.assert_array_equal(got.counters["spikes"], s.sum(axis=(0, 2)))
+    np.testing.assert_array_equal(got.counters["sample_spikes"], s.sum(axis=(1, 2)))
+    for key, per in (("packets", "neuron.spike_packets"), ("hops", "neuron.spike_hops")):
+        np.testing.assert_array_equal(got.counters[f"sample_{key}"], s.sum(axis=1) @ a[per])
+        np.testing.assert_array_equal(got.counters[key], s.sum(axis=0) @ a[per])
+    per_neuron = s.sum(axis=0)  # (steps, n)
+    for key, of, m in (("core_spikes", a["neuron.home"], sim.nc),
+                       ("layer_spikes", sim.layer_of, len(sim.pops))):
+        want = np.stack([np.bincount(of, weights=r, minlength=m) for r in per_neuron])
+        np.testing.assert_array_equal(got.counters[key], want, err_msg=key)
 
 
 @settings(max_examples=N_RANDOM, deadline=None,
