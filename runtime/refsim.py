@@ -83,10 +83,12 @@ class Parts:
     part_neurons: np.ndarray
 
 
-def split_cores(a: Mapping[str, np.ndarray], n_parts: int) -> Parts | None:
+def split_cores(a: Mapping[str, np.ndarray], syn: np.ndarray, slot_bits: int, n_parts: int
+                ) -> Parts | None:
     """Cores in n_parts consecutive groups of about equal work (neurons plus the synapses
     their accumulators receive); a partial-sum core goes with the soma core it adds into.
-    None when the split would leave a part empty or a write shared (checked)."""
+    syn: the synapse words (synapse_words). None when the split would leave a part empty or
+    a write shared (checked)."""
     from snnc.runtime import refsim_kernels as kn
 
     kind, soma, home = a["core.kind"], a["core.soma"].astype(np.int64), a["neuron.home"]
@@ -103,7 +105,7 @@ def split_cores(a: Mapping[str, np.ndarray], n_parts: int) -> Parts | None:
     neuron_part = core_part[home]
     entry_part = core_part[owner[ecore]]
     slot_neuron = np.repeat(np.arange(n, dtype=np.int32), np.diff(a["slot.ptr"]))
-    if not kn.parts_consistent(entry_part, a["entry.syn_ptr"], a["syn.slot"], slot_neuron,
+    if not kn.parts_consistent(entry_part, a["entry.syn_ptr"], syn, slot_bits, slot_neuron,
                                neuron_part):
         return None
     order = np.argsort(neuron_part, kind="stable").astype(np.int32)
@@ -125,6 +127,37 @@ def accumulator_type(slot: np.ndarray, weight: np.ndarray, n_slots: int) -> type
         raise RefSimError(f"the simulator's program: a synapse's syn.slot is outside the "
                           f"{n_slots} accumulators; recompile the model")
     return np.int32 if bound <= np.iinfo(np.int32).max else np.int64
+
+
+def synapse_words(slot: np.ndarray, weight: np.ndarray, delay: np.ndarray, n_slots: int,
+                  depth: int) -> tuple[np.ndarray, int, int]:
+    """Each synapse as one word, weight << (slot_bits + delay_bits) | delay << slot_bits |
+    slot: int32 where the three fit in 32 bits, else int64. Delivery at scale is bound by
+    reading the synapse table at random places; one array of 4 bytes a synapse reads faster
+    than three of 4 + 2 + 1. (words, slot_bits, delay_bits)."""
+    from snnc.runtime import refsim_kernels as kn
+
+    if not len(slot) == len(weight) == len(delay):
+        raise RefSimError("the simulator's program: syn.slot, syn.weight and syn.delay differ "
+                          "in length; recompile the model")
+    if len(delay) and delay.min() < 0:
+        raise RefSimError("the simulator's program: a synapse's syn.delay is negative; "
+                          "recompile the model")
+    slot_bits = max(int(n_slots - 1).bit_length(), 1)
+    delay_bits = int(depth - 1).bit_length()
+    lo, hi = (int(weight.min()), int(weight.max())) if len(weight) else (0, 0)
+    weight_bits = max(hi.bit_length(), (-lo - 1).bit_length() if lo < 0 else 0) + 1
+    bits = slot_bits + delay_bits + weight_bits
+    wide = np.iinfo(np.int64).bits
+    if bits > wide:
+        raise RefSimError(f"the simulator's program: {weight_bits}-bit weights, {slot_bits}-bit "
+                          f"accumulator numbers and {delay_bits}-bit delays do not fit a "
+                          f"{wide}-bit synapse word; recompile the model")
+    words = np.empty(len(slot), dtype=np.int32 if bits <= np.iinfo(np.int32).bits
+                     else np.int64)
+    kn.pack_synapses(slot, weight, delay if depth > 1 else delay[:0], slot_bits, delay_bits,
+                     words)
+    return words, slot_bits, delay_bits
 
 
 @dataclass
@@ -194,6 +227,10 @@ class RefSim:
         # accumulators: int32 (half the memory traffic of delivery) when no slot can sum
         # beyond it in one step, else int64
         self.acc_type = accumulator_type(a["syn.slot"], a["syn.weight"], self.n_slots)
+        # delivery reads one word a synapse; the three tables it was packed from are dropped
+        self.syn, self.slot_bits, self.delay_bits = synapse_words(
+            a.pop("syn.slot"), a.pop("syn.weight"), a.pop("syn.delay"), self.n_slots,
+            self.depth)
         self._tianjic_flags = tuple(a[k].astype(np.bool_) for k in (
             "neuron.current", "neuron.spiking") if k in a)  # the Tianjic soma's, once
         self.min_split = PARTS_MIN_SYNAPSES
@@ -204,10 +241,11 @@ class RefSim:
         import numba
 
         threads = numba.get_num_threads()
-        if batch >= threads or len(self.a["syn.slot"]) < self.min_split:
+        if batch >= threads or len(self.syn) < self.min_split:
             return self.one_part
         if self._split is None or self._split.n not in (1, threads):
-            self._split = split_cores(self.a, threads) or self.one_part
+            self._split = (split_cores(self.a, self.syn, self.slot_bits, threads)
+                           or self.one_part)
         return self._split
 
     # --- inputs
@@ -344,8 +382,8 @@ class RefSim:
         lsyn = np.zeros((batch * pt.n, len(self.pops) if st.timed else 1), dtype=np.int64)
         (kn.deliver_serial if serial else kn.deliver)(
             pt.n, pt.entry_part, ev_ptr, ev_src, st.t, a["src.entry_ptr"], a["src.entry"],
-            a["entry.core"], a["entry.syn_ptr"], a["syn.slot"], a["syn.weight"],
-            a["syn.delay"], st.ring, synops, st.core_ring, st.timed, a["syn.layer"],
+            a["entry.core"], a["entry.syn_ptr"], self.syn, self.slot_bits, self.delay_bits,
+            st.ring, synops, st.core_ring, st.timed, a["syn.layer"],
             self.entry_layer, lsyn)
         if pt.n > 1:
             lsyn = lsyn.reshape(batch, pt.n, -1).sum(axis=1)

@@ -41,13 +41,15 @@ _drop_stale_cache()
 @njit(cache=True)
 def _deliver_task(task: int, n_parts: int, entry_part: np.ndarray, ev_ptr: np.ndarray,
                   ev_src: np.ndarray, base: int, src_ptr: np.ndarray, src_entry: np.ndarray,
-                  entry_core: np.ndarray, entry_syn_ptr: np.ndarray, syn_slot: np.ndarray,
-                  syn_w: np.ndarray, syn_d: np.ndarray, ring: np.ndarray, synops: np.ndarray,
+                  entry_core: np.ndarray, entry_syn_ptr: np.ndarray, syn: np.ndarray,
+                  slot_bits: int, delay_bits: int, ring: np.ndarray, synops: np.ndarray,
                   core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
                   entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
     """deliver() for sample task // n_parts, the axon entries of part task % n_parts."""
     b, p = task // n_parts, task % n_parts
     depth = ring.shape[0]
+    slot_mask, delay_mask = (1 << slot_bits) - 1, (1 << delay_bits) - 1
+    w_shift = slot_bits + delay_bits
     for i in range(ev_ptr[b], ev_ptr[b + 1]):
         s = ev_src[i]
         for j in range(src_ptr[s], src_ptr[s + 1]):
@@ -65,15 +67,17 @@ def _deliver_task(task: int, n_parts: int, entry_part: np.ndarray, ev_ptr: np.nd
                         layer_synops[task, syn_layer[k]] += 1
             if depth == 1:
                 for k in range(lo, hi):
-                    ring[0, b, syn_slot[k]] += syn_w[k]
+                    word = syn[k]
+                    ring[0, b, word & slot_mask] += word >> w_shift
                 if timed:
                     core_ring[0, b, c] += hi - lo
             else:
                 for k in range(lo, hi):
-                    r = base + syn_d[k]
+                    word = syn[k]
+                    r = base + ((word >> slot_bits) & delay_mask)
                     if r >= depth:
                         r -= depth
-                    ring[r, b, syn_slot[k]] += syn_w[k]
+                    ring[r, b, word & slot_mask] += word >> w_shift
                     if timed:
                         core_ring[r, b, c] += 1
 
@@ -81,37 +85,37 @@ def _deliver_task(task: int, n_parts: int, entry_part: np.ndarray, ev_ptr: np.nd
 @njit(cache=True, parallel=True)
 def deliver(n_parts: int, entry_part: np.ndarray, ev_ptr: np.ndarray, ev_src: np.ndarray,
             t: int, src_ptr: np.ndarray, src_entry: np.ndarray, entry_core: np.ndarray,
-            entry_syn_ptr: np.ndarray, syn_slot: np.ndarray, syn_w: np.ndarray,
-            syn_d: np.ndarray, ring: np.ndarray, synops: np.ndarray, core_ring: np.ndarray,
+            entry_syn_ptr: np.ndarray, syn: np.ndarray, slot_bits: int, delay_bits: int,
+            ring: np.ndarray, synops: np.ndarray, core_ring: np.ndarray,
             timed: bool, syn_layer: np.ndarray, entry_layer: np.ndarray,
             layer_synops: np.ndarray) -> None:
     """Events of sample b are ev_src[ev_ptr[b]:ev_ptr[b+1]] (sources sent at step t). Through
     every axon entry a source reaches, add each synapse's weight to its slot at step
-    t + 1 + delay. Count synaptic ops per (sample, core) in synops (when sent) and, if timed,
-    per (arrival step, sample, core) in core_ring and per (task, target layer) in
-    layer_synops (entry_layer: the one layer of an entry's synapses, or -1). The tasks,
-    (sample, part) pairs, run on numba's threads: with n_parts > 1 the entries of part p
-    (entry_part) write only slots and cores no other part writes, so a batch of one runs on
-    every thread too."""
+    t + 1 + delay (each synapse one word: runtime/refsim.py synapse_words). Count synaptic
+    ops per (sample, core) in synops (when sent) and, if timed, per (arrival step, sample,
+    core) in core_ring and per (task, target layer) in layer_synops (entry_layer: the one
+    layer of an entry's synapses, or -1). The tasks, (sample, part) pairs, run on numba's
+    threads: with n_parts > 1 the entries of part p (entry_part) write only slots and cores
+    no other part writes, so a batch of one runs on every thread too."""
     base = (t + 1) % ring.shape[0]
     for task in prange((len(ev_ptr) - 1) * n_parts):
         _deliver_task(task, n_parts, entry_part, ev_ptr, ev_src, base, src_ptr, src_entry,
-                      entry_core, entry_syn_ptr, syn_slot, syn_w, syn_d, ring, synops,
+                      entry_core, entry_syn_ptr, syn, slot_bits, delay_bits, ring, synops,
                       core_ring, timed, syn_layer, entry_layer, layer_synops)
 
 
 @njit(cache=True)
 def deliver_serial(n_parts: int, entry_part: np.ndarray, ev_ptr: np.ndarray,
                    ev_src: np.ndarray, t: int, src_ptr: np.ndarray, src_entry: np.ndarray,
-                   entry_core: np.ndarray, entry_syn_ptr: np.ndarray, syn_slot: np.ndarray,
-                   syn_w: np.ndarray, syn_d: np.ndarray, ring: np.ndarray, synops: np.ndarray,
+                   entry_core: np.ndarray, entry_syn_ptr: np.ndarray, syn: np.ndarray,
+                   slot_bits: int, delay_bits: int, ring: np.ndarray, synops: np.ndarray,
                    core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
                    entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
     """deliver() on the calling thread: a single task pays no thread-pool entry."""
     base = (t + 1) % ring.shape[0]
     for task in range((len(ev_ptr) - 1) * n_parts):
         _deliver_task(task, n_parts, entry_part, ev_ptr, ev_src, base, src_ptr, src_entry,
-                      entry_core, entry_syn_ptr, syn_slot, syn_w, syn_d, ring, synops,
+                      entry_core, entry_syn_ptr, syn, slot_bits, delay_bits, ring, synops,
                       core_ring, timed, syn_layer, entry_layer, layer_synops)
 
 
@@ -301,13 +305,13 @@ def update_tianjic_serial(part_ptr: np.ndarray, part_neurons: np.ndarray,
 
 
 @njit(cache=True)
-def parts_consistent(entry_part: np.ndarray, entry_syn_ptr: np.ndarray, syn_slot: np.ndarray,
-                     slot_neuron: np.ndarray, neuron_part: np.ndarray) -> bool:
+def parts_consistent(entry_part: np.ndarray, entry_syn_ptr: np.ndarray, syn: np.ndarray,
+                     slot_bits: int, slot_neuron: np.ndarray, neuron_part: np.ndarray) -> bool:
     """Every synapse of an entry writes a slot of a neuron of the entry's part: the parts'
     writes are disjoint (checked once per program before a run uses them)."""
     for e in range(len(entry_part)):
         for k in range(entry_syn_ptr[e], entry_syn_ptr[e + 1]):
-            if neuron_part[slot_neuron[syn_slot[k]]] != entry_part[e]:
+            if neuron_part[slot_neuron[syn[k] & ((1 << slot_bits) - 1)]] != entry_part[e]:
                 return False
     return True
 
@@ -323,3 +327,14 @@ def largest_sum(slot: np.ndarray, weight: np.ndarray, n_slots: int) -> int:
             return -1
         acc[slot[k]] += abs(np.int64(weight[k]))
     return acc.max() if n_slots else 0
+
+
+@njit(cache=True)
+def pack_synapses(slot: np.ndarray, weight: np.ndarray, delay: np.ndarray, slot_bits: int,
+                  delay_bits: int, out: np.ndarray) -> None:
+    """out[k] = weight << (slot_bits + delay_bits) | delay << slot_bits | slot (the caller
+    checked that the three fit out's type; an empty delay is 0)."""
+    for k in range(len(slot)):
+        d = np.int64(delay[k]) if len(delay) else np.int64(0)
+        out[k] = ((np.int64(weight[k]) << (slot_bits + delay_bits)) | (d << slot_bits)
+                  | np.int64(slot[k]))

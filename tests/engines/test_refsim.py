@@ -76,6 +76,11 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
             np.testing.assert_array_equal(parted.counters[k], v, err_msg=f"parts {k}")
         if (cm.kind == SOMA).sum() >= 2 and numba.get_num_threads() == 2:  # it did split
             assert split.parts(1).n == 2
+        wide = RefSim(program(low, cm, t))  # the same words in int64 (the wide kernels)
+        assert wide.syn.dtype == np.int32
+        wide.syn = wide.syn.astype(np.int64)
+        for k, v in wide.run(x, steps=steps, trace=True).traces.items():
+            np.testing.assert_array_equal(got.traces[k], v, err_msg=f"int64 words {k}")
     return cm, low
 
 
@@ -180,6 +185,33 @@ def test_accumulators_are_int32_only_where_no_step_can_leave_it() -> None:
     assert accumulator_type(np.arange(70000, dtype=np.int32) % 2, w, 2) is np.int32
     assert accumulator_type(np.zeros(70000, dtype=np.int32), -w, 2) is np.int64
     assert accumulator_type(np.zeros(0, dtype=np.int32), w[:0], 0) is np.int32
+
+
+def test_synapse_words_by_hand() -> None:
+    """weight << (slot_bits + delay_bits) | delay << slot_bits | slot, in int32 where the
+    three fit and int64 where not; refused past 64 bits."""
+    from snnc.runtime.refsim import RefSimError, synapse_words
+
+    slot = np.array([0, 5, 3], dtype=np.int32)
+    weight = np.array([-3, 7, -128], dtype=np.int16)
+    delay = np.array([0, 2, 1], dtype=np.int8)
+    words, sb, db = synapse_words(slot, weight, delay, 6, 3)
+    assert (words.dtype, sb, db) == (np.int32, 3, 2)  # 8 + 2 + 3 bits
+    assert words.tolist() == [-3 * 32 + 0 + 0, 7 * 32 + 2 * 8 + 5, -128 * 32 + 1 * 8 + 3]
+    words, sb, db = synapse_words(slot, weight, delay, 6, 1)  # one step: no delay bits
+    assert (sb, db) == (3, 0) and words.tolist() == [-3 * 8, 7 * 8 + 5, -128 * 8 + 3]
+    big = np.array([-(1 << 15), (1 << 15) - 1, 0], dtype=np.int32)  # 16 + 30 bits: int64
+    words, sb, db = synapse_words(slot, big, delay, 1 << 30, 3)
+    assert (words.dtype, sb, db) == (np.int64, 30, 2)
+    assert (words >> 32).tolist() == big.tolist()
+    assert ((words >> 30) & 3).tolist() == delay.tolist()
+    assert (words & ((1 << 30) - 1)).tolist() == slot.tolist()
+    with pytest.raises(RefSimError, match="do not fit a 64-bit synapse word"):
+        synapse_words(slot, big.astype(np.int64) << 20, delay, 1 << 30, 3)
+    with pytest.raises(RefSimError, match="differ in length"):
+        synapse_words(slot, weight[:2], delay, 6, 3)
+    with pytest.raises(RefSimError, match="negative"):
+        synapse_words(slot, weight, -delay, 6, 3)
 
 
 @pytest.mark.parametrize("slot", [-1, "n_slots"])
