@@ -54,12 +54,11 @@ def _walk(x0: int, y0: int, x1: int, y1: int, t: float, w: int, link_free: np.nd
 
 @njit(cache=True)
 def _tree(sx: int, sy: int, t0: float, dests: np.ndarray, gx: np.ndarray, gy: np.ndarray,
-          w: int, link_free: np.ndarray, lat: np.ndarray, occ: float, count: np.ndarray
-          ) -> float:
+          w: int, link_free: np.ndarray, lat: np.ndarray, occ: float, count: np.ndarray,
+          row_t: np.ndarray) -> float:
     """A multicast tree: along the source row, then up/down each destination column.
-    Returns the last arrival time."""
+    Returns the last arrival time. row_t: scratch of w floats (the caller's, reused)."""
     last = t0
-    row_t = np.full(w, -1.0)
     row_t[sx] = t0
     xmax, xmin = sx, sx
     for d in dests:
@@ -126,6 +125,7 @@ def step_latency(synops: np.ndarray, spikes_core: np.ndarray, fired: np.ndarray,
             done[c] = start[c] + core_neurons[c] * c_upd + spikes_core[c] * c_spk
     last = 0.0
     k_in_core = np.zeros(nc, dtype=np.int64)
+    row_t = np.empty(w)
     for i in range(len(fired)):
         n = fired[i]
         c = home[n]
@@ -144,7 +144,7 @@ def step_latency(synops: np.ndarray, spikes_core: np.ndarray, fired: np.ndarray,
             last = max(last, t)
         else:
             last = max(last, _tree(gx[c], gy[c], t0, dests[lo:hi], gx, gy, w, link_free,
-                                   lat, occ, link_count))
+                                   lat, occ, link_count, row_t))
     crit = 0
     for c in range(nc):
         if done[c] > done[crit]:
