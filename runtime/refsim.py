@@ -129,6 +129,15 @@ def accumulator_type(slot: np.ndarray, weight: np.ndarray, n_slots: int) -> type
     return np.int32 if bound <= np.iinfo(np.int32).max else np.int64
 
 
+def state_type(arith: Arithmetic) -> type:
+    """int32 neuron state (u, v and the refractory counter) where the target's formats keep
+    every value inside it (state_bits, spike_v, refractory_max), else int64: the soma
+    streams every neuron's state each step, and half the bytes is a faster soma."""
+    top = max(1 << (arith.state_bits - 1), abs(int(getattr(arith, "spike_v", 0))),
+              arith.refractory_max + 1)
+    return np.int32 if top < np.iinfo(np.int32).max else np.int64
+
+
 def synapse_words(slot: np.ndarray, weight: np.ndarray, delay: np.ndarray, n_slots: int,
                   depth: int) -> tuple[np.ndarray, int, int]:
     """Each synapse as one word, weight << (slot_bits + delay_bits) | delay << slot_bits |
@@ -167,7 +176,7 @@ class ChipState:
     neurons fresh arrays each step cost more in page faults than the soma does. A caller
     that keeps `spikes` past the next step copies it."""
 
-    u: np.ndarray  # (B, n) int64
+    u: np.ndarray  # (B, n) int32 or int64 (state_type)
     v: np.ndarray
     ref: np.ndarray  # refractory counters
     spikes: np.ndarray  # (B, n) bool, of the last step
@@ -227,6 +236,7 @@ class RefSim:
         # accumulators: int32 (half the memory traffic of delivery) when no slot can sum
         # beyond it in one step, else int64
         self.acc_type = accumulator_type(a["syn.slot"], a["syn.weight"], self.n_slots)
+        self.state_type = state_type(self.arith)
         # delivery reads one word a synapse; the three tables it was packed from are dropped
         self.syn, self.slot_bits, self.delay_bits = synapse_words(
             a.pop("syn.slot"), a.pop("syn.weight"), a.pop("syn.delay"), self.n_slots,
@@ -282,7 +292,7 @@ class RefSim:
     # --- one step, in hardware order
     def start(self, batch: int, timed: bool = False) -> ChipState:
         """The chip at rest: zero state, empty accumulators."""
-        z = [np.zeros((batch, self.n), dtype=np.int64) for _ in range(3)]
+        z = [np.zeros((batch, self.n), dtype=self.state_type) for _ in range(3)]
         n_src = self.n + sum(p["size"] for p in self.inputs.values())
         return ChipState(u=z[0], v=z[1], ref=z[2], spikes=np.zeros((batch, self.n), dtype=bool),
                          spare=np.zeros((batch, self.n), dtype=bool),

@@ -203,8 +203,8 @@ def _loihi_task(task: int, part_ptr: np.ndarray, part_neurons: np.ndarray, ring_
         if abs(a << k.act_shift) >= k.input_limit and overflow[task] < 0:
             overflow[task] = i
         u[b, i], v[b, i], ref[b, i], spikes[b, i], wrapped, sat = fixed.loihi_neuron(
-            u[b, i], v[b, i], ref[b, i], a, np.int64(du[i]), np.int64(dv[i]),
-            np.int64(bias[i]), np.int64(vth[i]), k)
+            np.int64(u[b, i]), np.int64(v[b, i]), np.int64(ref[b, i]), a, np.int64(du[i]),
+            np.int64(dv[i]), np.int64(bias[i]), np.int64(vth[i]), k)
         if wrapped or sat:
             events[task, layer[i], 0] += wrapped
             events[task, layer[i], 1] += sat
@@ -262,9 +262,10 @@ def _tianjic_task(task: int, part_ptr: np.ndarray, part_neurons: np.ndarray,
             sats += sat
             ring_t[b, j] = 0
         u[b, i], v[b, i], ref[b, i], spikes[b, i], sat = fixed.tianjic_neuron(
-            u[b, i], v[b, i], ref[b, i], a, np.int64(au[i]), np.int64(av[i]),
-            np.int64(ibias[i]), np.int64(beta[i]), np.int64(vth[i]), np.int64(vreset[i]),
-            np.int64(reset[i]), np.int64(refractory[i]), current[i], spiking[i], k)
+            np.int64(u[b, i]), np.int64(v[b, i]), np.int64(ref[b, i]), a, np.int64(au[i]),
+            np.int64(av[i]), np.int64(ibias[i]), np.int64(beta[i]), np.int64(vth[i]),
+            np.int64(vreset[i]), np.int64(reset[i]), np.int64(refractory[i]), current[i],
+            spiking[i], k)
         sats += sat
         if sats:
             events[task, layer[i], 1] += sats

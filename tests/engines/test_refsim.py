@@ -76,9 +76,9 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
             np.testing.assert_array_equal(parted.counters[k], v, err_msg=f"parts {k}")
         if (cm.kind == SOMA).sum() >= 2 and numba.get_num_threads() == 2:  # it did split
             assert split.parts(1).n == 2
-        wide = RefSim(program(low, cm, t))  # the same words in int64 (the wide kernels)
-        assert wide.syn.dtype == np.int32
-        wide.syn = wide.syn.astype(np.int64)
+        wide = RefSim(program(low, cm, t))  # the same words and state in int64
+        assert wide.syn.dtype == wide.state_type == np.int32
+        wide.syn, wide.state_type = wide.syn.astype(np.int64), np.int64
         for k, v in wide.run(x, steps=steps, trace=True).traces.items():
             np.testing.assert_array_equal(got.traces[k], v, err_msg=f"int64 words {k}")
     return cm, low
@@ -185,6 +185,21 @@ def test_accumulators_are_int32_only_where_no_step_can_leave_it() -> None:
     assert accumulator_type(np.arange(70000, dtype=np.int32) % 2, w, 2) is np.int32
     assert accumulator_type(np.zeros(70000, dtype=np.int32), -w, 2) is np.int64
     assert accumulator_type(np.zeros(0, dtype=np.int32), w[:0], 0) is np.int32
+
+
+def test_neuron_state_is_int32_only_where_the_formats_keep_it_there() -> None:
+    """u, v and the refractory counter are int32 where state_bits, spike_v and
+    refractory_max stay inside it, else int64."""
+    from snnc.runtime.refsim import state_type
+
+    loihi = load_target("loihi2").arith
+    assert state_type(loihi) is np.int32
+    for facts in ({"format.state_bits": 32, "format.compute_bits": 40},
+                  {"format.state_bits": 40, "format.compute_bits": 48}):
+        assert state_type(load_target("loihi2").with_facts(facts, "test").arith) is np.int64
+    assert state_type(load_target("loihi2").with_facts({"format.state_bits": 31}, "test")
+                      .arith) is np.int32
+    assert state_type(load_target("tianjic").arith) is np.int32
 
 
 def test_synapse_words_by_hand() -> None:
