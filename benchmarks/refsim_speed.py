@@ -156,22 +156,11 @@ def scatter_ceiling(events: int, slots: int) -> float:
     return events / best
 
 
-def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
-    """refsim at batch 1 on a conv net: where the time of a step goes."""
-    from benchmarks.synthetic import dvs_cnn
-    from snnc import api
-    from snnc.backends.refsim import program
+def clocked_run(sim, x, steps: int, counters: bool, repeats: int = 3):  # type: ignore[no-untyped-def]
+    """The fastest of `repeats` runs: (seconds, {"deliver": s, "soma": s} spent in those
+    kernels, its result); the rest of a run is Python, counters and recorders."""
     from snnc.runtime import refsim_kernels as kn
-    from snnc.runtime.refsim import RefSim
 
-    path = ROOT.parent / "shared" / "data" / "nir" / "cnn_sinabs.nir"
-    if name == "cnn_sinabs" and not path.exists():
-        return None
-    g = api.load(str(path)) if name == "cnn_sinabs" else dvs_cnn()
-    c = api.compile(g, "loihi2")
-    sim = RefSim(program(c.fixed, c.coremap, c.target))
-    x = inputs(c.fixed, 1, steps)
-    sim.run(x, steps=2, counters=True)  # compiled and warm
     spent = {"deliver": 0.0, "soma": 0.0}
     names = ("deliver_serial", "deliver", "update_loihi_serial", "update_loihi")
     originals = {k: getattr(kn, k) for k in names}
@@ -183,21 +172,37 @@ def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
             spent[key] += time.perf_counter() - t0
         return run
 
-    best = {}
-    for counters in (False, True):
-        t_best, parts = np.inf, {}
-        for _ in range(3):
-            spent.update(deliver=0.0, soma=0.0)
+    t_best, parts, res = np.inf, {}, None
+    for _ in range(repeats):
+        spent.update(deliver=0.0, soma=0.0)
+        for k, f in originals.items():
+            setattr(kn, k, clocked(f, "deliver" if k.startswith("deliver") else "soma"))
+        try:
+            r, t = timed(lambda: sim.run(x, steps=steps, counters=counters))
+        finally:
             for k, f in originals.items():
-                setattr(kn, k, clocked(f, "deliver" if k.startswith("deliver") else "soma"))
-            try:
-                res, t = timed(lambda c=counters: sim.run(x, steps=steps, counters=c))
-            finally:
-                for k, f in originals.items():
-                    setattr(kn, k, f)
-            if t < t_best:
-                t_best, parts = t, dict(spent)
-        best[counters] = (t_best, parts, res)
+                setattr(kn, k, f)
+        if t < t_best:
+            t_best, parts, res = t, dict(spent), r
+    return t_best, parts, res
+
+
+def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
+    """refsim at batch 1 on a conv net: where the time of a step goes."""
+    from benchmarks.synthetic import dvs_cnn
+    from snnc import api
+    from snnc.backends.refsim import program
+    from snnc.runtime.refsim import RefSim
+
+    path = ROOT.parent / "shared" / "data" / "nir" / "cnn_sinabs.nir"
+    if name == "cnn_sinabs" and not path.exists():
+        return None
+    g = api.load(str(path)) if name == "cnn_sinabs" else dvs_cnn()
+    c = api.compile(g, "loihi2")
+    sim = RefSim(program(c.fixed, c.coremap, c.target))
+    x = inputs(c.fixed, 1, steps)
+    sim.run(x, steps=2, counters=True)  # compiled and warm
+    best = {c: clocked_run(sim, x, steps, c) for c in (False, True)}
     t, parts, res = best[False]
     events = int(res.counters["synops"].sum())
     ceiling = scatter_ceiling(max(events, 1_000_000), int(sim.n_slots))
@@ -215,7 +220,8 @@ def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
 
 def scale_one(n: int) -> dict[str, object]:
     """refsim alone on a large network, counters on: batch 1 and batch 8 (20 steps each,
-    best of 3), and the scatter ceiling on the same number of accumulators, in this process."""
+    best of 3; split into delivery, soma and the rest, and the same with counters off), and
+    the scatter ceiling on the same number of accumulators, in this process."""
     from snnc.runtime.refsim import RefSim
 
     fixed, prog = build(n, fanin=113)
@@ -226,13 +232,17 @@ def scale_one(n: int) -> dict[str, object]:
     row: dict[str, object] = {"neurons": n, "synapses": syn, "steps": 20}
     for b, x in ((1, x1), (8, x8)):
         sim.run(x, steps=1, counters=True)  # compiled
-        res, t = timed(lambda x=x: sim.run(x, steps=20, counters=True))
-        for _ in range(2):  # best of 3: this machine's speed varies by up to 1.5x
-            t = min(t, timed(lambda x=x: sim.run(x, steps=20, counters=True))[1])
+        t, parts, res = clocked_run(sim, x, 20, True)  # best of 3: the machine varies
+        t_off = clocked_run(sim, x, 20, False)[0]
         ev = int(res.counters["synops"].sum())
         row[f"batch{b}"] = {"seconds": round(t, 2), "steps_per_s": round(20 / t, 2),
                             "synaptic_events_per_s": round(ev / t),
-                            "spikes": int(res.counters["spikes"].sum())}
+                            "spikes": int(res.counters["spikes"].sum()),
+                            "deliver_s": round(parts["deliver"], 3),
+                            "soma_s": round(parts["soma"], 3),
+                            "rest_s": round(t - parts["deliver"] - parts["soma"], 3),
+                            "counters_off_s": round(t_off, 2),
+                            "deliver_events_per_s": round(ev / parts["deliver"])}
     row["scatter_ceiling_per_s"] = round(scatter_ceiling(20_000_000, int(sim.n_slots)))
     row["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
     return row
@@ -256,6 +266,19 @@ def scale_table(rows: list[dict]) -> None:  # type: ignore[type-arg]
               f"{b8['synaptic_events_per_s']:.3g} | {ceil:.3g} "
               f"({b1['synaptic_events_per_s'] / ceil:.2f}, "
               f"{b8['synaptic_events_per_s'] / ceil:.2f}) | {r['peak_rss_gb']} |")
+    print("\n| neurons | batch | s (20 steps, counters on) | deliver / soma / rest s | "
+          "events/s in deliver (of the two cores' ceiling) | counters off s (counters add) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        ceil = r["scatter_ceiling_per_s"]
+        for b in (1, 8):
+            x = r[f"batch{b}"]
+            if "deliver_s" not in x:
+                continue
+            print(f"| {r['neurons']} | {b} | {x['seconds']} | {x['deliver_s']} / {x['soma_s']} "
+                  f"/ {x['rest_s']} | {x['deliver_events_per_s']:.3g} "
+                  f"({x['deliver_events_per_s'] / (2 * ceil):.2f}) | {x['counters_off_s']} "
+                  f"({x['seconds'] / x['counters_off_s'] - 1:.0%}) |")
 
 
 def main() -> int:

@@ -31,6 +31,7 @@ from snnc.compiler.fixed import Arithmetic, LoihiArithmetic
 from snnc.runtime.recorders import (OutputRecorder, PopInfo, RunResult, TraceRecorder, View,
                                     range_counters)
 from snnc.runtime.refsim_counters import CounterRecorder
+from snnc.runtime.refsim_layout import Layout, relayout
 
 SimResult = RunResult  # what `run` returns: outputs, traces, counters, layers
 
@@ -55,6 +56,26 @@ def _entry_layers(ptr: np.ndarray, layer: np.ndarray) -> np.ndarray:
     return out
 
 
+def _by_source(a: dict[str, np.ndarray], words: np.ndarray, n_src: int) -> Layout:
+    """The program's entries (core by core) laid out by source, as delivery reads them; the
+    program's entry and per-synapse tables are taken out of `a`. RefSimError for tables that
+    do not index each other."""
+    src, core = a.pop("entry.src"), a.pop("entry.core")
+    ptr, layer = a.pop("entry.syn_ptr"), a.pop("syn.layer")
+    a.pop("src.entry", None), a.pop("src.entry_ptr", None)  # the index this layout replaces
+    if not len(src) == len(core) == len(ptr) - 1 or (len(src) and (
+            src.min() < 0 or src.max() >= n_src)):
+        raise RefSimError("the simulator's program: entry.src, entry.core and entry.syn_ptr "
+                          f"do not describe the same entries of {n_src} sources; recompile "
+                          "the model")
+    entry_layer = _entry_layers(ptr, layer)  # checks that ptr indexes the synapses
+    if len(layer) != len(words):
+        raise RefSimError("the simulator's program: syn.layer and syn.slot differ in length; "
+                          "recompile the model")
+    one = Layout(1, np.zeros(0, dtype=np.int64), src, core, ptr, entry_layer, words, layer)
+    return relayout(one, None, 1, n_src)
+
+
 def _binary(x: np.ndarray) -> bool:
     """Every value 0 or 1, without a temporary wider than x (np.isin sorts in int64)."""
     if x.dtype == np.bool_ or x.size == 0:
@@ -74,8 +95,9 @@ PARTS_MIN_SYNAPSES = 1 << 19
 @dataclass(frozen=True)
 class Parts:
     """The chip's cores in n groups whose writes are disjoint (runtime/refsim_kernels.py):
-    entry_part per axon entry (empty for one part); neurons part_neurons[part_ptr[p]:
-    part_ptr[p+1]], ascending (empty for one part: all neurons in order)."""
+    entry_part per axon entry of the layout it was computed on (empty for one part);
+    neurons part_neurons[part_ptr[p]:part_ptr[p+1]], ascending (empty for one part: all
+    neurons in order)."""
 
     n: int
     entry_part: np.ndarray
@@ -83,20 +105,20 @@ class Parts:
     part_neurons: np.ndarray
 
 
-def split_cores(a: Mapping[str, np.ndarray], syn: np.ndarray, slot_bits: int, n_parts: int
+def split_cores(a: Mapping[str, np.ndarray], lay: Layout, slot_bits: int, n_parts: int
                 ) -> Parts | None:
     """Cores in n_parts consecutive groups of about equal work (neurons plus the synapses
     their accumulators receive); a partial-sum core goes with the soma core it adds into.
-    syn: the synapse words (synapse_words). None when the split would leave a part empty or
-    a write shared (checked)."""
+    lay: the entries and synapse words as delivery reads them. None when the split would
+    leave a part empty or a write shared (checked)."""
     from snnc.runtime import refsim_kernels as kn
 
     kind, soma, home = a["core.kind"], a["core.soma"].astype(np.int64), a["neuron.home"]
     nc, n = len(kind), len(home)
     owner = np.where(kind == PARTIAL, soma, np.arange(nc))  # the core whose neurons it writes
-    ecore = a["entry.core"].astype(np.int64)
+    ecore = lay.entry_core.astype(np.int64)
     work = np.bincount(home, minlength=nc) + np.bincount(
-        owner[ecore], weights=np.diff(a["entry.syn_ptr"]), minlength=nc)
+        owner[ecore], weights=np.diff(lay.entry_syn_ptr), minlength=nc)
     cum = np.cumsum(work)
     core_part = np.minimum((cum - work / 2) * n_parts // max(cum[-1], 1), n_parts - 1)
     core_part = core_part.astype(np.int32)  # any thread count
@@ -105,8 +127,8 @@ def split_cores(a: Mapping[str, np.ndarray], syn: np.ndarray, slot_bits: int, n_
     neuron_part = core_part[home]
     entry_part = core_part[owner[ecore]]
     slot_neuron = np.repeat(np.arange(n, dtype=np.int32), np.diff(a["slot.ptr"]))
-    if not kn.parts_consistent(entry_part, a["entry.syn_ptr"], syn, slot_bits, slot_neuron,
-                               neuron_part):
+    if not kn.parts_consistent(entry_part, lay.entry_syn_ptr, lay.syn, slot_bits,
+                               slot_neuron, neuron_part):
         return None
     order = np.argsort(neuron_part, kind="stable").astype(np.int32)
     ptr = np.searchsorted(neuron_part[order], np.arange(n_parts + 1)).astype(np.int64)
@@ -225,7 +247,6 @@ class RefSim:
         self.inputs = {p["name"]: p for p in self.idx["inputs"]}
         self.slices = {k: slice(p["offset"], p["offset"] + p["size"])
                        for k, p in self.pops.items()}
-        self.entry_layer = _entry_layers(a["entry.syn_ptr"], a["syn.layer"])
         self.resets = [(self.slices[k], int(p["reset_every"]), int(p.get("reset_phase", 0)))
                        for k, p in self.pops.items() if p.get("reset_every")]
         self.layer_of = narrow(np.repeat(np.arange(len(self.pops), dtype=np.int64),
@@ -238,9 +259,11 @@ class RefSim:
         self.acc_type = accumulator_type(a["syn.slot"], a["syn.weight"], self.n_slots)
         self.state_type = state_type(self.arith)
         # delivery reads one word a synapse; the three tables it was packed from are dropped
-        self.syn, self.slot_bits, self.delay_bits = synapse_words(
+        words, self.slot_bits, self.delay_bits = synapse_words(
             a.pop("syn.slot"), a.pop("syn.weight"), a.pop("syn.delay"), self.n_slots,
             self.depth)
+        self.n_src = self.n + sum(p["size"] for p in self.inputs.values())
+        self.layout = _by_source(a, words, self.n_src)  # the program's entry tables go
         self._tianjic_flags = tuple(a[k].astype(np.bool_) for k in (
             "neuron.current", "neuron.spiking") if k in a)  # the Tianjic soma's, once
         self.min_split = PARTS_MIN_SYNAPSES
@@ -251,11 +274,13 @@ class RefSim:
         import numba
 
         threads = numba.get_num_threads()
-        if batch >= threads or len(self.syn) < self.min_split:
+        if batch >= threads or len(self.layout.syn) < self.min_split:
             return self.one_part
         if self._split is None or self._split.n not in (1, threads):
-            self._split = (split_cores(self.a, self.syn, self.slot_bits, threads)
-                           or self.one_part)
+            split = split_cores(self.a, self.layout, self.slot_bits, threads)
+            if split is not None:  # each thread's entries together (runtime/refsim_layout.py)
+                self.layout = relayout(self.layout, split.entry_part, split.n, self.n_src)
+            self._split = split or self.one_part
         return self._split
 
     # --- inputs
@@ -293,7 +318,7 @@ class RefSim:
     def start(self, batch: int, timed: bool = False) -> ChipState:
         """The chip at rest: zero state, empty accumulators."""
         z = [np.zeros((batch, self.n), dtype=self.state_type) for _ in range(3)]
-        n_src = self.n + sum(p["size"] for p in self.inputs.values())
+        n_src = self.n_src
         return ChipState(u=z[0], v=z[1], ref=z[2], spikes=np.zeros((batch, self.n), dtype=bool),
                          spare=np.zeros((batch, self.n), dtype=bool),
                          sent=np.zeros((batch, n_src), dtype=bool),
@@ -376,9 +401,9 @@ class RefSim:
               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         from snnc.runtime import refsim_kernels as kn
 
-        a = self.a
         batch = st.u.shape[0]
-        pt = self.parts(batch)
+        pt = self.parts(batch)  # (may lay the entries out anew: read the layout after it)
+        lay = self.layout
         serial = batch * pt.n == 1
         sent, at = st.sent, self.n
         sent[:, :at] = st.spikes
@@ -391,10 +416,9 @@ class RefSim:
         synops = np.zeros((batch, self.nc), dtype=np.int64)
         lsyn = np.zeros((batch * pt.n, len(self.pops) if st.timed else 1), dtype=np.int64)
         (kn.deliver_serial if serial else kn.deliver)(
-            pt.n, pt.entry_part, ev_ptr, ev_src, st.t, a["src.entry_ptr"], a["src.entry"],
-            a["entry.core"], a["entry.syn_ptr"], self.syn, self.slot_bits, self.delay_bits,
-            st.ring, synops, st.core_ring, st.timed, a["syn.layer"],
-            self.entry_layer, lsyn)
+            pt.n, lay.n, ev_ptr, ev_src, st.t, lay.ptr, lay.entry_core, lay.entry_syn_ptr,
+            lay.syn, self.slot_bits, self.delay_bits, st.ring, synops, st.core_ring, st.timed,
+            lay.syn_layer, lay.entry_layer, lsyn)
         if pt.n > 1:
             lsyn = lsyn.reshape(batch, pt.n, -1).sum(axis=1)
         return synops, (lsyn if st.timed else None), ev_ptr

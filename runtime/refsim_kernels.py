@@ -39,84 +39,85 @@ _drop_stale_cache()
 
 
 @njit(cache=True)
-def _deliver_task(task: int, n_parts: int, entry_part: np.ndarray, ev_ptr: np.ndarray,
-                  ev_src: np.ndarray, base: int, src_ptr: np.ndarray, src_entry: np.ndarray,
-                  entry_core: np.ndarray, entry_syn_ptr: np.ndarray, syn: np.ndarray,
-                  slot_bits: int, delay_bits: int, ring: np.ndarray, synops: np.ndarray,
-                  core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
-                  entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
-    """deliver() for sample task // n_parts, the axon entries of part task % n_parts."""
+def _deliver_task(task: int, n_parts: int, n_layout: int, ev_ptr: np.ndarray,
+                  ev_src: np.ndarray, base: int, ptr: np.ndarray, entry_core: np.ndarray,
+                  entry_syn_ptr: np.ndarray, syn: np.ndarray, slot_bits: int, delay_bits: int,
+                  ring: np.ndarray, synops: np.ndarray, core_ring: np.ndarray, timed: bool,
+                  syn_layer: np.ndarray, entry_layer: np.ndarray, layer_synops: np.ndarray
+                  ) -> None:
+    """deliver() for sample task // n_parts: the entries of layout part task % n_parts, or
+    of every layout part when the sample is one task."""
     b, p = task // n_parts, task % n_parts
+    q0, q1 = (p, p + 1) if n_parts > 1 else (0, n_layout)
+    row = len(ptr) // n_layout  # sources + 1
     depth = ring.shape[0]
     slot_mask, delay_mask = (1 << slot_bits) - 1, (1 << delay_bits) - 1
     w_shift = slot_bits + delay_bits
     for i in range(ev_ptr[b], ev_ptr[b + 1]):
         s = ev_src[i]
-        for j in range(src_ptr[s], src_ptr[s + 1]):
-            e = src_entry[j]
-            if n_parts > 1 and entry_part[e] != p:
-                continue
-            lo, hi = entry_syn_ptr[e], entry_syn_ptr[e + 1]
-            c = entry_core[e]
-            synops[b, c] += hi - lo
-            if timed:  # per target layer: once per entry when all its synapses share one
-                if entry_layer[e] >= 0:
-                    layer_synops[task, entry_layer[e]] += hi - lo
+        for q in range(q0, q1):
+            for e in range(ptr[q * row + s], ptr[q * row + s + 1]):
+                lo, hi = entry_syn_ptr[e], entry_syn_ptr[e + 1]
+                c = entry_core[e]
+                synops[b, c] += hi - lo
+                if timed:  # per target layer: once per entry when its synapses share one
+                    if entry_layer[e] >= 0:
+                        layer_synops[task, entry_layer[e]] += hi - lo
+                    else:
+                        for k in range(lo, hi):
+                            layer_synops[task, syn_layer[k]] += 1
+                if depth == 1:
+                    for k in range(lo, hi):
+                        word = syn[k]
+                        ring[0, b, word & slot_mask] += word >> w_shift
+                    if timed:
+                        core_ring[0, b, c] += hi - lo
                 else:
                     for k in range(lo, hi):
-                        layer_synops[task, syn_layer[k]] += 1
-            if depth == 1:
-                for k in range(lo, hi):
-                    word = syn[k]
-                    ring[0, b, word & slot_mask] += word >> w_shift
-                if timed:
-                    core_ring[0, b, c] += hi - lo
-            else:
-                for k in range(lo, hi):
-                    word = syn[k]
-                    r = base + ((word >> slot_bits) & delay_mask)
-                    if r >= depth:
-                        r -= depth
-                    ring[r, b, word & slot_mask] += word >> w_shift
-                    if timed:
-                        core_ring[r, b, c] += 1
+                        word = syn[k]
+                        r = base + ((word >> slot_bits) & delay_mask)
+                        if r >= depth:
+                            r -= depth
+                        ring[r, b, word & slot_mask] += word >> w_shift
+                        if timed:
+                            core_ring[r, b, c] += 1
 
 
 @njit(cache=True, parallel=True)
-def deliver(n_parts: int, entry_part: np.ndarray, ev_ptr: np.ndarray, ev_src: np.ndarray,
-            t: int, src_ptr: np.ndarray, src_entry: np.ndarray, entry_core: np.ndarray,
-            entry_syn_ptr: np.ndarray, syn: np.ndarray, slot_bits: int, delay_bits: int,
-            ring: np.ndarray, synops: np.ndarray, core_ring: np.ndarray,
-            timed: bool, syn_layer: np.ndarray, entry_layer: np.ndarray,
-            layer_synops: np.ndarray) -> None:
+def deliver(n_parts: int, n_layout: int, ev_ptr: np.ndarray, ev_src: np.ndarray, t: int,
+            ptr: np.ndarray, entry_core: np.ndarray, entry_syn_ptr: np.ndarray,
+            syn: np.ndarray, slot_bits: int, delay_bits: int, ring: np.ndarray,
+            synops: np.ndarray, core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
+            entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
     """Events of sample b are ev_src[ev_ptr[b]:ev_ptr[b+1]] (sources sent at step t). Through
-    every axon entry a source reaches, add each synapse's weight to its slot at step
-    t + 1 + delay (each synapse one word: runtime/refsim.py synapse_words). Count synaptic
-    ops per (sample, core) in synops (when sent) and, if timed, per (arrival step, sample,
-    core) in core_ring and per (task, target layer) in layer_synops (entry_layer: the one
-    layer of an entry's synapses, or -1). The tasks, (sample, part) pairs, run on numba's
-    threads: with n_parts > 1 the entries of part p (entry_part) write only slots and cores
-    no other part writes, so a batch of one runs on every thread too."""
+    every axon entry a source reaches (laid out by part and source: runtime/refsim_layout.py),
+    add each synapse's weight to its slot at step t + 1 + delay (each synapse one word:
+    runtime/refsim.py synapse_words). Count synaptic ops per (sample, core) in synops (when
+    sent) and, if timed, per (arrival step, sample, core) in core_ring and per (task, target
+    layer) in layer_synops (entry_layer: the one layer of an entry's synapses, or -1). The
+    tasks, (sample, part) pairs, run on numba's threads: with n_parts > 1 (then n_parts ==
+    n_layout) the entries of part p write only slots and cores no other part writes, so a
+    batch of one runs on every thread too."""
     base = (t + 1) % ring.shape[0]
     for task in prange((len(ev_ptr) - 1) * n_parts):
-        _deliver_task(task, n_parts, entry_part, ev_ptr, ev_src, base, src_ptr, src_entry,
-                      entry_core, entry_syn_ptr, syn, slot_bits, delay_bits, ring, synops,
-                      core_ring, timed, syn_layer, entry_layer, layer_synops)
+        _deliver_task(task, n_parts, n_layout, ev_ptr, ev_src, base, ptr, entry_core,
+                      entry_syn_ptr, syn, slot_bits, delay_bits, ring, synops, core_ring,
+                      timed, syn_layer, entry_layer, layer_synops)
 
 
 @njit(cache=True)
-def deliver_serial(n_parts: int, entry_part: np.ndarray, ev_ptr: np.ndarray,
-                   ev_src: np.ndarray, t: int, src_ptr: np.ndarray, src_entry: np.ndarray,
-                   entry_core: np.ndarray, entry_syn_ptr: np.ndarray, syn: np.ndarray,
-                   slot_bits: int, delay_bits: int, ring: np.ndarray, synops: np.ndarray,
-                   core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
-                   entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
+def deliver_serial(n_parts: int, n_layout: int, ev_ptr: np.ndarray, ev_src: np.ndarray,
+                   t: int, ptr: np.ndarray, entry_core: np.ndarray, entry_syn_ptr: np.ndarray,
+                   syn: np.ndarray, slot_bits: int, delay_bits: int, ring: np.ndarray,
+                   synops: np.ndarray, core_ring: np.ndarray, timed: bool,
+                   syn_layer: np.ndarray, entry_layer: np.ndarray,
+                   layer_synops: np.ndarray) -> None:
     """deliver() on the calling thread: a single task pays no thread-pool entry."""
     base = (t + 1) % ring.shape[0]
     for task in range((len(ev_ptr) - 1) * n_parts):
-        _deliver_task(task, n_parts, entry_part, ev_ptr, ev_src, base, src_ptr, src_entry,
-                      entry_core, entry_syn_ptr, syn, slot_bits, delay_bits, ring, synops,
-                      core_ring, timed, syn_layer, entry_layer, layer_synops)
+        _deliver_task(task, n_parts, n_layout, ev_ptr, ev_src, base, ptr, entry_core,
+                      entry_syn_ptr, syn, slot_bits, delay_bits, ring, synops, core_ring,
+                      timed, syn_layer, entry_layer, layer_synops)
 
 
 @njit(cache=True)

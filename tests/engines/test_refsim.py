@@ -3,6 +3,8 @@ equals the fixed-point engine's on the original (un-mapped, un-lowered) fixed IR
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numba
 import numpy as np
 import pytest
@@ -75,10 +77,14 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
         for k, v in got.counters.items():
             np.testing.assert_array_equal(parted.counters[k], v, err_msg=f"parts {k}")
         if (cm.kind == SOMA).sum() >= 2 and numba.get_num_threads() == 2:  # it did split
-            assert split.parts(1).n == 2
+            assert split.parts(1).n == split.layout.n == 2
+        # a whole sample per task over entries laid out for the split: each reads every part
+        for k, v in split.run(two, steps=steps, trace=True).traces.items():
+            np.testing.assert_array_equal(both.traces[k], v, err_msg=f"split layout {k}")
         wide = RefSim(program(low, cm, t))  # the same words and state in int64
-        assert wide.syn.dtype == wide.state_type == np.int32
-        wide.syn, wide.state_type = wide.syn.astype(np.int64), np.int64
+        assert wide.layout.syn.dtype == wide.state_type == np.int32
+        wide.layout = replace(wide.layout, syn=wide.layout.syn.astype(np.int64))
+        wide.state_type = np.int64
         for k, v in wide.run(x, steps=steps, trace=True).traces.items():
             np.testing.assert_array_equal(got.traces[k], v, err_msg=f"int64 words {k}")
     return cm, low
@@ -247,10 +253,11 @@ def test_a_program_whose_synapse_slot_is_no_accumulator_is_refused(slot: object)
         RefSim(prog)
 
 
-@pytest.mark.parametrize("bad", ["decreasing", "short"])
+@pytest.mark.parametrize("bad", ["decreasing", "short", "source", "entries"])
 def test_a_program_whose_entries_do_not_index_its_synapses_is_refused(bad: str) -> None:
-    """entry.syn_ptr must run from 0 to the synapse count without going back; otherwise
-    the program is refused by name, not read out of bounds."""
+    """entry.syn_ptr must run from 0 to the synapse count without going back, and every
+    entry needs a source among the program's; otherwise the program is refused by name,
+    not read out of bounds."""
     from snnc.runtime.refsim import RefSimError
 
     from tests.fixed_strategies import int32_overflow_graph
@@ -260,6 +267,13 @@ def test_a_program_whose_entries_do_not_index_its_synapses_is_refused(bad: str) 
     prog = dict(program(g, route(place(partition(g, ctx), ctx, PlaceOptions()), ctx), t))
     ptr = prog["entry.syn_ptr"].astype(np.int64).copy()
     assert len(ptr) >= 2 and ptr[-1] > 0
+    if bad in ("source", "entries"):
+        src = prog["entry.src"].astype(np.int64).copy()
+        src[0] = -1 if bad == "source" else src[0]
+        prog["entry.src"] = src if bad == "source" else src[1:]
+        with pytest.raises(RefSimError, match="entry.src, entry.core and entry.syn_ptr"):
+            RefSim(prog)
+        return
     if bad == "decreasing":
         ptr[1] = ptr[-1] + 1
     else:
