@@ -15,9 +15,16 @@ same run, same network and input, identical output checked before any time is re
              synaptic events/s against a plain scatter of int8 weights into int32
              accumulators at random slots (numba, one thread) measured in the same run
 
+  PAIBox (--paibox, when paibox==1.3.0 is installed: an optional baseline, not a
+             dependency): refsim (tianjic, batch 1) against PAIBox's simulator on the nets of
+             issue 16's table (FC 784-1024-1024-10, FC 784-4096-4096-10 at half density, a
+             2x34x34 CNN), the same integer weights, IF neurons at the same thresholds, the
+             same input; spikes per step of both reported (their arithmetic differs)
+
 Writes benchmarks/results/refsim_speed.json and prints Markdown tables.
 
-    .venv/bin/python benchmarks/refsim_speed.py [--no-scale] [--batch-one]
+    .venv/bin/python benchmarks/refsim_speed.py [--no-scale] [--batch-one] [--conv]
+                                                [--scale] [--paibox]
 """
 
 from __future__ import annotations
@@ -187,6 +194,88 @@ def clocked_run(sim, x, steps: int, counters: bool, repeats: int = 3):  # type: 
     return t_best, parts, res
 
 
+PAIBOX_NETS = {"fc_784_1024_1024_10": ("fully_connected", {"widths": (784, 1024, 1024, 10),
+                                                             "density": 1.0}),
+               "fc_784_4096_4096_10": ("fully_connected", {}),
+               "cnn_2x34x34": ("dvs_cnn", {"side": 34})}  # benchmarks/synthetic.py builders
+
+
+def _paibox_net(fixed):  # type: ignore[no-untyped-def]
+    """PAIBox 1.3's network of the same layers and integer weights as a compiled fixed IR
+    (int8, clipped; PAIBox has no weight exponent), IF neurons at the IR's thresholds, input
+    spikes from a callable of the step, every layer's spikes probed."""
+    import paibox as pb
+
+    x = {"spikes": None}
+
+    def feed(t, **_):  # type: ignore[no-untyped-def]
+        return x["spikes"][(t - 1) % len(x["spikes"])]
+
+    port = next(iter(fixed.inputs.values()))
+    nodes = {port.name: pb.InputProj(input=feed, shape_out=port.shape)}
+    depth = {port.name: 0}  # PAIBox starts layer k at tick k (tick_wait_start)
+    for _ in fixed.populations:  # feed-forward nets: one pass a layer
+        for pr in fixed.projections.values():
+            if pr.src in depth and pr.dst not in depth:
+                depth[pr.dst] = depth[pr.src] + 1
+    for name, p in fixed.populations.items():
+        nodes[name] = pb.IF(p.shape, threshold=max(int(np.median(p.v_th)), 1), reset_v=0,
+                            tick_wait_start=depth.get(name, 1))
+    synapses = []
+    for pr in fixed.projections.values():
+        w = np.clip(np.rint(pr.weight), -128, 127).astype(np.int8)
+        if pr.kind.value == "conv":
+            synapses.append(pb.Conv2d(nodes[pr.src], nodes[pr.dst], kernel=w,
+                                      stride=tuple(pr.stride), padding=tuple(pr.padding),
+                                      kernel_order="OIHW"))
+        else:
+            synapses.append(pb.FullConn(nodes[pr.src], nodes[pr.dst], weights=w.T.copy()))
+    net = pb.Network(*nodes.values(), *synapses)
+    probes = [pb.Probe(nodes[k], "spike") for k in fixed.populations]  # every layer's spikes
+    return net, probes, x
+
+
+def paibox_one(name: str, steps: int = 50) -> dict[str, object]:
+    """refsim (tianjic, batch 1, counters off) against PAIBox 1.3's simulator on the same
+    network and input, same process, best of 3 each; spikes per step of both, for context
+    (the two chips' arithmetic differ, so their outputs are not compared)."""
+    import paibox as pb
+    from benchmarks import synthetic
+    from snnc import api
+    from snnc.backends.refsim import program
+    from snnc.runtime.refsim import RefSim
+
+    builder, kwargs = PAIBOX_NETS[name]
+    c = api.compile(getattr(synthetic, builder)(**kwargs), "tianjic")
+    sim = RefSim(program(c.fixed, c.coremap, c.target))
+    x = inputs(c.fixed, 1, steps)
+    sim.run(x, steps=2)  # compiled
+    t_ref, _, res = clocked_run(sim, x, steps, False)
+    net, probes, feed = _paibox_net(c.fixed)
+    port = next(iter(c.fixed.inputs.values()))
+    feed["spikes"] = x[port.name][0].reshape(steps, *port.shape).astype(np.uint8)
+    out = list(c.fixed.populations).index(
+        next(iter(c.fixed.outputs.values())).source)
+    counted = pb.Simulator(net)  # every layer probed once, for the spike count
+    for probe in probes:
+        counted.add_probe(probe)
+    counted.run(steps)
+    pb_spikes = sum(int(np.sum(counted.data[probe])) for probe in probes)
+    psim = pb.Simulator(net)  # timed: the output layer probed, as refsim records outputs
+    psim.add_probe(probes[out])
+    psim.run(2)
+    t_pb = np.inf
+    for _ in range(3):
+        psim.reset()
+        t_pb = min(t_pb, timed(lambda: psim.run(steps))[1])
+    return {"net": name, "neurons": c.fixed.n_neurons, "synapses": int(c.coremap.syn.n),
+            "steps": steps, "refsim_steps_per_s": round(steps / t_ref, 1),
+            "paibox_steps_per_s": round(steps / t_pb, 1),
+            "refsim_over_paibox": round(t_pb / t_ref, 2),
+            "refsim_spikes_per_step": round(float(res.counters["spikes"].sum()) / steps, 1),
+            "paibox_spikes_per_step": round(pb_spikes / steps, 1)}
+
+
 def conv_one(name: str, steps: int = 100) -> dict[str, object] | None:
     """refsim at batch 1 on a conv net: where the time of a step goes."""
     from benchmarks.synthetic import dvs_cnn
@@ -288,7 +377,26 @@ def main() -> int:
     ap.add_argument("--batch-one", action="store_true", help="only the batch-1 comparison")
     ap.add_argument("--conv", action="store_true", help="only the conv nets at batch 1")
     ap.add_argument("--scale", action="store_true", help="only the 100k and 1M scaling runs")
+    ap.add_argument("--paibox", action="store_true",
+                    help="only refsim against PAIBox's simulator (needs paibox installed)")
     a = ap.parse_args()
+    if a.paibox:
+        try:
+            import paibox  # noqa: F401
+        except ImportError:
+            print("PAIBox is not installed (pip install paibox==1.3.0); nothing measured")
+            return 0
+        rows = [paibox_one(n) for n in PAIBOX_NETS]
+        save("refsim_paibox.json", rows)
+        print("| net | neurons | synapses | refsim steps/s | PAIBox steps/s | refsim / PAIBox | "
+              "spikes/step refsim, PAIBox |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['net']} | {r['neurons']} | {r['synapses']} | "
+                  f"{r['refsim_steps_per_s']} | {r['paibox_steps_per_s']} | "
+                  f"{r['refsim_over_paibox']}x | {r['refsim_spikes_per_step']}, "
+                  f"{r['paibox_spikes_per_step']} |")
+        return 0
     if a.conv:
         rows = [r for r in (conv_one("cnn_sinabs"), conv_one("dvs_cnn")) if r is not None]
         save("refsim_conv.json", rows)

@@ -122,12 +122,13 @@ def fully_connected(widths: tuple[int, ...] = (784, 4096, 4096, 10), density: fl
                        [Port(name="out", shape=(widths[-1],), source=prev)])
 
 
-def dvs_cnn(seed: int = 0) -> Graph:
+def dvs_cnn(seed: int = 0, side: int = 48) -> Graph:
     """A DVS-gesture-sized CNN (about 16.7k LIF neurons, 3M synapses): input 2x48x48 (two
-    polarities), conv 16 5x5/2, conv 32 3x3/2, conv 64 3x3/2, dense 512, dense 11."""
+    polarities), conv 16 5x5/2, conv 32 3x3/2, conv 64 3x3/2, dense 512, dense 11; `side`
+    34 gives the small N-MNIST-sized CNN of issue 16's PAIBox table."""
     rng = np.random.default_rng(seed)
     layers = [("c1", 16, 5, 2, 2), ("c2", 32, 3, 2, 1), ("c3", 64, 3, 2, 1)]
-    shape, prev = (2, 48, 48), "input"
+    shape, prev = (2, side, side), "input"
     pops, projs = [], []
     for name, ch, k, s, pad in layers:
         kern = rng.normal(0.0, 3.0 / np.sqrt(shape[0] * k * k), (ch, shape[0], k, k))
@@ -144,5 +145,5 @@ def dvs_cnn(seed: int = 0) -> Graph:
                                 weight=rng.normal(0.0, 3.0 / np.sqrt(n_in), (n, n_in)),
                                 delay=np.zeros((n, n_in), dtype=np.int64)))
         prev, n_in = name, n
-    return Graph.build(pops, projs, [Port(name="input", shape=(2, 48, 48))],
+    return Graph.build(pops, projs, [Port(name="input", shape=(2, side, side))],
                        [Port(name="out", shape=(11,), source=prev)])
