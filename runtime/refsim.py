@@ -31,7 +31,7 @@ from snnc.compiler.fixed import Arithmetic, LoihiArithmetic
 from snnc.runtime.recorders import (OutputRecorder, PopInfo, RunResult, TraceRecorder, View,
                                     range_counters)
 from snnc.runtime.refsim_counters import CounterRecorder
-from snnc.runtime.refsim_layout import Layout, relayout
+from snnc.runtime.refsim_layout import Layout, entry_order, relayout
 
 SimResult = RunResult  # what `run` returns: outputs, traces, counters, layers
 
@@ -56,24 +56,36 @@ def _entry_layers(ptr: np.ndarray, layer: np.ndarray) -> np.ndarray:
     return out
 
 
-def _by_source(a: dict[str, np.ndarray], words: np.ndarray, n_src: int) -> Layout:
-    """The program's entries (core by core) laid out by source, as delivery reads them; the
-    program's entry and per-synapse tables are taken out of `a`. RefSimError for tables that
-    do not index each other."""
+def _by_source(a: dict[str, np.ndarray], n_slots: int, depth: int, n_src: int
+               ) -> tuple[Layout, int, int]:
+    """The program's entries (core by core) laid out by source, as delivery reads them, and
+    their synapses packed into words on the way (one pass, one new synapse-sized array); the
+    program's entry and synapse tables are taken out of `a`. (layout, slot_bits,
+    delay_bits). RefSimError for tables that do not index each other."""
+    from snnc.runtime import refsim_kernels as kn
+
     src, core = a.pop("entry.src"), a.pop("entry.core")
     ptr, layer = a.pop("entry.syn_ptr"), a.pop("syn.layer")
+    slot, weight, delay = a.pop("syn.slot"), a.pop("syn.weight"), a.pop("syn.delay")
     a.pop("src.entry", None), a.pop("src.entry_ptr", None)  # the index this layout replaces
     if not len(src) == len(core) == len(ptr) - 1 or (len(src) and (
             src.min() < 0 or src.max() >= n_src)):
         raise RefSimError("the simulator's program: entry.src, entry.core and entry.syn_ptr "
                           f"do not describe the same entries of {n_src} sources; recompile "
                           "the model")
-    entry_layer = _entry_layers(ptr, layer)  # checks that ptr indexes the synapses
-    if len(layer) != len(words):
+    _same_lengths(slot, weight, delay)
+    if len(layer) != len(slot):
         raise RefSimError("the simulator's program: syn.layer and syn.slot differ in length; "
                           "recompile the model")
-    one = Layout(1, np.zeros(0, dtype=np.int64), src, core, ptr, entry_layer, words, layer)
-    return relayout(one, None, 1, n_src)
+    entry_layer = _entry_layers(ptr, layer)  # checks that ptr indexes the synapses
+    dtype, slot_bits, delay_bits = word_format(weight, delay, n_slots, depth)
+    order, src_ptr = entry_order(src, None, 1, n_src)
+    syn_ptr = np.empty(len(order) + 1, dtype=np.int64)
+    words, syn_layer = np.empty(len(slot), dtype=dtype), np.empty_like(layer)
+    kn.pack_synapses(order, ptr, slot, weight, delay if depth > 1 else delay[:0], layer,
+                     slot_bits, delay_bits, syn_ptr, words, syn_layer)
+    return (Layout(1, src_ptr, src[order], core[order], narrow(syn_ptr), entry_layer[order],
+                   words, syn_layer), slot_bits, delay_bits)
 
 
 def _binary(x: np.ndarray) -> bool:
@@ -160,17 +172,11 @@ def state_type(arith: Arithmetic) -> type:
     return np.int32 if top < np.iinfo(np.int32).max else np.int64
 
 
-def synapse_words(slot: np.ndarray, weight: np.ndarray, delay: np.ndarray, n_slots: int,
-                  depth: int) -> tuple[np.ndarray, int, int]:
-    """Each synapse as one word, weight << (slot_bits + delay_bits) | delay << slot_bits |
-    slot: int32 where the three fit in 32 bits, else int64. Delivery at scale is bound by
-    reading the synapse table at random places; one array of 4 bytes a synapse reads faster
-    than three of 4 + 2 + 1. (words, slot_bits, delay_bits)."""
-    from snnc.runtime import refsim_kernels as kn
-
-    if not len(slot) == len(weight) == len(delay):
-        raise RefSimError("the simulator's program: syn.slot, syn.weight and syn.delay differ "
-                          "in length; recompile the model")
+def word_format(weight: np.ndarray, delay: np.ndarray, n_slots: int, depth: int
+                ) -> tuple[type, int, int]:
+    """(dtype, slot_bits, delay_bits) of the synapse words (synapse_words): int32 where
+    weight, delay and slot fit in 32 bits, else int64; RefSimError past 64 bits or for a
+    negative delay."""
     if len(delay) and delay.min() < 0:
         raise RefSimError("the simulator's program: a synapse's syn.delay is negative; "
                           "recompile the model")
@@ -184,11 +190,32 @@ def synapse_words(slot: np.ndarray, weight: np.ndarray, delay: np.ndarray, n_slo
         raise RefSimError(f"the simulator's program: {weight_bits}-bit weights, {slot_bits}-bit "
                           f"accumulator numbers and {delay_bits}-bit delays do not fit a "
                           f"{wide}-bit synapse word; recompile the model")
-    words = np.empty(len(slot), dtype=np.int32 if bits <= np.iinfo(np.int32).bits
-                     else np.int64)
-    kn.pack_synapses(slot, weight, delay if depth > 1 else delay[:0], slot_bits, delay_bits,
-                     words)
+    return (np.int32 if bits <= np.iinfo(np.int32).bits else np.int64), slot_bits, delay_bits
+
+
+def synapse_words(slot: np.ndarray, weight: np.ndarray, delay: np.ndarray, n_slots: int,
+                  depth: int) -> tuple[np.ndarray, int, int]:
+    """Each synapse as one word, weight << (slot_bits + delay_bits) | delay << slot_bits |
+    slot (word_format). Delivery at scale is bound by reading the synapse table at random
+    places; one array of 4 bytes a synapse reads faster than three of 4 + 2 + 1.
+    (words, slot_bits, delay_bits), in the synapses' order. RefSim packs them while laying
+    them out (_by_source), in one pass."""
+    from snnc.runtime import refsim_kernels as kn
+
+    _same_lengths(slot, weight, delay)
+    dtype, slot_bits, delay_bits = word_format(weight, delay, n_slots, depth)
+    words = np.empty(len(slot), dtype=dtype)
+    none = np.zeros(0, dtype=np.int8)
+    kn.pack_synapses(np.zeros(1, dtype=np.int64), np.array([0, len(slot)]), slot, weight,
+                     delay if depth > 1 else delay[:0], none, slot_bits, delay_bits,
+                     np.empty(2, dtype=np.int64), words, none)
     return words, slot_bits, delay_bits
+
+
+def _same_lengths(slot: np.ndarray, weight: np.ndarray, delay: np.ndarray) -> None:
+    if not len(slot) == len(weight) == len(delay):
+        raise RefSimError("the simulator's program: syn.slot, syn.weight and syn.delay differ "
+                          "in length; recompile the model")
 
 
 @dataclass
@@ -258,12 +285,11 @@ class RefSim:
         # beyond it in one step, else int64
         self.acc_type = accumulator_type(a["syn.slot"], a["syn.weight"], self.n_slots)
         self.state_type = state_type(self.arith)
-        # delivery reads one word a synapse; the three tables it was packed from are dropped
-        words, self.slot_bits, self.delay_bits = synapse_words(
-            a.pop("syn.slot"), a.pop("syn.weight"), a.pop("syn.delay"), self.n_slots,
-            self.depth)
         self.n_src = self.n + sum(p["size"] for p in self.inputs.values())
-        self.layout = _by_source(a, words, self.n_src)  # the program's entry tables go
+        # delivery reads one word a synapse, laid out by source; the program's entry and
+        # synapse tables are dropped
+        self.layout, self.slot_bits, self.delay_bits = _by_source(
+            a, self.n_slots, self.depth, self.n_src)
         self._tianjic_flags = tuple(a[k].astype(np.bool_) for k in (
             "neuron.current", "neuron.spiking") if k in a)  # the Tianjic soma's, once
         self.min_split = PARTS_MIN_SYNAPSES

@@ -331,12 +331,25 @@ def largest_sum(slot: np.ndarray, weight: np.ndarray, n_slots: int) -> int:
     return acc.max() if n_slots else 0
 
 
-@njit(cache=True)
-def pack_synapses(slot: np.ndarray, weight: np.ndarray, delay: np.ndarray, slot_bits: int,
-                  delay_bits: int, out: np.ndarray) -> None:
-    """out[k] = weight << (slot_bits + delay_bits) | delay << slot_bits | slot (the caller
-    checked that the three fit out's type; an empty delay is 0)."""
-    for k in range(len(slot)):
-        d = np.int64(delay[k]) if len(delay) else np.int64(0)
-        out[k] = ((np.int64(weight[k]) << (slot_bits + delay_bits)) | (d << slot_bits)
-                  | np.int64(slot[k]))
+@njit(cache=True, nogil=True)
+def pack_synapses(order: np.ndarray, syn_ptr: np.ndarray, slot: np.ndarray,
+                  weight: np.ndarray, delay: np.ndarray, layer: np.ndarray, slot_bits: int,
+                  delay_bits: int, new_ptr: np.ndarray, out: np.ndarray,
+                  out_layer: np.ndarray) -> None:
+    """The synapses of entries order[0], order[1], ... (entry e's: syn_ptr[e] up to
+    syn_ptr[e + 1]) one after the other into out, each as weight << (slot_bits +
+    delay_bits) | delay << slot_bits | slot (the caller checked that the three fit out's
+    type; an empty delay is 0), with their layers (unless `layer` is empty); new_ptr: the
+    entries' new synapse ranges."""
+    k = 0
+    new_ptr[0] = 0
+    for i in range(len(order)):
+        e = order[i]
+        for j in range(syn_ptr[e], syn_ptr[e + 1]):
+            d = np.int64(delay[j]) if len(delay) else np.int64(0)
+            out[k] = ((np.int64(weight[j]) << (slot_bits + delay_bits)) | (d << slot_bits)
+                      | np.int64(slot[j]))
+            if len(layer):
+                out_layer[k] = layer[j]
+            k += 1
+        new_ptr[i + 1] = k

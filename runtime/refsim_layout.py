@@ -36,22 +36,29 @@ class Layout:
     syn_layer: np.ndarray
 
 
-def relayout(lay: Layout, entry_part: np.ndarray | None, n: int, n_src: int) -> Layout:
-    """`lay`'s entries and synapses grouped by entry_part (an entry's part, 0..n-1, in lay's
-    entry order; None: one part), then by source, in one stable counting pass."""
-    key = lay.entry_src.astype(np.int64)
+def entry_order(entry_src: np.ndarray, entry_part: np.ndarray | None, n: int, n_src: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(order, ptr): the entries grouped by entry_part (0..n-1; None: one part), then by
+    source, stable (order[i]: the entry at new position i), and Layout.ptr of that order."""
+    key = entry_src.astype(np.int64)
     if entry_part is not None:
         key += entry_part.astype(np.int64) * n_src
     order = np.argsort(key, kind="stable")
     starts = np.zeros(n * n_src + 1, dtype=np.int64)
     np.cumsum(np.bincount(key, minlength=n * n_src), out=starts[1:])
     rows = np.arange(n, dtype=np.int64)[:, None] * n_src + np.arange(n_src + 1)[None, :]
+    return order, narrow(starts[rows.ravel()])
+
+
+def relayout(lay: Layout, entry_part: np.ndarray | None, n: int, n_src: int) -> Layout:
+    """`lay`'s entries and synapses grouped by entry_part (an entry's part, 0..n-1, in lay's
+    entry order; None: one part), then by source."""
+    order, ptr = entry_order(lay.entry_src, entry_part, n, n_src)
     syn_ptr = np.empty(len(order) + 1, dtype=np.int64)
     syn, syn_layer = np.empty_like(lay.syn), np.empty_like(lay.syn_layer)
     _gather(order, lay.entry_syn_ptr, lay.syn, lay.syn_layer, syn_ptr, syn, syn_layer)
-    return Layout(n, narrow(starts[rows.ravel()]), lay.entry_src[order],
-                  lay.entry_core[order], narrow(syn_ptr), lay.entry_layer[order], syn,
-                  syn_layer)
+    return Layout(n, ptr, lay.entry_src[order], lay.entry_core[order], narrow(syn_ptr),
+                  lay.entry_layer[order], syn, syn_layer)
 
 
 @njit(cache=True, nogil=True)
