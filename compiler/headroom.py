@@ -48,16 +48,29 @@ def row_sums(p: Projection, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(p.weight)
     if p.kind is Conn.DENSE:
         return np.maximum(w, 0).sum(axis=1), np.maximum(-w, 0).sum(axis=1)
-    if p.kind is Conn.SPARSE:
+    if p.kind is Conn.SPARSE:  # one numba pass, in np.add.at's order of additions
+        from snnc.compiler.synapse_kernels import csr_sign_sums
+
         pos, neg = np.zeros(n_dst), np.zeros(n_dst)
-        rows = np.repeat(np.arange(n_dst), np.diff(p.indptr))
-        np.add.at(pos, rows, np.maximum(w, 0))
-        np.add.at(neg, rows, np.maximum(-w, 0))
+        csr_sign_sums(p.indptr, w.astype(np.float64, copy=False), pos, neg)
         return pos, neg
     per_ch = w.reshape(w.shape[0], -1)
     reps = n_dst // w.shape[0]
     return (np.repeat(np.maximum(per_ch, 0).sum(axis=1), reps),
             np.repeat(np.maximum(-per_ch, 0).sum(axis=1), reps))
+
+
+def distinct_delays(delay: np.ndarray) -> int:
+    """How many different delays a projection has (np.unique's count, without sorting a
+    synapse-sized array: delays are small non-negative integers)."""
+    if delay.size == 0:
+        return 0
+    lo, hi = int(delay.min()), int(delay.max())
+    if lo == hi:
+        return 1
+    if lo < 0 or hi >= delay.size:  # bincount would allocate more than the array
+        return len(np.unique(delay))
+    return int(np.count_nonzero(np.bincount(delay.ravel())))
 
 
 def headroom(g: Graph, name: str) -> Headroom:
@@ -73,7 +86,7 @@ def population_headroom(pop: Population, incoming: list[Projection], ar: Arithme
     pos, neg = np.zeros(pop.size), np.zeros(pop.size)
     for p in incoming:
         a, b = row_sums(p, pop.size)
-        slots = len(np.unique(p.delay)) if p.delay.size else 0
+        slots = distinct_delays(p.delay)
         pos += a * 2.0**p.weight_exp
         neg += b * 2.0**p.weight_exp + (slots if p.weight_exp < 0 else 0)  # floor shifts
     scale = ar.input_unit  # stored input -> u units (Loihi: << act_shift)

@@ -430,3 +430,18 @@ def crossbar_cells(order: np.ndarray, bounds: np.ndarray, entry: np.ndarray,
             cell[q] = 0
         ternary[c] = t
     return -1
+
+
+@njit(cache=True, nogil=True)
+def csr_sign_sums(indptr: np.ndarray, w: np.ndarray, pos: np.ndarray, neg: np.ndarray
+                  ) -> None:
+    """Per CSR row r: pos[r] = the sum of its positive weights, neg[r] = that of the
+    magnitudes of its negative ones, each added in index order (as np.add.at would), in one
+    pass without synapse-sized temporaries."""
+    for r in range(len(indptr) - 1):
+        a, b = 0.0, 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            x = w[k]
+            a += max(x, 0.0)  # branch-free: the signs are random
+            b += max(-x, 0.0)
+        pos[r], neg[r] = a, b

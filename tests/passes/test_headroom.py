@@ -266,3 +266,30 @@ def test_a_sweep_refuses_the_same_point_unless_told_to_allow_it(tmp_path) -> Non
         (rows[len(flag)],) = json.loads((out / "sweep.json").read_text())["rows"]
     assert rows[0]["status"] != "ok" and "--allow-overflow" in rows[0]["reason"]
     assert rows[1]["status"] == "ok"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_row_sums_and_distinct_delays_equal_plain_numpy(seed: int) -> None:
+    """The sparse row sums and the count of distinct delays equal np.add.at and np.unique
+    (what they replaced), on random sparse projections, negative and wide delays included."""
+    from snnc.compiler.headroom import distinct_delays, row_sums
+
+    rng = np.random.default_rng(seed)
+    n_dst, n_src = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+    counts = rng.integers(0, 6, n_dst)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    nnz = int(indptr[-1])
+    w = rng.normal(0.0, 3.0, nnz) * (rng.random(nnz) < 0.8)
+    delay = rng.integers(int(rng.integers(-3, 1)), int(rng.integers(1, 70)), nnz)
+    p = Projection(name="p", src="a", dst="b", kind=Conn.SPARSE, weight=w,
+                   delay=np.zeros(nnz, dtype=np.int64), indptr=indptr,
+                   indices=rng.integers(0, n_src, nnz))
+    pos, neg = np.zeros(n_dst), np.zeros(n_dst)
+    rows = np.repeat(np.arange(n_dst), counts)
+    np.add.at(pos, rows, np.maximum(w, 0))
+    np.add.at(neg, rows, np.maximum(-w, 0))
+    got = row_sums(p, n_dst)
+    assert np.array_equal(got[0], pos) and np.array_equal(got[1], neg)
+    assert distinct_delays(delay) == len(np.unique(delay))
+    assert distinct_delays(delay[:0]) == 0
