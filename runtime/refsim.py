@@ -56,7 +56,7 @@ def _entry_layers(ptr: np.ndarray, layer: np.ndarray) -> np.ndarray:
     return out
 
 
-def _by_source(a: dict[str, np.ndarray], n_slots: int, depth: int, n_src: int
+def _by_source(a: dict[str, np.ndarray], n_slots: int, depth: int, n_src: int, n_cores: int
                ) -> tuple[Layout, int, int]:
     """The program's entries (core by core) laid out by source, as delivery reads them, and
     their synapses packed into words on the way (one pass, one new synapse-sized array); the
@@ -69,10 +69,10 @@ def _by_source(a: dict[str, np.ndarray], n_slots: int, depth: int, n_src: int
     slot, weight, delay = a.pop("syn.slot"), a.pop("syn.weight"), a.pop("syn.delay")
     a.pop("src.entry", None), a.pop("src.entry_ptr", None)  # the index this layout replaces
     if not len(src) == len(core) == len(ptr) - 1 or (len(src) and (
-            src.min() < 0 or src.max() >= n_src)):
+            src.min() < 0 or src.max() >= n_src or core.min() < 0 or core.max() >= n_cores)):
         raise RefSimError("the simulator's program: entry.src, entry.core and entry.syn_ptr "
-                          f"do not describe the same entries of {n_src} sources; recompile "
-                          "the model")
+                          f"do not describe the same entries of {n_src} sources on {n_cores} "
+                          "cores; recompile the model")
     _same_lengths(slot, weight, delay)
     if len(layer) != len(slot):
         raise RefSimError("the simulator's program: syn.layer and syn.slot differ in length; "
@@ -289,7 +289,7 @@ class RefSim:
         # delivery reads one word a synapse, laid out by source; the program's entry and
         # synapse tables are dropped
         self.layout, self.slot_bits, self.delay_bits = _by_source(
-            a, self.n_slots, self.depth, self.n_src)
+            a, self.n_slots, self.depth, self.n_src, self.nc)
         self._tianjic_flags = tuple(a[k].astype(np.bool_) for k in (
             "neuron.current", "neuron.spiking") if k in a)  # the Tianjic soma's, once
         self.min_split = PARTS_MIN_SYNAPSES

@@ -253,11 +253,11 @@ def test_a_program_whose_synapse_slot_is_no_accumulator_is_refused(slot: object)
         RefSim(prog)
 
 
-@pytest.mark.parametrize("bad", ["decreasing", "short", "source", "entries"])
+@pytest.mark.parametrize("bad", ["decreasing", "short", "source", "entries", "core"])
 def test_a_program_whose_entries_do_not_index_its_synapses_is_refused(bad: str) -> None:
     """entry.syn_ptr must run from 0 to the synapse count without going back, and every
-    entry needs a source among the program's; otherwise the program is refused by name,
-    not read out of bounds."""
+    entry needs a source and a core among the program's; otherwise the program is refused
+    by name, not read out of bounds."""
     from snnc.runtime.refsim import RefSimError
 
     from tests.fixed_strategies import int32_overflow_graph
@@ -267,6 +267,13 @@ def test_a_program_whose_entries_do_not_index_its_synapses_is_refused(bad: str) 
     prog = dict(program(g, route(place(partition(g, ctx), ctx, PlaceOptions()), ctx), t))
     ptr = prog["entry.syn_ptr"].astype(np.int64).copy()
     assert len(ptr) >= 2 and ptr[-1] > 0
+    if bad == "core":
+        core = prog["entry.core"].astype(np.int64).copy()
+        core[0] = len(prog["core.kind"])
+        prog["entry.core"] = core
+        with pytest.raises(RefSimError, match="entry.src, entry.core and entry.syn_ptr"):
+            RefSim(prog)
+        return
     if bad in ("source", "entries"):
         src = prog["entry.src"].astype(np.int64).copy()
         src[0] = -1 if bad == "source" else src[0]
