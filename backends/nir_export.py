@@ -9,7 +9,7 @@ import numpy as np
 from snnc.compiler import discretize as dz
 from snnc.compiler.errors import IRError
 from snnc.compiler.ir import HAS_CURRENT, Conn, Graph, NeuronModel, Population, ResetMode
-from snnc.compiler.linalg import projection_matrices
+from snnc.compiler.linalg import conv_out_shape, projection_matrices
 
 
 def _neuron(p: Population, dt: float) -> nir.NIRNode:
@@ -168,6 +168,11 @@ def _conv_node(proj, src_shape, meta, bias) -> nir.NIRNode:  # type: ignore[no-u
                 dilation=proj.dilation if k.ndim == 4 else proj.dilation[0],
                 groups=proj.groups, bias=np.zeros(k.shape[0]) if bias is None else bias)
     node = cls(**args)
+    # nir 1.0's Conv2d infers its output from the kernel's height alone (weight.shape[2] for
+    # both dimensions): a non-square dilated kernel would declare a wrong, even negative,
+    # width; declare the shape the convolution has
+    node.output_type = {"output": np.array(conv_out_shape(
+        tuple(src_shape), k.shape, proj.stride, proj.padding, proj.dilation))}
     node.metadata = dict(meta)
     return node
 

@@ -611,6 +611,9 @@ def load_nir_graph(g: nir.NIRGraph, path: str, dt: float | None = None,
     if bad:
         raise UnsupportedNode(path, None, f"unsupported node types: {', '.join(bad)}",
                               "supported: " + ", ".join(t.__name__ for t in NEURONS + LINEAR))
+    for node in nodes.values():
+        if isinstance(node, nir.Conv2d):
+            _conv2d_output(node)
     _check_values(path, nodes)
     preds: dict[str, list[str]] = {}
     for s, d in edges:
@@ -671,6 +674,25 @@ def _node_errors(path: str, node: str) -> Iterator[None]:
             RecursionError) as e:
         raise ModelError(path, node, f"malformed node ({type(e).__name__}: {e})",
                          "its parameters do not fit together or its neighbours") from None
+
+
+def _conv2d_output(node: nir.Conv2d) -> None:
+    """nir 1.0 infers a Conv2d's output shape from the kernel's height in both dimensions
+    (weight.shape[2]), so a non-square dilated kernel gets a wrong, even negative, width:
+    infer it per dimension as the convolution computes it. Malformed fields are left for
+    _check_values to name."""
+    if node.input_shape is None or isinstance(node.padding, str) and node.padding != "valid":
+        return
+    try:
+        spatial = tuple(int(x) for x in np.asarray(node.input_shape).reshape(-1))
+        w = np.shape(node.weight)
+        pad = (0, 0) if isinstance(node.padding, str) else node.padding
+        geo = [tuple(int(x) for x in np.broadcast_to(np.asarray(v).reshape(-1), (2,)))
+               for v in (node.stride, pad, node.dilation)]
+    except (TypeError, ValueError):
+        return
+    if len(spatial) == 2 and len(w) == 4:
+        node.output_type = {"output": np.array(conv_out_shape((w[1], *spatial), w, *geo))}
 
 
 def _check_values(path: str, nodes: dict[str, Any]) -> None:

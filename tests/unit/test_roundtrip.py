@@ -73,3 +73,26 @@ def test_nir_roundtrip_is_a_fixed_point_and_preserves_behaviour(g0, seed):
     r1 = FloatEngine(g1).run({name: x})
     for k in r0.outputs:
         np.testing.assert_allclose(r1.outputs[k], r0.outputs[k], rtol=1e-9, atol=1e-9)
+
+
+def test_a_dilated_non_square_kernel_declares_its_own_output_shape():
+    """nir 1.0's Conv2d infers its output from the kernel's height alone; the export declares
+    the convolution's real shape, so a (2, 1) kernel dilated (1, 2) on a 2x1 map round-trips
+    (found by the random round trip: it read back as output (1, 1, -1))."""
+    from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection
+
+    w = np.array([0.5, -0.25]).reshape(1, 1, 2, 1)
+    g0 = Graph.build(
+        [Population.make("a", (1, 1, 1), NeuronModel.IF, v_th=0.3)],
+        [Projection(name="P0", src="b", dst="a", kind=Conn.CONV, weight=w,
+                    delay=np.zeros(w.shape, dtype=np.int64), stride=(1, 1), padding=(0, 0),
+                    dilation=(1, 2), groups=1)],
+        [Port(name="b", shape=(1, 2, 1))], [Port(name="c", shape=(1, 1, 1), source="a")])
+    with tempfile.TemporaryDirectory() as d:
+        g1 = _export_import(g0, d, "a")
+    assert g1.populations["a"].shape == (1, 1, 1)
+    np.testing.assert_array_equal(g1.projections["P0"].weight.reshape(w.shape), w)
+    x = np.array([[[[[1.0]], [[1.0]]]]]).reshape(1, 1, 1, 2, 1).repeat(4, axis=1)
+    r0, r1 = FloatEngine(g0).run({"b": x}), FloatEngine(g1).run({"b": x})
+    np.testing.assert_array_equal(r1.outputs["c"], r0.outputs["c"])
+    assert r0.outputs["c"].sum() > 0
