@@ -52,13 +52,15 @@ class RunResult:
 
 
 class OutputRecorder:
-    """Per output port: spikes of a spiking source population, else its v."""
+    """Per output port: spikes of a spiking source population (uint8, as the traces keep
+    them: a large run's output is a byte a neuron and step), else its v (`dtype`)."""
 
     def __init__(self, outputs: Mapping[str, tuple[str, tuple[int, ...]]],
                  pops: Mapping[str, PopInfo], batch: int, steps: int, dtype: Any):
         self.ports = {k: (src, shape, pops[src].spiking) for k, (src, shape) in outputs.items()}
         self.batch, self.steps = batch, steps
-        self.data = {k: np.zeros((batch, steps, pops[src].size), dtype=dtype)
+        self.data = {k: np.zeros((batch, steps, pops[src].size),
+                                 dtype=np.uint8 if pops[src].spiking else dtype)
                      for k, (src, _) in outputs.items()}
 
     def record(self, t: int, pops: Mapping[str, PopState]) -> None:
