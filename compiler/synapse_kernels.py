@@ -7,7 +7,7 @@ one pass over it.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 from snnc.compiler.dtypes import index_type
 
 
@@ -342,19 +342,28 @@ def coo_scatter(pos: np.ndarray, src: np.ndarray, weight: np.ndarray, delay: np.
         out_proj[i] = k
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True)
 def unaddressed(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
                 axons: np.ndarray) -> tuple[int, int]:
     """(first synapse whose source is not on its core's axon list, first axon entry that
     carries no synapse); -1 for none. Axon lists must be sorted per core (binary search: no
-    per-synapse array is allocated)."""
+    per-synapse array is allocated). Chunks of synapses run on numba's threads; `used` is
+    only ever set to True, so their writes to it commute."""
     used = np.zeros(len(axons), dtype=np.bool_)
-    for i in range(len(src)):
-        c = syn_core[i]
-        e = _find(axons, axon_ptr[c], axon_ptr[c + 1], src[i])
-        if e < 0:
-            return i, -1
-        used[e] = True
+    n, chunks = len(src), 64
+    step = (n + chunks - 1) // chunks
+    first = np.full(chunks, -1, dtype=np.int64)
+    for t in prange(chunks):
+        for i in range(t * step, min(n, (t + 1) * step)):
+            c = syn_core[i]
+            e = _find(axons, axon_ptr[c], axon_ptr[c + 1], src[i])
+            if e < 0:
+                first[t] = i
+                break
+            used[e] = True
+    for t in range(chunks):
+        if first[t] >= 0:
+            return first[t], -1
     for e in range(len(axons)):
         if not used[e]:
             return -1, e
@@ -445,3 +454,21 @@ def csr_sign_sums(indptr: np.ndarray, w: np.ndarray, pos: np.ndarray, neg: np.nd
             a += max(x, 0.0)  # branch-free: the signs are random
             b += max(-x, 0.0)
         pos[r], neg[r] = a, b
+
+
+@njit(cache=True, nogil=True)
+def count_per(index: np.ndarray, n: int) -> np.ndarray:
+    """np.bincount(index, minlength=n) without its int64 copy of a synapse-sized index."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(len(index)):
+        out[index[i]] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def present(index: np.ndarray, n: int) -> np.ndarray:
+    """Which of 0..n-1 occur in `index`, as a mask, without an int64 copy of it."""
+    out = np.zeros(n, dtype=np.bool_)
+    for i in range(len(index)):
+        out[index[i]] = True
+    return out

@@ -25,8 +25,9 @@ from snnc.compiler.errors import SnncError
 from snnc.compiler.ir import Graph
 from snnc.compiler.passes import PassContext, Stage, register_pass
 from snnc.compiler.dtypes import index_type
-from snnc.compiler.synapse_kernels import (bits_per, distinct_sources, inverse_of,
-                                            new_inputs, plain_run, previous_position)
+from snnc.compiler.synapse_kernels import (bits_per, count_per, distinct_sources,
+                                            inverse_of, new_inputs, plain_run, position_starts,
+                                            present, previous_position)
 from snnc.compiler.targets import TargetSpec
 
 
@@ -258,7 +259,7 @@ def partition(g: Graph, ctx: PassContext, opts: None = None) -> CoreMap:
         o = int(ids.owner(np.array([gid]))[0])
         return f"{names[o]}[{gid - ids.offset[names[o]]}]"
 
-    ip = np.searchsorted(syn.pos, np.arange(n + 1))
+    ip = position_starts(syn.pos, n)  # each position's first synapse (pos is sorted)
     prev = previous_position(syn.src, syn.pos, ids.n_sources)
     # per position: distinct inputs and synapse bits of the neuron alone (fan-out independent)
     fanin = new_inputs(syn.pos, prev, n)
@@ -315,15 +316,14 @@ def _coremap(g: Graph, t: TargetSpec, ids: Ids, syn: Synapses, at: np.ndarray, c
     ax_sizes = np.array([len(a) for a in cut.axons], dtype=np.int64)
     axon_ptr = np.concatenate([[0], np.cumsum(ax_sizes)]).astype(np.int64)
     axons = np.concatenate(cut.axons).astype(np.int64) if nc else np.zeros(0, dtype=np.int64)
-    synapses = np.bincount(syn_core, minlength=nc).astype(np.int64)
+    synapses = count_per(syn_core, nc)
     memory = bits_per(syn_core, syn.proj, syn.bits, nc)
     partial = np.array(cut.partial_inputs, dtype=np.int64)
     usage = {"neurons": sizes, "in_axons": ax_sizes + partial, "out_axons": out_use,
              "synapse_memory_bits": memory, "synapses": synapses, "partial_inputs": partial}
     cap = {"neurons": lim.N, "in_axons": lim.A, "out_axons": lim.O,
            "synapse_memory_bits": lim.M}
-    sending = np.zeros(ids.n_sources, dtype=bool)
-    sending[syn.src] = True
+    sending = present(syn.src, ids.n_sources)
     n_sending = int(sending[:ids.n_neurons].sum())
     used_sources = int(sending.sum())
     bounds = {

@@ -395,6 +395,7 @@ def _quantize_weights(p: Projection, ar: Arithmetic, f: WeightGrid, k_group: np.
         log["warnings"].append(f"projection '{p.name}': {clipped} weights clipped to the "
                                f"{f.bits}-bit range at weight_exp {wexp} (limit "
                                f"{ar.weight_exp_min}..{ar.weight_exp_max})")
+    q.setflags(write=False)  # q is this pass's own: the projection keeps it, not a copy
     return replace(p, weight=q, weight_exp=wexp, weight_bits=f.bits)
 
 

@@ -143,6 +143,41 @@ def test_unaddressed_names_an_idle_axon_and_a_missing_one() -> None:
     assert K.unaddressed(core, src, np.array([0, 2, 3]), np.array([3, 5, 7])) == (2, -1)
 
 
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.integers(1, 3000), st.integers(1, 8), st.integers(0, 3))
+def test_unaddressed_finds_the_first_over_every_chunk(seed: int, n: int, nc: int,
+                                                      holes: int) -> None:
+    """The threaded search reports the lowest bad synapse however the chunks run, and an
+    idle axon only when every synapse is addressed (a loop in synapse order is the truth)."""
+    rng = np.random.default_rng(seed)
+    core = rng.integers(0, nc, n).astype(np.int32)
+    src = rng.integers(0, 40, n).astype(np.int32)
+    lists = [np.unique(src[core == c]) for c in range(nc)]
+    for _ in range(holes):  # drop an axon, or add one no synapse uses
+        c = int(rng.integers(0, nc))
+        if len(lists[c]) and rng.random() < 0.5:
+            lists[c] = np.delete(lists[c], rng.integers(0, len(lists[c])))
+        else:
+            lists[c] = np.union1d(lists[c], [40 + int(rng.integers(0, 5))])
+    ptr = np.concatenate([[0], np.cumsum([len(a) for a in lists])]).astype(np.int64)
+    axons = np.concatenate(lists).astype(np.int32)
+    bad = [i for i in range(n) if src[i] not in set(lists[core[i]].tolist())]
+    used = {(int(core[i]), int(src[i])) for i in range(n)}
+    idle = [e for e in range(len(axons))
+            if (int(np.searchsorted(ptr, e, side="right")) - 1, int(axons[e])) not in used]
+    want = (bad[0], -1) if bad else (-1, idle[0] if idle else -1)
+    assert K.unaddressed(core, src, ptr, axons) == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(SEEDS, st.integers(0, 500), st.integers(1, 60))
+def test_count_per_and_present_are_bincount_and_its_mask(seed: int, n: int, m: int) -> None:
+    index = np.random.default_rng(seed).integers(0, m, n).astype(np.int32)
+    counts = np.bincount(index, minlength=m)
+    assert np.array_equal(K.count_per(index, m), counts)
+    assert np.array_equal(K.present(index, m), counts > 0)
+
+
 def test_crossbar_cells_by_hand() -> None:
     """Two cores: core 0 (axons 5, 7; neurons 1, 0) gets two synapses into one cell, summed;
     core 1 (axon 7; neuron 2) one ternary synapse. Past the range, the core is named."""
