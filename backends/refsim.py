@@ -32,8 +32,8 @@ from snnc.compiler.dtypes import index_type, narrow
 from snnc.compiler.errors import SnncError
 from snnc.compiler.fixed import arithmetic_of, neuron_params
 from snnc.compiler.ir import HAS_CURRENT, SPIKING, Graph
-from snnc.compiler.synapse_kernels import (accumulator_slots, axon_entries, counting_order,
-                                            relay_chains)
+from snnc.compiler.synapse_kernels import (accumulator_slots, axon_entries, count_per,
+                                            counting_order, relay_chains)
 from snnc.compiler.targets import TargetSpec
 
 PROGRAM_VERSION = 2  # 2: the index carries the arithmetic; timing facts have no defaults
@@ -121,8 +121,7 @@ def program_items(g: Graph, cm: CoreMap, t: TargetSpec) -> Iterator[tuple[str, n
     if (syn_entry < 0).any():
         raise ProgramError("a synapse's source is not on its core's axon table")
     so = counting_order(syn_entry, len(entry_src))  # synapses in entry order
-    entry_syn_ptr = np.concatenate([[0], np.cumsum(np.bincount(syn_entry,
-                                                               minlength=len(entry_src)))])
+    entry_syn_ptr = np.concatenate([[0], np.cumsum(count_per(syn_entry, len(entry_src)))])
     del syn_entry
     yield "syn.slot", narrow(syn_slot[so])
     del syn_slot

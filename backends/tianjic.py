@@ -24,7 +24,8 @@ from snnc.compiler.coremap import PARTIAL, CoreMap
 from snnc.compiler.errors import SnncError
 from snnc.compiler.fixed import Arithmetic, TianjicArithmetic
 from snnc.compiler.ir import Graph
-from snnc.compiler.synapse_kernels import axon_entries, counting_order, crossbar_cells
+from snnc.compiler.synapse_kernels import (axon_entries, count_per, counting_order,
+                                            crossbar_cells)
 from snnc.compiler.targets import TargetSpec
 
 CROSSBAR_DTYPE = np.int8  # the file format's crossbar cells (ternary ones are packed 2-bit)
@@ -93,7 +94,7 @@ def crossbars(cm: CoreMap, ar: Arithmetic) -> tuple[list[np.ndarray], list[bool]
     all of them, row-major, one after the other (the matrices are views into it)."""
     syn = cm.syn
     o = counting_order(cm.syn_core, cm.n_cores)  # synapses grouped by core
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(cm.syn_core, minlength=cm.n_cores))])
+    bounds = np.concatenate([[0], np.cumsum(count_per(cm.syn_core, cm.n_cores))])
     entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons, cm.ids.n_sources)
     shapes = np.stack([np.diff(cm.axon_ptr), np.diff(cm.neuron_ptr)], axis=1).astype(np.int64)
     base = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1])]).astype(np.int64)
