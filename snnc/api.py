@@ -42,6 +42,28 @@ def load(path: str, dt: float | None = None, reset: str | None = None,
         raise ModelError(path, None, str(e)) from None
 
 
+def load_record(dt: float | None = None, reset: str | None = None,
+                balance_data: np.ndarray | None = None, ann: Any = None,
+                timing: str | None = None, source: str | None = None, netx: Any = None
+                ) -> dict[str, Any]:
+    """The options given to load() (those not None), as an artifact's manifest records them
+    under "load": how the model file was read into the IR. Balance data is recorded by its
+    shape and the sha256 of its float64 values."""
+    import dataclasses
+    import hashlib
+
+    out: dict[str, Any] = {k: v for k, v in (("dt", dt), ("reset", reset), ("timing", timing),
+                                             ("source", source)) if v is not None}
+    for name, opts in (("ann", ann), ("netx", netx)):
+        if opts is not None:
+            out[name] = {k: v for k, v in dataclasses.asdict(opts).items() if v is not None}
+    if balance_data is not None:
+        x = np.ascontiguousarray(balance_data, dtype=np.float64)
+        out["balance_data"] = {"shape": list(x.shape),
+                               "sha256": hashlib.sha256(x.tobytes()).hexdigest()}
+    return out
+
+
 def _load(path: str, dt: float | None, reset: str | None, balance_data: np.ndarray | None,
           ann: Any, timing: str | None, source: str | None, netx: Any = None) -> Graph:
     ext = os.path.splitext(path)[1].lower()
@@ -440,9 +462,10 @@ def compile_summary(compiled: Any, artifact: str | None) -> dict[str, Any]:
             "relay_neurons": fixed.meta.get("lower_delays", {}).get("relay_neurons", 0)}
 
 
-def write_compiled(compiled: Any, out: str, source: str, float_graph: Graph | None = None
-                   ) -> str:
-    """Write the artifact directory of a compiled model (byte-identical on re-run)."""
+def write_compiled(compiled: Any, out: str, source: str, float_graph: Graph | None = None,
+                   load_options: dict[str, Any] | None = None) -> str:
+    """Write the artifact directory of a compiled model (byte-identical on re-run);
+    `load_options`: how the model file was read (load_record), kept in the manifest."""
     from snnc.artifact import write_artifact
     from snnc.compiler.pipeline import describe
 
@@ -453,7 +476,8 @@ def write_compiled(compiled: Any, out: str, source: str, float_graph: Graph | No
         with open(source, "rb") as f:
             src["sha256"] = hashlib.sha256(f.read()).hexdigest()
     summ = compile_summary(compiled, None)
-    manifest = {"source": src, "options": compiled.options.to_json(),
+    manifest = {"source": src, "load": dict(load_options or {}),
+                "options": compiled.options.to_json(),
                 "passes": [{"name": p["name"], "doc": p["doc"]} for p in describe()],
                 "summary": {k: summ[k] for k in ("populations", "neurons", "synapses",
                                                   "weight_bits", "cores_used",

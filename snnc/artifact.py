@@ -326,7 +326,7 @@ def load_manifest(root: Path) -> dict[str, Any]:
         from_json(target, f"{where}: target")
     except TargetError as e:
         raise ArtifactError(f"{e}; recompile the model") from None
-    for key in ("source", "options", "summary", "quantize"):
+    for key in ("source", "load", "options", "summary", "quantize"):
         if not isinstance(doc.get(key, {}), dict):
             raise ArtifactError(f"{where}: '{key}' must be an object; recompile the model")
     _check_quantize_log(doc.get("quantize", {}), where)

@@ -75,10 +75,15 @@ def _read_values(path: str) -> np.ndarray:
     return a
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """api.load's options from the command line."""
     data, ann = _ann_options(args)
-    return api.load(_model_path(args.model), dt=args.dt, reset=args.reset, balance_data=data,
-                    ann=ann, timing=args.timing, source=args.source, netx=_netx_options(args))
+    return dict(dt=args.dt, reset=args.reset, balance_data=data, ann=ann, timing=args.timing,
+                source=args.source, netx=_netx_options(args))
+
+
+def _load(args: argparse.Namespace, kwargs: dict[str, Any] | None = None) -> Any:
+    return api.load(_model_path(args.model), **(kwargs or _load_kwargs(args)))
 
 
 def _refuse_compile_options(args: argparse.Namespace) -> None:
@@ -196,7 +201,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
             raise SnncError(f"--print-ir-after {name!r}: no such pass; passes: "
                             f"{', '.join(names)} (or all)")
     path = _model_path(args.model)
-    g = _load(args)
+    load_kwargs = _load_kwargs(args)
+    g = _load(args, load_kwargs)
     calib = _read_input(args.calibrate, g, True, args.flat_input) if args.calibrate else None
     opts = CompileOptions.of(weight_bits=args.weight_bits, per_channel=args.per_channel,
                              placer=args.placer, seed=args.seed, max_chips=args.max_chips,
@@ -227,7 +233,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     stem = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", target.name).lstrip(".") or "target"
     out = args.output or f"{stem}.{safe}"  # in the working directory, whatever the name says
-    art = api.write_compiled(compiled, out, path, float_graph=g)
+    art = api.write_compiled(compiled, out, path, float_graph=g,
+                             load_options=api.load_record(**load_kwargs))
     summ = api.compile_summary(compiled, art)
     if args.json:
         print(json.dumps(summ, indent=2))

@@ -71,7 +71,8 @@ def compile_point(model: str, load_kwargs: dict[str, Any], point: Point, out: st
         if "refsim" not in compiled.target.emit:
             return {"ok": False, "reason": f"target {compiled.target.name!r} does not emit "
                     "the refsim program that evaluation runs; add refsim to its emit list"}
-        api.write_compiled(compiled, out, model, float_graph=g)
+        api.write_compiled(compiled, out, model, float_graph=g,
+                           load_options=api.load_record(**load_kwargs))
         s = api.compile_summary(compiled, out)
     except SnncError as e:
         return {"ok": False, "reason": _one_line(e)}

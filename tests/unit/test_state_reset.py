@@ -3,6 +3,7 @@ loihi2_silicon target's differences from Lava's model, on hand-computed cases.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,26 @@ def test_the_schedule_survives_every_format(tmp_path: Path, ext: str) -> None:
     back = api.load(api.convert(g, str(tmp_path / f"g{ext}")))
     (p,) = back.populations.values()
     assert (p.reset_every, p.reset_phase) == (5, 3)
+
+
+def test_the_manifest_records_how_the_model_was_read(tmp_path: Path) -> None:
+    """`load` in the manifest: the options given when the model file was read, and nothing
+    when none was given; netx options as lava-dl's arguments (defaults filled in)."""
+    net = str(two_dense(tmp_path / "n.net"))
+    plain, opts = tmp_path / "plain", tmp_path / "opts"
+    assert main(["compile", net, "--target", "refsim", "-o", str(plain)]) == 0
+    assert json.loads((plain / "manifest.json").read_text())["load"] == {}
+    assert main(["compile", net, "--target", "refsim", "--reset-interval", "4",
+                 "--reset-offset", "1", "-o", str(opts)]) == 0
+    load = json.loads((opts / "manifest.json").read_text())["load"]
+    assert load == {"netx": {"reset_interval": 4, "reset_offset": 1, "skip_layers": 0}}
+    digits = str(ROOT / "snnc" / "models" / "digits.nir")
+    hw = tmp_path / "hw"
+    assert main(["compile", digits, "--target", "refsim", "--timing", "hardware",
+                 "-o", str(hw)]) == 0
+    assert json.loads((hw / "manifest.json").read_text())["load"] == {"timing": "hardware"}
+    x = np.arange(6.0).reshape(2, 3)
+    rec = api.load_record(balance_data=x, dt=0.5)
+    assert rec["dt"] == 0.5 and rec["balance_data"]["shape"] == [2, 3]
+    assert rec["balance_data"]["sha256"] != api.load_record(balance_data=x + 1)[
+        "balance_data"]["sha256"]
