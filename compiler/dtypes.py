@@ -25,6 +25,16 @@ def narrow(a: np.ndarray) -> np.ndarray:
     raise OverflowError(f"integers {lo}..{hi} do not fit 64 bits")
 
 
+def is_binary(x: np.ndarray) -> bool:
+    """Every value 0 or 1 (spikes), without a temporary wider than x (np.isin sorts a copy
+    in int64)."""
+    if x.dtype == np.bool_ or x.size == 0:
+        return True
+    if x.dtype.kind in "iu":
+        return bool(x.min() >= 0 and x.max() <= 1)
+    return bool(np.logical_or(x == 0, x == 1).all())
+
+
 def index_type(n: int) -> type[np.signedinteger]:
     """The type of ids below `n`: int32 (half the memory of int64) unless they do not fit."""
     return np.int32 if n <= np.iinfo(np.int32).max else np.int64

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from snnc.compiler import fixed
+from snnc.compiler.dtypes import is_binary
 from snnc.compiler.errors import InputError, SnncError
 from snnc.compiler.facts import FactError
 from snnc.compiler.ir import HAS_CURRENT, Graph, Population, Projection
@@ -108,7 +109,7 @@ class FixedEngine(FloatEngine):
 
     def as_input(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
-        if not np.isin(x, (0, 1)).all():
+        if not is_binary(x):
             raise InputError("fixed-point targets take binary spikes (0/1) as input; "
                              "encode graded values as spikes first")
         return x.astype(np.int64)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from snnc.backends.refsim import load_index
 from snnc.compiler.coremap import PARTIAL
-from snnc.compiler.dtypes import narrow
+from snnc.compiler.dtypes import is_binary, narrow
 from snnc.compiler.errors import InputError, SnncError
 from snnc.compiler.facts import FactError
 from snnc.compiler.fixed import Arithmetic, LoihiArithmetic
@@ -86,15 +86,6 @@ def _by_source(a: dict[str, np.ndarray], n_slots: int, depth: int, n_src: int, n
                      slot_bits, delay_bits, syn_ptr, words, syn_layer)
     return (Layout(1, src_ptr, src[order], core[order], narrow(syn_ptr), entry_layer[order],
                    words, syn_layer), slot_bits, delay_bits)
-
-
-def _binary(x: np.ndarray) -> bool:
-    """Every value 0 or 1, without a temporary wider than x (np.isin sorts in int64)."""
-    if x.dtype == np.bool_ or x.size == 0:
-        return True
-    if x.dtype.kind in "iu":
-        return bool(x.min() >= 0 and x.max() <= 1)
-    return bool(np.logical_or(x == 0, x == 1).all())
 
 
 NARROWED = {f"neuron.{k}" for k in ("du", "dv", "bias", "i_bias", "v_th", "v_reset", "reset",
@@ -328,7 +319,7 @@ class RefSim:
             if batch is not None and (x.shape[0], x.shape[1]) != (batch, steps):
                 raise InputError("all inputs need the same batch size and number of steps")
             batch, steps = x.shape[0], x.shape[1]
-            if not _binary(x):
+            if not is_binary(x):
                 raise InputError("the simulated chip takes binary spikes (0/1) as input; "
                                  "encode graded values as spikes first")
             out[k] = x.reshape(batch, steps, size).astype(bool)

@@ -199,3 +199,13 @@ def test_crossbar_cells_by_hand() -> None:
     assert tern.tolist() == [False, True]
     assert K.crossbar_cells(order, bounds, entry, axon_ptr, neuron_ptr, neurons, dst, weight,
                             proj, proj_ternary, base, -8, 6, 3, out, tern) == 0
+
+
+def test_is_binary_by_hand() -> None:
+    from snnc.compiler.dtypes import is_binary
+
+    yes = [np.array([True, False]), np.array([0, 1, 1], dtype=np.uint8),
+           np.array([0.0, 1.0]), np.zeros(0), np.array([[1, 0]], dtype=np.int64)]
+    no = [np.array([0, 2], dtype=np.int8), np.array([-1, 0]), np.array([0.5]),
+          np.array([np.nan, 1.0]), np.array([1, 1, 255], dtype=np.uint8)]
+    assert all(is_binary(x) for x in yes) and not any(is_binary(x) for x in no)
