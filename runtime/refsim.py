@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from snnc.backends.refsim import load_index
+from snnc.compiler import budget
 from snnc.compiler.coremap import PARTIAL
 from snnc.compiler.dtypes import is_binary, narrow
 from snnc.compiler.errors import InputError, SnncError
@@ -332,8 +333,22 @@ class RefSim:
                 for k, p in self.pops.items()}
 
     # --- one step, in hardware order
+    def state_bytes(self, timed: bool = False) -> int:
+        """Bytes of one sample's chip state (ChipState): u, v, refractory counter, the spikes
+        and their spare, the sent flags, the event list, the accumulators of every delay and,
+        timed, the per-core arrivals."""
+        per = (3 * self.n * np.dtype(self.state_type).itemsize + 2 * self.n + self.n_src
+               + self.n_src * np.dtype(np.int32).itemsize
+               + self.depth * self.n_slots * np.dtype(self.acc_type).itemsize)
+        return per + (self.depth * self.nc * 8 if timed else 0)
+
     def start(self, batch: int, timed: bool = False) -> ChipState:
-        """The chip at rest: zero state, empty accumulators."""
+        """The chip at rest: zero state, empty accumulators. A batch whose state is over the
+        memory budget (compiler/budget.py) is refused before anything is allocated."""
+        budget.check(batch, self.state_bytes(timed), "refsim",
+                     f"{batch} sample(s) of chip state ({self.n} neurons, {self.n_slots} "
+                     f"accumulators x {self.depth} delay slot(s)); run fewer samples at a time "
+                     "(snnc eval streams a data set in batches)")
         z = [np.zeros((batch, self.n), dtype=self.state_type) for _ in range(3)]
         n_src = self.n_src
         return ChipState(u=z[0], v=z[1], ref=z[2], spikes=np.zeros((batch, self.n), dtype=bool),

@@ -288,3 +288,31 @@ def test_a_program_whose_entries_do_not_index_its_synapses_is_refused(bad: str) 
     prog["entry.syn_ptr"] = ptr
     with pytest.raises(RefSimError, match="entry.syn_ptr"):
         RefSim(prog)
+
+
+def test_a_batch_whose_state_is_over_the_memory_budget_is_refused(monkeypatch, tmp_path,
+                                                                   capsys) -> None:  # type: ignore[no-untyped-def]
+    """The chip state of a batch (state, spikes, sent flags, event list, accumulators of every
+    delay) is checked against the memory budget before it is allocated: one error naming the
+    batch, not an allocation the machine cannot hold."""
+    from snnc.cli import main
+    from snnc.compiler.budget import BudgetError
+
+    c = api.compile(api.load("snnc/models/digits.nir"), "loihi2")
+    sim = RefSim(program(c.fixed, c.coremap, c.target))
+    per = sim.state_bytes()
+    assert per >= 3 * sim.n * 4 + sim.n_slots * 4 and sim.state_bytes(True) > per
+    monkeypatch.setenv("SNNC_MEMORY_BUDGET", str(10 * per))
+    assert sim.start(10).u.shape == (10, sim.n)
+    with pytest.raises(BudgetError, match=r"refsim: 11 sample\(s\) of chip state"):
+        sim.start(11)
+    art = tmp_path / "art"
+    api.write_compiled(c, str(art), "digits.nir")
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((4000, 1, 64), dtype=np.uint8))
+    monkeypatch.setenv("SNNC_MEMORY_BUDGET", str(4000 * per - 1))  # inputs fit, the state not
+    assert main(["run", str(art), "--input", str(x), "--batch", "--steps", "1",
+                 "-o", str(tmp_path / "o.npz")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "refsim: 4000 sample(s) of chip state" in err[0], err
+    assert not (tmp_path / "o.npz").exists()
