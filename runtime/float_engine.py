@@ -14,11 +14,16 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from snnc.compiler import budget
 from snnc.compiler.errors import InputError
 from snnc.compiler.ir import (HAS_CURRENT, SPIKING, Graph, Population, Projection, ResetMode,
                               reset_due)
 from snnc.compiler.linalg import projection_matrices
 from snnc.runtime.recorders import OutputRecorder, PopInfo, RunResult, TraceRecorder
+
+# values a neuron holds per sample beyond what it sent: u, v, the refractory count, the
+# step's input and the update's temporaries (an estimate for the budget, not a layout)
+STATE_VALUES = 6
 
 __all__ = ["FloatEngine", "RunResult"]
 
@@ -160,8 +165,14 @@ class FloatEngine:
         return np.asarray(x, dtype=np.float64)
 
     def start(self, batch: int) -> _RunState:
-        """Fresh state for a batch: every population at rest, nothing sent yet."""
+        """Fresh state for a batch: every population at rest, nothing sent yet. A batch whose
+        state would be over the memory budget (compiler/budget.py) is refused first."""
         g = self.graph
+        n_sent = sum(g.node_size(k) for k in [*g.inputs, *g.populations])
+        budget.check(batch, np.dtype(self.dtype).itemsize * (
+            self.depth * n_sent + STATE_VALUES * g.n_neurons), "the engine",
+            f"{batch} sample(s) of state ({g.n_neurons} neurons, what they sent over "
+            f"{self.depth} step(s) of delay); run fewer samples at a time")
         return _RunState(
             neurons={k: self._neurons(p, batch) for k, p in g.populations.items()},
             sent={k: np.zeros((self.depth, batch, g.node_size(k)), dtype=self.dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from snnc.compiler.ir import (
@@ -123,3 +124,21 @@ def test_batch_is_independent(rng):
     for b in range(5):
         np.testing.assert_array_equal(FloatEngine(g).run({"x": x[b:b + 1]}).outputs["y"][0],
                                       whole[b])
+
+
+def test_a_batch_whose_state_is_over_the_memory_budget_is_refused(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The float and fixed engines check a batch's state against the memory budget before
+    allocating it, naming the batch."""
+    from snnc import api
+    from snnc.compiler.budget import BudgetError
+    from snnc.runtime.fixed_engine import FixedEngine
+
+    g = api.load("snnc/models/digits.nir")
+    fixed = api.compile(g, "loihi2", until="fixed").fixed
+    x = np.zeros((500, 2, 64))
+    for engine in (FloatEngine(g), FixedEngine(fixed)):
+        assert engine.run({"input": x}, steps=2).outputs  # within the default budget
+        monkeypatch.setenv("SNNC_MEMORY_BUDGET", "64K")
+        with pytest.raises(BudgetError, match=r"the engine: 500 sample\(s\) of state"):
+            engine.run({"input": x}, steps=2)
+        monkeypatch.delenv("SNNC_MEMORY_BUDGET")
