@@ -293,10 +293,16 @@ class Graph:
     __hash__ = None  # type: ignore[assignment]
 
     def digest(self) -> str:
-        """sha256 of the canonical text form; equal graphs have equal digests."""
+        """sha256 of the canonical text form; equal graphs have equal digests. Kept after the
+        first call (a second costs a second at 100M synapses): a Graph is never changed in
+        place (passes make new ones, arrays are read-only)."""
         from snnc.compiler.canonical import canonical_sha256
 
-        return canonical_sha256(self)
+        d = self.__dict__.get("_digest")
+        if d is None:
+            d = canonical_sha256(self)
+            object.__setattr__(self, "_digest", d)
+        return d
 
     @property
     def n_neurons(self) -> int:

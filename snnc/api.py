@@ -441,8 +441,10 @@ def mapping_summary(coremap: Any) -> dict[str, Any]:
     return _summary(coremap)
 
 
-def compile_summary(compiled: Any, artifact: str | None) -> dict[str, Any]:
-    """The JSON summary `snnc compile --json` prints."""
+def compile_summary(compiled: Any, artifact: str | None, digest: bool = True
+                    ) -> dict[str, Any]:
+    """The JSON summary `snnc compile --json` prints (without the IR's digest if not
+    `digest`: the artifact writer computes it while the backends write)."""
     fixed, opts = compiled.fixed, compiled.options
     q = fixed.meta.get("quantize", {})
     mapping: dict[str, Any] = {}
@@ -458,7 +460,7 @@ def compile_summary(compiled: Any, artifact: str | None) -> dict[str, Any]:
             "synapses": fixed.n_synapses, "weight_bits": q.get("weight_bits"),
             "per_channel": opts.quantize.per_channel, "gain": dict(opts.quantize.gain),
             "projections": q.get("projections", {}), "population_errors": q.get("populations", {}),
-            "warnings": q.get("warnings", []), "digest": fixed.digest(),
+            "warnings": q.get("warnings", []), **({"digest": fixed.digest()} if digest else {}),
             "relay_neurons": fixed.meta.get("lower_delays", {}).get("relay_neurons", 0)}
 
 
@@ -475,7 +477,7 @@ def write_compiled(compiled: Any, out: str, source: str, float_graph: Graph | No
 
         with open(source, "rb") as f:
             src["sha256"] = hashlib.sha256(f.read()).hexdigest()
-    summ = compile_summary(compiled, None)
+    summ = compile_summary(compiled, None, digest=False)
     manifest = {"source": src, "load": dict(load_options or {}),
                 "options": compiled.options.to_json(),
                 "passes": [{"name": p["name"], "doc": p["doc"]} for p in describe()],

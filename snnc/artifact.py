@@ -114,13 +114,12 @@ def write_artifact(out: str | Path, compiled: Compiled, manifest: dict[str, Any]
     stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".snnc-tmp", dir=parent))
     stage.chmod(paths.umasked(0o777))  # what mkdir would have given the artifact directory
     try:
-        files = _write_files(stage, compiled, emitters, float_graph)
+        digests = _write_files(stage, compiled, emitters, float_graph)
         doc = {"format_version": ARTIFACT_VERSION, **manifest,
-               "target": target.to_json(), "ir_digest": graph.digest(),
-               "files": _digests(stage, files)}
+               "target": target.to_json(), "ir_digest": graph.digest(), "files": digests}
         doc[SEAL] = seal(doc)
         (stage / MANIFEST).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-        _commit(stage, root, files, old)
+        _commit(stage, root, list(digests), old)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return root
@@ -134,11 +133,13 @@ def seal(doc: dict[str, Any]) -> str:
 
 
 def _write_files(root: Path, compiled: Compiled, emitters: list[Any],
-                 float_graph: Graph | None) -> list[str]:
-    """Every file of the artifact but its manifest, under `root`; their relative names. The
-    backends write their own directories on two more threads (one, past 20M synapses)
-    while this one writes the IR and the mapping (the machine's other core; numpy, numba
-    and zlib release the GIL)."""
+                 float_graph: Graph | None) -> dict[str, str]:
+    """Every file of the artifact but its manifest, under `root`; their relative names and
+    sha256 digests. The backends write their own directories on two more threads (one,
+    past 20M synapses) while this one writes the IR and the mapping (the machine's other
+    core; numpy, numba and zlib release the GIL), then hashes its files, the IR digest and
+    each backend's files as that backend finishes, so only the last backend's files are
+    hashed after the writing."""
     from snnc.frontends.text import print_ir
 
     graph, coremap, target = compiled.fixed, compiled.coremap, compiled.target
@@ -164,9 +165,11 @@ def _write_files(root: Path, compiled: Compiled, emitters: list[Any],
             k: (rng.random((1, SAMPLE_STEPS, *p.shape)) < SAMPLE_RATE).astype(np.uint8)
             for k, p in graph.inputs.items()})
         files.append("sample_input.npz")
+        digests = _digests(root, files)
+        graph.digest()  # for the manifest, while the backends write
         for f in emitted:
-            files += f.result()
-    return files
+            digests.update(_digests(root, f.result()))
+    return digests
 
 
 def _commit(stage: Path, root: Path, files: list[str], old: list[str]) -> None:

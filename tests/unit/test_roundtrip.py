@@ -96,3 +96,18 @@ def test_a_dilated_non_square_kernel_declares_its_own_output_shape():
     r0, r1 = FloatEngine(g0).run({"b": x}), FloatEngine(g1).run({"b": x})
     np.testing.assert_array_equal(r1.outputs["c"], r0.outputs["c"])
     assert r0.outputs["c"].sum() > 0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(g=graphs())
+def test_the_kept_digest_is_the_canonical_one_and_not_carried_to_a_changed_graph(g):
+    """Graph.digest is computed once and kept: it equals the canonical sha256, an equal graph
+    made anew has the same, and a graph made from it with one field changed has its own."""
+    from dataclasses import replace
+
+    from snnc.compiler.canonical import canonical_sha256
+
+    first = g.digest()
+    assert first == g.digest() == canonical_sha256(g) == parse_ir(print_ir(g)).digest()
+    changed = replace(g, meta={**g.meta, "note": "changed"})
+    assert changed.digest() == canonical_sha256(changed) != first
