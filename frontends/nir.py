@@ -679,8 +679,8 @@ def _node_errors(path: str, node: str) -> Iterator[None]:
 def _conv2d_output(node: nir.Conv2d) -> None:
     """nir 1.0 infers a Conv2d's output shape from the kernel's height in both dimensions
     (weight.shape[2]), so a non-square dilated kernel gets a wrong, even negative, width:
-    infer it per dimension as the convolution computes it. Malformed fields are left for
-    _check_values to name."""
+    infer it per dimension as the convolution computes it. A node with malformed fields is
+    left as it is, to the frontend's own checks and shape inference."""
     if node.input_shape is None or isinstance(node.padding, str) and node.padding != "valid":
         return
     try:
@@ -689,7 +689,7 @@ def _conv2d_output(node: nir.Conv2d) -> None:
         pad = (0, 0) if isinstance(node.padding, str) else node.padding
         geo = [tuple(int(x) for x in np.broadcast_to(np.asarray(v).reshape(-1), (2,)))
                for v in (node.stride, pad, node.dilation)]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # NaN, inf, text: left to the frontend
         return
     if len(spatial) == 2 and len(w) == 4:
         node.output_type = {"output": np.array(conv_out_shape((w[1], *spatial), w, *geo))}

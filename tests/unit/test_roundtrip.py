@@ -111,3 +111,28 @@ def test_the_kept_digest_is_the_canonical_one_and_not_carried_to_a_changed_graph
     assert first == g.digest() == canonical_sha256(g) == parse_ir(print_ir(g)).digest()
     changed = replace(g, meta={**g.meta, "note": "changed"})
     assert changed.digest() == canonical_sha256(changed) != first
+
+
+def test_a_conv_whose_input_shape_is_not_a_number_is_no_crash():
+    """The per-dimension output shape is inferred only from a clean input_shape: NaN, inf or
+    text in it leave the node to the frontend's own shape inference and checks (an in-memory
+    graph reaches here without nir.read's checks)."""
+    import nir
+    from snnc.compiler.errors import SnncError
+    from snnc.frontends.nir import load_nir_graph
+
+    for bad in (np.array([np.inf, 2.0]), np.array([np.nan, 2.0]), np.array(["a", "b"])):
+        node = nir.Conv2d(input_shape=None, weight=np.ones((1, 1, 2, 1)), stride=(1, 1),
+                          padding=(0, 0), dilation=(1, 1), groups=1, bias=np.zeros(1))
+        node.input_shape = bad
+        g = nir.NIRGraph(nodes={"b": nir.Input(input_type={"input": np.array([1, 2, 1])}),
+                                "P0": node, "a": nir.IF(r=np.ones(1), v_threshold=np.ones(1)),
+                                "c": nir.Output(output_type={"output": np.array([1])})},
+                         edges=[("b", "P0"), ("P0", "a"), ("a", "c")], type_check=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                out = load_nir_graph(g, "mem.nir")
+            except SnncError:
+                continue
+        assert set(out.populations) == {"a"}
