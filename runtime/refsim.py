@@ -164,6 +164,23 @@ def state_type(arith: Arithmetic) -> type:
     return np.int32 if top < np.iinfo(np.int32).max else np.int64
 
 
+def flat_soma(arith: Arithmetic, slot_ptr: np.ndarray, exp: np.ndarray, acc_type: type
+              ) -> tuple[np.ndarray, int] | None:
+    """(lshift, rshift) for the Loihi soma's vectorized kernel (update_loihi_flat) when
+    neuron i's one accumulator is slot i, else None: acc shifted by its exponent e is (acc
+    << (e + rshift)) >> rshift with rshift = max(0, -min e), exact in int64 as long as
+    int32 accumulators are shifted left by at most 31."""
+    n = len(slot_ptr) - 1
+    if (not isinstance(arith, LoihiArithmetic) or acc_type is not np.int32
+            or not np.array_equal(slot_ptr, np.arange(n + 1))):
+        return None
+    rshift = max(0, -int(exp.min(initial=0)))
+    lshift = exp.astype(np.int64) + rshift
+    if lshift.max(initial=0) > np.iinfo(np.int32).bits - 1:
+        return None
+    return lshift.astype(np.int8), rshift
+
+
 def word_format(weight: np.ndarray, delay: np.ndarray, n_slots: int, depth: int
                 ) -> tuple[type, int, int]:
     """(dtype, slot_bits, delay_bits) of the synapse words (synapse_words): int32 where
@@ -228,6 +245,7 @@ class ChipState:
     spare: np.ndarray  # (B, n) bool: the soma writes the next step's spikes here, then swaps
     sent: np.ndarray  # (B, sources) bool: neurons' spikes, then the host's input spikes
     ev_buf: np.ndarray  # (B * sources,) int32: the step's event list (StepEvents.ev_src)
+    flags: np.ndarray  # (B, n) uint8 range flags of the flat soma ((B, 0) without it)
     t: int = 0
 
 
@@ -276,6 +294,8 @@ class RefSim:
         # accumulators: int32 (half the memory traffic of delivery) when no slot can sum
         # beyond it in one step, else int64
         self.acc_type = accumulator_type(a["syn.slot"], a["syn.weight"], self.n_slots)
+        # one accumulator a neuron, its own (a layered network): the vectorized Loihi soma
+        self.flat = flat_soma(self.arith, a["slot.ptr"], a["slot.exp"], self.acc_type)
         self.state_type = state_type(self.arith)
         self.n_src = self.n + sum(p["size"] for p in self.inputs.values())
         # delivery reads one word a synapse, laid out by source; the program's entry and
@@ -335,11 +355,12 @@ class RefSim:
     # --- one step, in hardware order
     def state_bytes(self, timed: bool = False) -> int:
         """Bytes of one sample's chip state (ChipState): u, v, refractory counter, the spikes
-        and their spare, the sent flags, the event list, the accumulators of every delay and,
-        timed, the per-core arrivals."""
+        and their spare, the sent flags, the event list, the accumulators of every delay, the
+        flat soma's range flags and, timed, the per-core arrivals."""
         per = (3 * self.n * np.dtype(self.state_type).itemsize + 2 * self.n + self.n_src
                + self.n_src * np.dtype(np.int32).itemsize
-               + self.depth * self.n_slots * np.dtype(self.acc_type).itemsize)
+               + self.depth * self.n_slots * np.dtype(self.acc_type).itemsize
+               + (self.n if self.flat else 0))
         return per + (self.depth * self.nc * 8 if timed else 0)
 
     def start(self, batch: int, timed: bool = False) -> ChipState:
@@ -360,6 +381,7 @@ class RefSim:
                          core_ring=np.zeros((self.depth if timed else 1, batch,
                                              self.nc if timed else 1), dtype=np.int64),
                          timed=timed,
+                         flags=np.zeros((batch, self.n if self.flat else 0), dtype=np.uint8),
                          events=np.zeros((batch, len(self.pops), 2), dtype=np.int64))
 
     def step(self, st: ChipState, host: Mapping[str, np.ndarray]) -> StepEvents:
@@ -398,6 +420,9 @@ class RefSim:
         pt = self.parts(batch)
         tasks = batch * pt.n
         spikes = st.spare  # every neuron's entry is written
+        if self.flat is not None:
+            self._soma_flat(st, ring_t, bias, spikes, pt.n)
+            return spikes
         # per-task range counts when parts share a sample's layers, else the state's own
         events = st.events if pt.n == 1 else np.zeros((tasks, *st.events.shape[1:]),
                                                        dtype=np.int64)
@@ -412,12 +437,7 @@ class RefSim:
             if (over >= 0).any():
                 over = over.reshape(batch, pt.n)
                 first = np.where(over >= 0, over, self.n).min(axis=1)  # lowest id per sample
-                i = int(first[first < self.n][0])
-                ar = self.arith
-                raise RefSimError(f"population '{self._pop_of(i)}': synaptic input << "
-                                  f"{ar.act_shift} exceeds int{ar.compute_bits}, where Lava's "
-                                  "arithmetic wraps; lower the weights or weight_exp of the "
-                                  "projections into it")
+                self._input_overflow(int(first[first < self.n][0]))
         else:
             update_tianjic(pt.part_ptr, pt.part_neurons, ring_t, a["slot.ptr"], a["slot.exp"],
                            st.u, st.v, st.ref, a["neuron.du"], a["neuron.dv"], i_bias, bias,
@@ -428,6 +448,29 @@ class RefSim:
         if pt.n > 1:
             st.events += events.reshape(batch, pt.n, *events.shape[1:]).sum(axis=1)
         return spikes
+
+    def _soma_flat(self, st: ChipState, ring_t: np.ndarray, bias: np.ndarray,
+                   spikes: np.ndarray, n_chunks: int) -> None:
+        """The Loihi soma by update_loihi_flat, each sample in n_chunks chunks of neurons;
+        its flags, when any is set, go to the range counters and the input-limit check."""
+        from snnc.runtime import refsim_kernels as kn
+
+        a, batch = self.a, st.u.shape[0]
+        lshift, rshift = self.flat
+        fn = kn.update_loihi_flat_serial if batch * n_chunks == 1 else kn.update_loihi_flat
+        if fn(n_chunks, ring_t, lshift, rshift, st.u, st.v, st.ref, a["neuron.du"],
+              a["neuron.dv"], bias, a["neuron.v_th"], spikes, st.flags, self.kernel):
+            first = np.empty(batch, dtype=np.int64)
+            kn.flag_events(st.flags, self.layer_of, st.events, first)
+            if (first >= 0).any():
+                self._input_overflow(int(first[first >= 0][0]))
+
+    def _input_overflow(self, neuron: int) -> None:
+        ar = self.arith
+        raise RefSimError(f"population '{self._pop_of(neuron)}': synaptic input << "
+                          f"{ar.act_shift} exceeds int{ar.compute_bits}, where Lava's "
+                          "arithmetic wraps; lower the weights or weight_exp of the "
+                          "projections into it")
 
     def _send(self, st: ChipState, host: Mapping[str, np.ndarray]
               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:

@@ -29,7 +29,6 @@ class CounterRecorder:
         self.per_sample = {f"sample_{k}": np.zeros(batch, dtype=np.int64) for k in self.BASIC}
         self.layer_of = sim.layer_of
         self.home = a["neuron.home"]
-        self.none = np.zeros(0, dtype=np.int64)
         if not detailed:
             return
         from snnc.runtime.refsim_timing import batch_latency  # numba: only for timed runs
@@ -50,14 +49,16 @@ class CounterRecorder:
     def record(self, t: int, ev: Any) -> None:
         """ev: the refsim step's events (StepEvents); counted from its event list, in one
         pass over the neurons that fired."""
-        from snnc.runtime.refsim_kernels import sent_counts
+        from snnc.runtime import refsim_kernels as kn
 
         a, sim = self.sim.a, self.sim
         sent = np.zeros((self.batch, 3), dtype=np.int64)  # per sample: spikes, packets, hops
-        rows = ((self.core_spikes[t], self.layer_spikes[t]) if self.detailed
-                else (self.none, self.none))
-        sent_counts(ev.ev_ptr, ev.ev_src, sim.n, a["neuron.spike_packets"],
-                    a["neuron.spike_hops"], self.home, self.layer_of, sent, *rows)
+        cores, layers = (sim.nc, len(sim.pops)) if self.detailed else (0, 0)
+        rows = (np.zeros((self.batch, cores), dtype=np.int64),
+                np.zeros((self.batch, layers), dtype=np.int64))
+        (kn.sent_counts_serial if self.batch == 1 else kn.sent_counts)(
+            ev.ev_ptr, ev.ev_src, sim.n, a["neuron.spike_packets"], a["neuron.spike_hops"],
+            self.home, self.layer_of, sent, *rows)
         c, ps = self.cnt, self.per_sample
         c["spikes"][t], c["packets"][t], c["hops"][t] = sent.sum(axis=0)
         c["synops"][t] = int(ev.synops.sum())
@@ -69,6 +70,7 @@ class CounterRecorder:
         ps["sample_neuron_updates"] += sim.n
         if not self.detailed:
             return
+        self.core_spikes[t], self.layer_spikes[t] = rows[0].sum(axis=0), rows[1].sum(axis=0)
         self.core_synops[t] = ev.synops.sum(axis=0)
         self.layer_synops[t] = ev.layer_synops.sum(axis=0)
         tm, (w, h) = sim.idx["timing"], self.grid

@@ -53,6 +53,7 @@ def _deliver_task(task: int, n_parts: int, n_layout: int, ev_ptr: np.ndarray,
     depth = ring.shape[0]
     slot_mask, delay_mask = (1 << slot_bits) - 1, (1 << delay_bits) - 1
     w_shift = slot_bits + delay_bits
+    ub = np.uint64(b)
     for i in range(ev_ptr[b], ev_ptr[b + 1]):
         s = ev_src[i]
         for q in range(q0, q1):
@@ -66,19 +67,19 @@ def _deliver_task(task: int, n_parts: int, n_layout: int, ev_ptr: np.ndarray,
                     else:
                         for k in range(lo, hi):
                             layer_synops[task, syn_layer[k]] += 1
-                if depth == 1:
+                if depth == 1:  # unsigned indices: numba adds no negative-index checks
                     for k in range(lo, hi):
-                        word = syn[k]
-                        ring[0, b, word & slot_mask] += word >> w_shift
+                        word = syn[np.uint64(k)]
+                        ring[0, ub, np.uint64(word & slot_mask)] += word >> w_shift
                     if timed:
                         core_ring[0, b, c] += hi - lo
                 else:
                     for k in range(lo, hi):
-                        word = syn[k]
+                        word = syn[np.uint64(k)]
                         r = base + ((word >> slot_bits) & delay_mask)
                         if r >= depth:
                             r -= depth
-                        ring[r, b, word & slot_mask] += word >> w_shift
+                        ring[np.uint64(r), ub, np.uint64(word & slot_mask)] += word >> w_shift
                         if timed:
                             core_ring[r, b, c] += 1
 
@@ -121,15 +122,28 @@ def deliver_serial(n_parts: int, n_layout: int, ev_ptr: np.ndarray, ev_src: np.n
 
 
 @njit(cache=True)
-def _events_row(sent: np.ndarray, b: int, out: np.ndarray, k: int) -> int:
-    """Write the indices of sent[b]'s set entries into out from k on; the count."""
+def _events_count(sent: np.ndarray, b: int) -> int:
+    """How many of sent[b]'s entries are set (a loop LLVM vectorizes)."""
+    row = sent[b]
     n = 0
-    for i in range(sent.shape[1]):
-        if sent[b, i]:
-            if k >= 0:
-                out[k + n] = i
-            n += 1
+    for i in range(len(row)):
+        n += row[i]
     return n
+
+
+@njit(cache=True)
+def _events_row(sent: np.ndarray, b: int, out: np.ndarray) -> None:
+    """Write the indices of sent[b]'s set entries into out (as long as their count). Without
+    a branch: every index up to the last set one is written at the next free place, which
+    only a set entry advances (a 20 % spike rate mispredicts a branch often)."""
+    row = sent[b]
+    last = len(row) - 1
+    while last >= 0 and not row[last]:
+        last -= 1
+    n = 0
+    for i in range(last + 1):
+        out[n] = i
+        n += row[i]
 
 
 @njit(cache=True, parallel=True)
@@ -140,11 +154,11 @@ def events(sent: np.ndarray, out: np.ndarray) -> np.ndarray:
     batch = sent.shape[0]
     ptr = np.zeros(batch + 1, dtype=np.int64)
     for b in prange(batch):
-        ptr[b + 1] = _events_row(sent, b, out[:0], -1)
+        ptr[b + 1] = _events_count(sent, b)
     for b in range(batch):
         ptr[b + 1] += ptr[b]
     for b in prange(batch):
-        _events_row(sent, b, out, ptr[b])
+        _events_row(sent, b, out[ptr[b]:ptr[b + 1]])
     return ptr
 
 
@@ -154,29 +168,51 @@ def events_serial(sent: np.ndarray, out: np.ndarray) -> np.ndarray:
     batch = sent.shape[0]
     ptr = np.zeros(batch + 1, dtype=np.int64)
     for b in range(batch):
-        ptr[b + 1] = ptr[b] + _events_row(sent, b, out, ptr[b])
+        ptr[b + 1] = ptr[b] + _events_count(sent, b)
+        _events_row(sent, b, out[ptr[b]:ptr[b + 1]])
     return ptr
 
 
 @njit(cache=True)
+def _sent_row(b: int, ev_ptr: np.ndarray, ev_src: np.ndarray, n: int, packets: np.ndarray,
+              hops: np.ndarray, home: np.ndarray, layer: np.ndarray, per_sample: np.ndarray,
+              core_spikes: np.ndarray, layer_spikes: np.ndarray) -> None:
+    """sent_counts() of sample b."""
+    detailed = core_spikes.shape[1] > 0
+    for i in range(ev_ptr[b], ev_ptr[b + 1]):
+        s = ev_src[i]
+        if s >= n:
+            break  # the host's input sources come after every neuron
+        per_sample[b, 0] += 1
+        per_sample[b, 1] += packets[s]
+        per_sample[b, 2] += hops[s]
+        if detailed:
+            core_spikes[b, home[s]] += 1
+            layer_spikes[b, layer[s]] += 1
+
+
+@njit(cache=True, parallel=True)
 def sent_counts(ev_ptr: np.ndarray, ev_src: np.ndarray, n: int, packets: np.ndarray,
                 hops: np.ndarray, home: np.ndarray, layer: np.ndarray, per_sample: np.ndarray,
                 core_spikes: np.ndarray, layer_spikes: np.ndarray) -> None:
     """Counters of a step from its event list (sources below n are neurons): per sample b,
-    per_sample[b] += (spikes, packets, hops); with non-empty core_spikes/layer_spikes, the
-    spikes per home core and per layer, summed over the batch."""
-    detailed = len(core_spikes) > 0
+    per_sample[b] += (spikes, packets, hops) and, unless core_spikes and layer_spikes are
+    (B, 0), core_spikes[b] and layer_spikes[b] += the spikes per home core and per layer.
+    Samples on numba's threads."""
+    for b in prange(len(ev_ptr) - 1):
+        _sent_row(b, ev_ptr, ev_src, n, packets, hops, home, layer, per_sample, core_spikes,
+                  layer_spikes)
+
+
+@njit(cache=True)
+def sent_counts_serial(ev_ptr: np.ndarray, ev_src: np.ndarray, n: int, packets: np.ndarray,
+                       hops: np.ndarray, home: np.ndarray, layer: np.ndarray,
+                       per_sample: np.ndarray, core_spikes: np.ndarray,
+                       layer_spikes: np.ndarray) -> None:
+    """sent_counts() on the calling thread."""
     for b in range(len(ev_ptr) - 1):
-        for i in range(ev_ptr[b], ev_ptr[b + 1]):
-            s = ev_src[i]
-            if s >= n:
-                break  # the host's input sources come after every neuron
-            per_sample[b, 0] += 1
-            per_sample[b, 1] += packets[s]
-            per_sample[b, 2] += hops[s]
-            if detailed:
-                core_spikes[home[s]] += 1
-                layer_spikes[layer[s]] += 1
+        _sent_row(b, ev_ptr, ev_src, n, packets, hops, home, layer, per_sample, core_spikes,
+                  layer_spikes)
 
 
 @njit(cache=True)
@@ -239,6 +275,87 @@ def update_loihi_serial(part_ptr: np.ndarray, part_neurons: np.ndarray, ring_t: 
     for task in range(ring_t.shape[0] * (len(part_ptr) - 1)):
         _loihi_task(task, part_ptr, part_neurons, ring_t, slot_ptr, exp, u, v, ref, du, dv,
                     bias, vth, spikes, overflow, layer, events, k)
+
+
+@njit(cache=True)
+def _loihi_flat_task(task: int, n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray,
+                     rshift: int, u: np.ndarray, v: np.ndarray, ref: np.ndarray,
+                     du: np.ndarray, dv: np.ndarray, bias: np.ndarray, vth: np.ndarray,
+                     spikes: np.ndarray, flags: np.ndarray, k: fixed.LoihiKernel) -> int:
+    """update_loihi_flat() for sample task // n_chunks, the neurons of its chunk task %
+    n_chunks (consecutive). Every array is sliced to the chunk and indexed from 0: numba
+    then drops its negative-index checks and LLVM vectorizes the loop. Returns the OR of
+    the chunk's flags."""
+    b, c = task // n_chunks, task % n_chunks
+    n = u.shape[1]
+    lo, hi = n * c // n_chunks, n * (c + 1) // n_chunks
+    acc, ub, vb, rb = ring_t[b][lo:hi], u[b][lo:hi], v[b][lo:hi], ref[b][lo:hi]
+    sb, fb, ls = spikes[b][lo:hi], flags[b][lo:hi], lshift[lo:hi]
+    du_, dv_, bias_, vth_ = du[lo:hi], dv[lo:hi], bias[lo:hi], vth[lo:hi]
+    seen = 0
+    for i in range(hi - lo):
+        a = (np.int64(acc[i]) << np.int64(ls[i])) >> rshift
+        acc[i] = 0
+        over = abs(a << k.act_shift) >= k.input_limit
+        ub[i], vb[i], rb[i], sb[i], wrapped, sat = fixed.loihi_neuron(
+            np.int64(ub[i]), np.int64(vb[i]), np.int64(rb[i]), a, np.int64(du_[i]),
+            np.int64(dv_[i]), np.int64(bias_[i]), np.int64(vth_[i]), k)
+        f = wrapped | (sat << 1) | (np.int64(over) << 2)
+        fb[i] = f
+        seen |= f
+    return seen
+
+
+@njit(cache=True, parallel=True)
+def update_loihi_flat(n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray, rshift: int,
+                      u: np.ndarray, v: np.ndarray, ref: np.ndarray, du: np.ndarray,
+                      dv: np.ndarray, bias: np.ndarray, vth: np.ndarray, spikes: np.ndarray,
+                      flags: np.ndarray, k: fixed.LoihiKernel) -> int:
+    """update_loihi() where neuron i has one accumulator, slot i, and each one's shift by
+    its exponent is (acc << lshift) >> rshift (RefSim's flat_soma): the same arithmetic,
+    without the per-neuron slot loop. Per (sample, neuron) flags: 1 u wrapped, 2 v
+    saturated, 4 input at or past k.input_limit; returns their OR over the batch (nonzero:
+    read them with flag_events). Tasks (sample, chunk of neurons) on numba's threads."""
+    tasks = ring_t.shape[0] * n_chunks
+    seen = np.zeros(tasks, dtype=np.int64)
+    for task in prange(tasks):
+        seen[task] = _loihi_flat_task(task, n_chunks, ring_t, lshift, rshift, u, v, ref, du,
+                                      dv, bias, vth, spikes, flags, k)
+    out = 0
+    for task in range(tasks):
+        out |= seen[task]
+    return out
+
+
+@njit(cache=True)
+def update_loihi_flat_serial(n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray,
+                             rshift: int, u: np.ndarray, v: np.ndarray, ref: np.ndarray,
+                             du: np.ndarray, dv: np.ndarray, bias: np.ndarray,
+                             vth: np.ndarray, spikes: np.ndarray, flags: np.ndarray,
+                             k: fixed.LoihiKernel) -> int:
+    """update_loihi_flat() on the calling thread."""
+    out = 0
+    for task in range(ring_t.shape[0] * n_chunks):
+        out |= _loihi_flat_task(task, n_chunks, ring_t, lshift, rshift, u, v, ref, du, dv,
+                                bias, vth, spikes, flags, k)
+    return out
+
+
+@njit(cache=True)
+def flag_events(flags: np.ndarray, layer: np.ndarray, events: np.ndarray,
+                first_over: np.ndarray) -> None:
+    """update_loihi_flat's flags (B, n) into the range counters events[b, layer, (wraps,
+    saturations)], and first_over[b]: sample b's lowest neuron whose input reached the
+    limit, else -1."""
+    for b in range(flags.shape[0]):
+        first_over[b] = -1
+        for i in range(flags.shape[1]):
+            f = flags[b, i]
+            if f:
+                events[b, layer[i], 0] += f & 1
+                events[b, layer[i], 1] += (f >> 1) & 1
+                if f & 4 and first_over[b] < 0:
+                    first_over[b] = i
 
 
 @njit(cache=True)

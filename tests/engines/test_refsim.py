@@ -64,6 +64,14 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
     for key in ("layer_wraps", "layer_saturations"):  # the same range events, per population
         mine = got.counters[key][[layer[k] for k in want.layers]]
         np.testing.assert_array_equal(want.counters[key], mine, err_msg=key)
+    if sim.flat is not None:  # the vectorized Loihi soma ran: the general one agrees
+        plain = RefSim(program(low, cm, t))
+        plain.flat = None
+        again = plain.run(x, steps=steps, trace=True, counters=True)
+        for k, v in again.traces.items():
+            np.testing.assert_array_equal(got.traces[k], v, err_msg=f"flat soma {k}")
+        for k, v in again.counters.items():
+            np.testing.assert_array_equal(got.counters[k], v, err_msg=f"flat soma {k}")
     if next(iter(x.values())).shape[0] == 1:  # batch 1 ran the serial kernels: the pooled
         two = {k: np.concatenate([v, v[:, ::-1]]) for k, v in x.items()}  # ones agree
         both = RefSim(program(low, cm, t)).run(two, steps=steps, trace=True)
