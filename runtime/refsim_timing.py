@@ -142,6 +142,10 @@ def step_latency(synops: np.ndarray, spikes_core: np.ndarray, fired: np.ndarray,
                 t = _walk(x, y, gx[d], gy[d], t, w, link_free, lat, occ, link_count)
                 x, y = gx[d], gy[d]
             last = max(last, t)
+        elif hi - lo == 1:  # one destination: its tree is the XY path, hop for hop
+            d = dests[lo]
+            last = max(last, _walk(gx[c], gy[c], gx[d], gy[d], t0, w, link_free, lat, occ,
+                                   link_count))
         else:
             last = max(last, _tree(gx[c], gy[c], t0, dests[lo:hi], gx, gy, w, link_free,
                                    lat, occ, link_count, row_t))

@@ -8,6 +8,8 @@ step 1 is the step worked out in each docstring.
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from snnc import api
 from snnc.backends.refsim import program
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection
@@ -112,3 +114,27 @@ def test_layer_synops_of_an_entry_into_two_layers_by_hand() -> None:
     assert cm.n_cores == 1
     assert res.counters["synops"][0] == 8
     assert res.counters["layer_synops"][0].tolist() == [6, 2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(w=st.integers(1, 6), h=st.integers(1, 6), data=st.data())
+def test_a_tree_to_one_destination_is_its_xy_path(w: int, h: int, data: st.DataObject) -> None:
+    """step_latency sends a spike with one destination core along _walk instead of _tree:
+    the same hops in the same order, so the same arrival, link times and link counts, also
+    on links that are already busy."""
+    from snnc.runtime.refsim_timing import _tree, _walk
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    gx, gy = rng.integers(0, w, 3), rng.integers(0, h, 3)  # core 0 sends to core 1
+    busy = rng.integers(0, 5, w * h * 4).astype(np.float64) * (rng.random(w * h * 4) < 0.5)
+    lat = rng.integers(1, 4, 4).astype(np.float64)
+    t0, occ = float(rng.integers(0, 4)), float(rng.integers(1, 3))
+    free_t, count_t = busy.copy(), np.zeros(w * h * 4, dtype=np.int64)
+    free_w, count_w = busy.copy(), np.zeros(w * h * 4, dtype=np.int64)
+    tree = _tree(gx[0], gy[0], t0, np.array([1]), gx, gy, w, free_t, lat, occ, count_t,
+                 np.empty(w))
+    walk = _walk(gx[0], gy[0], gx[1], gy[1], t0, w, free_w, lat, occ, count_w)
+    assert tree == walk
+    np.testing.assert_array_equal(free_t, free_w)
+    np.testing.assert_array_equal(count_t, count_w)
+    assert count_w.sum() == abs(int(gx[1]) - int(gx[0])) + abs(int(gy[1]) - int(gy[0]))
