@@ -170,37 +170,28 @@ def tianjic_neuron(u: int, v: int, ref: int, a: int, alpha_u: int, alpha_v: int,
     """One neuron of TianjicArithmetic.update (reset 0 zero, 1 subtract, 2 none, 3 delayed
     subtract: ref = -1 marks a subtraction pending for this step); the last value returned
     counts the saturations of u and v this step (for the range counters)."""
-    sats = 0
-    if current:
-        raw = ((u * alpha_u) >> k.alpha_shift) + a + i_bias
-        u = saturate_scalar(raw, k.state_bits)
-        sats += 1 if u != raw else 0
-    else:
-        u = a
+    raw_u = ((u * alpha_u) >> k.alpha_shift) + a + i_bias  # every case is computed and the
+    u_sat = saturate_scalar(raw_u, k.state_bits)  # neuron's chosen: no branch (vectorizes)
+    u = u_sat if current else a
+    sats = np.int64(current & (u_sat != raw_u))
     pending = vth if ref < 0 else 0
     raw = ((v * alpha_v) >> k.alpha_shift) + u + beta - pending
     v = saturate_scalar(raw, k.state_bits)
-    sats += 1 if v != raw else 0
-    if not spiking:
-        return u, v, ref, False, sats
-    if reset == 3:
-        s = v > vth
-        return u, v, -1 if s else 0, s, sats
-    held = ref > 0
-    if held:
-        v = v_reset
-    ref = max(ref - 1, 0)
-    s = (v > vth) and not held
-    if s:
-        if refractory > 0:
-            ref = refractory
-        if reset == 0:
-            v = v_reset
-        elif reset == 1:
-            raw = v - vth
-            v = saturate_scalar(raw, k.state_bits)
-            sats += 1 if v != raw else 0
-    return u, v, ref, s, sats
+    sats += np.int64(v != raw)
+    delayed = reset == 3  # fires above vth, subtracts it next step
+    s_late = v > vth
+    held = ref > 0  # the others
+    v_held = v_reset if held else v
+    s_now = (v_held > vth) & (not held)
+    raw_sub = v_held - vth
+    v_sub = saturate_scalar(raw_sub, k.state_bits)
+    v_now = v_reset if s_now & (reset == 0) else (v_sub if s_now & (reset == 1) else v_held)
+    ref_now = refractory if s_now & (refractory > 0) else max(ref - 1, 0)
+    fired = spiking & (s_late if delayed else s_now)
+    sats += np.int64(spiking & (not delayed) & s_now & (reset == 1) & (v_sub != raw_sub))
+    v_out = v if (not spiking) | delayed else v_now
+    ref_out = ref if not spiking else (-np.int64(s_late) if delayed else ref_now)
+    return u, v_out, ref_out, fired, sats
 
 
 # --- what the quantizer and the verifier need

@@ -166,17 +166,23 @@ def state_type(arith: Arithmetic) -> type:
 
 def flat_soma(arith: Arithmetic, slot_ptr: np.ndarray, exp: np.ndarray, acc_type: type
               ) -> tuple[np.ndarray, int] | None:
-    """(lshift, rshift) for the Loihi soma's vectorized kernel (update_loihi_flat) when
-    neuron i's one accumulator is slot i, else None: acc shifted by its exponent e is (acc
-    << (e + rshift)) >> rshift with rshift = max(0, -min e), exact in int64 as long as
-    int32 accumulators are shifted left by at most 31."""
+    """(lshift, rshift) for the vectorized soma kernels (update_loihi_flat,
+    update_tianjic_flat) when neuron i's one accumulator is slot i, else None: an
+    accumulator shifted by its exponent e is (acc << (e + rshift)) >> rshift with rshift =
+    max(0, -min e), exact in int64 while the accumulator (Loihi: int32; Tianjic: saturated to
+    accumulator_bits first) shifted left stays below 2^62."""
     n = len(slot_ptr) - 1
-    if (not isinstance(arith, LoihiArithmetic) or acc_type is not np.int32
-            or not np.array_equal(slot_ptr, np.arange(n + 1))):
+    if not np.array_equal(slot_ptr, np.arange(n + 1)):
         return None
+    if isinstance(arith, LoihiArithmetic):
+        if acc_type is not np.int32:
+            return None
+        acc_bits = np.iinfo(np.int32).bits - 1
+    else:
+        acc_bits = arith.accumulator_bits - 1
     rshift = max(0, -int(exp.min(initial=0)))
     lshift = exp.astype(np.int64) + rshift
-    if lshift.max(initial=0) > np.iinfo(np.int32).bits - 1:
+    if acc_bits + lshift.max(initial=0) > np.iinfo(np.int64).bits - 2:
         return None
     return lshift.astype(np.int8), rshift
 
@@ -294,7 +300,7 @@ class RefSim:
         # accumulators: int32 (half the memory traffic of delivery) when no slot can sum
         # beyond it in one step, else int64
         self.acc_type = accumulator_type(a["syn.slot"], a["syn.weight"], self.n_slots)
-        # one accumulator a neuron, its own (a layered network): the vectorized Loihi soma
+        # one accumulator a neuron, its own (a layered network): the vectorized soma
         self.flat = flat_soma(self.arith, a["slot.ptr"], a["slot.exp"], self.acc_type)
         self.state_type = state_type(self.arith)
         self.n_src = self.n + sum(p["size"] for p in self.inputs.values())
@@ -421,7 +427,7 @@ class RefSim:
         tasks = batch * pt.n
         spikes = st.spare  # every neuron's entry is written
         if self.flat is not None:
-            self._soma_flat(st, ring_t, bias, spikes, pt.n)
+            self._soma_flat(st, ring_t, biases, spikes, pt.n)
             return spikes
         # per-task range counts when parts share a sample's layers, else the state's own
         events = st.events if pt.n == 1 else np.zeros((tasks, *st.events.shape[1:]),
@@ -449,17 +455,29 @@ class RefSim:
             st.events += events.reshape(batch, pt.n, *events.shape[1:]).sum(axis=1)
         return spikes
 
-    def _soma_flat(self, st: ChipState, ring_t: np.ndarray, bias: np.ndarray,
-                   spikes: np.ndarray, n_chunks: int) -> None:
-        """The Loihi soma by update_loihi_flat, each sample in n_chunks chunks of neurons;
-        its flags, when any is set, go to the range counters and the input-limit check."""
+    def _soma_flat(self, st: ChipState, ring_t: np.ndarray,
+                   biases: tuple[np.ndarray, np.ndarray], spikes: np.ndarray,
+                   n_chunks: int) -> None:
+        """The soma by update_loihi_flat or update_tianjic_flat, each sample in n_chunks
+        chunks of neurons; their flags, when any is set, go to the range counters and the
+        input-limit check."""
         from snnc.runtime import refsim_kernels as kn
 
         a, batch = self.a, st.u.shape[0]
+        bias, i_bias = biases
         lshift, rshift = self.flat
-        fn = kn.update_loihi_flat_serial if batch * n_chunks == 1 else kn.update_loihi_flat
-        if fn(n_chunks, ring_t, lshift, rshift, st.u, st.v, st.ref, a["neuron.du"],
-              a["neuron.dv"], bias, a["neuron.v_th"], spikes, st.flags, self.kernel):
+        serial = batch * n_chunks == 1
+        if isinstance(self.arith, LoihiArithmetic):
+            fn = kn.update_loihi_flat_serial if serial else kn.update_loihi_flat
+            seen = fn(n_chunks, ring_t, lshift, rshift, st.u, st.v, st.ref, a["neuron.du"],
+                      a["neuron.dv"], bias, a["neuron.v_th"], spikes, st.flags, self.kernel)
+        else:
+            fn = kn.update_tianjic_flat_serial if serial else kn.update_tianjic_flat
+            seen = fn(n_chunks, ring_t, lshift, rshift, st.u, st.v, st.ref, a["neuron.du"],
+                      a["neuron.dv"], i_bias, bias, a["neuron.v_th"], a["neuron.v_reset"],
+                      a["neuron.reset"], a["neuron.refractory"], *self._tianjic_flags,
+                      spikes, st.flags, self.kernel)
+        if seen:
             first = np.empty(batch, dtype=np.int64)
             kn.flag_events(st.flags, self.layer_of, st.events, first)
             if (first >= 0).any():

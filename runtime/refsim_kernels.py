@@ -300,10 +300,81 @@ def _loihi_flat_task(task: int, n_chunks: int, ring_t: np.ndarray, lshift: np.nd
         ub[i], vb[i], rb[i], sb[i], wrapped, sat = fixed.loihi_neuron(
             np.int64(ub[i]), np.int64(vb[i]), np.int64(rb[i]), a, np.int64(du_[i]),
             np.int64(dv_[i]), np.int64(bias_[i]), np.int64(vth_[i]), k)
-        f = wrapped | (sat << 1) | (np.int64(over) << 2)
+        f = wrapped | (sat << 1) | (np.int64(over) << 4)
         fb[i] = f
         seen |= f
     return seen
+
+
+@njit(cache=True)
+def _tianjic_flat_task(task: int, n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray,
+                       rshift: int, u: np.ndarray, v: np.ndarray, ref: np.ndarray,
+                       au: np.ndarray, av: np.ndarray, ibias: np.ndarray, beta: np.ndarray,
+                       vth: np.ndarray, vreset: np.ndarray, reset: np.ndarray,
+                       refractory: np.ndarray, current: np.ndarray, spiking: np.ndarray,
+                       spikes: np.ndarray, flags: np.ndarray, k: fixed.TianjicKernel) -> int:
+    """update_tianjic_flat() for sample task // n_chunks, the neurons of its chunk task %
+    n_chunks (as _loihi_flat_task)."""
+    b, c = task // n_chunks, task % n_chunks
+    n = u.shape[1]
+    lo, hi = n * c // n_chunks, n * (c + 1) // n_chunks
+    acc, ub, vb, rb = ring_t[b][lo:hi], u[b][lo:hi], v[b][lo:hi], ref[b][lo:hi]
+    sb, fb, ls = spikes[b][lo:hi], flags[b][lo:hi], lshift[lo:hi]
+    au_, av_, ib_, be_ = au[lo:hi], av[lo:hi], ibias[lo:hi], beta[lo:hi]
+    vth_, vr_, rs_, rf_ = vth[lo:hi], vreset[lo:hi], reset[lo:hi], refractory[lo:hi]
+    cur_, spk_ = current[lo:hi], spiking[lo:hi]
+    seen = 0
+    for i in range(hi - lo):
+        x = np.int64(acc[i])
+        sat = fixed.saturate_scalar(x, k.accumulator_bits)
+        a = (sat << np.int64(ls[i])) >> rshift
+        acc[i] = 0
+        ub[i], vb[i], rb[i], sb[i], sats = fixed.tianjic_neuron(
+            np.int64(ub[i]), np.int64(vb[i]), np.int64(rb[i]), a, np.int64(au_[i]),
+            np.int64(av_[i]), np.int64(ib_[i]), np.int64(be_[i]), np.int64(vth_[i]),
+            np.int64(vr_[i]), np.int64(rs_[i]), np.int64(rf_[i]), cur_[i], spk_[i], k)
+        f = (sats + np.int64(sat != x)) << 1
+        fb[i] = f
+        seen |= f
+    return seen
+
+
+@njit(cache=True, parallel=True)
+def update_tianjic_flat(n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray, rshift: int,
+                        u: np.ndarray, v: np.ndarray, ref: np.ndarray, au: np.ndarray,
+                        av: np.ndarray, ibias: np.ndarray, beta: np.ndarray, vth: np.ndarray,
+                        vreset: np.ndarray, reset: np.ndarray, refractory: np.ndarray,
+                        current: np.ndarray, spiking: np.ndarray, spikes: np.ndarray,
+                        flags: np.ndarray, k: fixed.TianjicKernel) -> int:
+    """update_tianjic() where neuron i has one accumulator, slot i (as update_loihi_flat):
+    flags count the saturations (accumulator, u, v) in bits 1-3; returns their OR."""
+    tasks = ring_t.shape[0] * n_chunks
+    seen = np.zeros(tasks, dtype=np.int64)
+    for task in prange(tasks):
+        seen[task] = _tianjic_flat_task(task, n_chunks, ring_t, lshift, rshift, u, v, ref,
+                                        au, av, ibias, beta, vth, vreset, reset, refractory,
+                                        current, spiking, spikes, flags, k)
+    out = 0
+    for task in range(tasks):
+        out |= seen[task]
+    return out
+
+
+@njit(cache=True)
+def update_tianjic_flat_serial(n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray,
+                               rshift: int, u: np.ndarray, v: np.ndarray, ref: np.ndarray,
+                               au: np.ndarray, av: np.ndarray, ibias: np.ndarray,
+                               beta: np.ndarray, vth: np.ndarray, vreset: np.ndarray,
+                               reset: np.ndarray, refractory: np.ndarray,
+                               current: np.ndarray, spiking: np.ndarray, spikes: np.ndarray,
+                               flags: np.ndarray, k: fixed.TianjicKernel) -> int:
+    """update_tianjic_flat() on the calling thread."""
+    out = 0
+    for task in range(ring_t.shape[0] * n_chunks):
+        out |= _tianjic_flat_task(task, n_chunks, ring_t, lshift, rshift, u, v, ref, au, av,
+                                  ibias, beta, vth, vreset, reset, refractory, current,
+                                  spiking, spikes, flags, k)
+    return out
 
 
 @njit(cache=True, parallel=True)
@@ -313,9 +384,10 @@ def update_loihi_flat(n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray, rsh
                       flags: np.ndarray, k: fixed.LoihiKernel) -> int:
     """update_loihi() where neuron i has one accumulator, slot i, and each one's shift by
     its exponent is (acc << lshift) >> rshift (RefSim's flat_soma): the same arithmetic,
-    without the per-neuron slot loop. Per (sample, neuron) flags: 1 u wrapped, 2 v
-    saturated, 4 input at or past k.input_limit; returns their OR over the batch (nonzero:
-    read them with flag_events). Tasks (sample, chunk of neurons) on numba's threads."""
+    without the per-neuron slot loop. Per (sample, neuron) flags: bit 0 u wrapped, bits
+    1-3 saturations, bit 4 input at or past k.input_limit; returns their OR over the batch
+    (nonzero: read them with flag_events). Tasks (sample, chunk of neurons) on numba's
+    threads."""
     tasks = ring_t.shape[0] * n_chunks
     seen = np.zeros(tasks, dtype=np.int64)
     for task in prange(tasks):
@@ -344,7 +416,7 @@ def update_loihi_flat_serial(n_chunks: int, ring_t: np.ndarray, lshift: np.ndarr
 @njit(cache=True)
 def flag_events(flags: np.ndarray, layer: np.ndarray, events: np.ndarray,
                 first_over: np.ndarray) -> None:
-    """update_loihi_flat's flags (B, n) into the range counters events[b, layer, (wraps,
+    """The flat somas' flags (B, n) into the range counters events[b, layer, (wraps,
     saturations)], and first_over[b]: sample b's lowest neuron whose input reached the
     limit, else -1."""
     for b in range(flags.shape[0]):
@@ -353,8 +425,8 @@ def flag_events(flags: np.ndarray, layer: np.ndarray, events: np.ndarray,
             f = flags[b, i]
             if f:
                 events[b, layer[i], 0] += f & 1
-                events[b, layer[i], 1] += (f >> 1) & 1
-                if f & 4 and first_over[b] < 0:
+                events[b, layer[i], 1] += (f >> 1) & 7
+                if f & 16 and first_over[b] < 0:
                     first_over[b] = i
 
 

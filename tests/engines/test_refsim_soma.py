@@ -1,7 +1,7 @@
-"""refsim's vectorized Loihi soma (update_loihi_flat, taken where each neuron has one
-accumulator of its own) computes what the general soma kernel does, neuron by neuron:
-state, spikes, cleared accumulators, range counters and the input-limit check; and the
-event list it feeds delivery is np.nonzero's."""
+"""refsim's vectorized somas (update_loihi_flat and update_tianjic_flat, taken where each
+neuron has one accumulator of its own) compute what the general soma kernels do, neuron by
+neuron: state, spikes, cleared accumulators, range counters and the input-limit check; and
+the event list they feed delivery is np.nonzero's."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from snnc.runtime.refsim import RefSim, flat_soma
 from tests.fixed_strategies import LOIHI2, TIANJIC
 
 KERNEL = LOIHI2.arith.kernel_params()
+TJ = TIANJIC.arith.kernel_params()
+WRAP, SATURATIONS, OVER = 1, 14, 16  # the flag bits
 
 
 @st.composite
@@ -81,8 +83,16 @@ def test_the_flat_loihi_soma_is_the_general_one(c: dict[str, object], serial: bo
     np.testing.assert_array_equal(spikes, want["spikes"])
     assert not s["ring"].any()
     assert seen == np.bitwise_or.reduce(flags, axis=None)
+    assert_flags(flags, c["layer"], want_events, want_over)
+
+
+def assert_flags(flags: np.ndarray, layer: np.ndarray, want_events: np.ndarray,
+                 want_over: int) -> None:
+    """flag_events reads the flags into the general kernel's range counters and first
+    neuron over the input limit."""
+    batch = flags.shape[0]
     events, first = np.zeros((batch, 3, 2), dtype=np.int64), np.empty(batch, dtype=np.int64)
-    kn.flag_events(flags, c["layer"], events, first)
+    kn.flag_events(flags, layer, events, first)
     np.testing.assert_array_equal(events, want_events)
     got_first = first[first >= 0]
     assert (int(got_first[0]) if len(got_first) else -1) == want_over
@@ -92,7 +102,7 @@ def test_the_random_soma_cases_wrap_saturate_and_overflow() -> None:
     """The cases above do reach each flag, and spike both ways."""
     from hypothesis import find
 
-    for flag in (1, 2, 4):
+    for flag in (WRAP, SATURATIONS, OVER):
         def hits(c, flag=flag) -> bool:  # type: ignore[no-untyped-def]
             n = len(c["exp"])
             s = {key: np.array(c[key]) for key in ("ring", "u", "v", "ref")}
@@ -114,7 +124,91 @@ def test_flat_soma_only_where_each_neuron_has_its_own_accumulator() -> None:
     assert flat_soma(LOIHI2.arith, np.arange(4), exp, np.int64) is None  # wide accumulators
     assert flat_soma(LOIHI2.arith, np.arange(3), np.array([-24, 8], dtype=np.int8),
                      np.int32) is None  # a shift by 32 could leave int64
-    assert flat_soma(TIANJIC.arith, np.arange(4), exp, np.int32) is None
+    assert flat_soma(TIANJIC.arith, np.arange(4), exp, np.int64) is not None  # saturated
+    assert flat_soma(TIANJIC.arith, np.arange(3), np.array([-1, 31], dtype=np.int8),
+                     np.int32) is None  # 32-bit accumulators shifted by 32
+
+
+@st.composite
+def tianjic_cases(draw: st.DrawFn) -> dict[str, object]:
+    """Random Tianjic states, parameters and accumulators (int64, past accumulator_bits in
+    some), every reset mode, with and without a current and spiking."""
+    n = draw(st.integers(1, 60))
+    batch = draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    half = 1 << (TJ.state_bits - 1)
+    big = draw(st.booleans())
+    lim = (1 << (TJ.accumulator_bits + 1)) if big else 3000
+    scale = half if big else 2000
+    return {
+        "n_chunks": draw(st.integers(1, 3)),
+        "exp": rng.integers(-2, 9, n).astype(np.int8),
+        "ring": rng.integers(-lim, lim + 1, (batch, n)),
+        "u": rng.integers(-half, half, (batch, n)).astype(np.int32),
+        "v": rng.integers(-half, half, (batch, n)).astype(np.int32),
+        "ref": rng.integers(-1, 4, (batch, n)).astype(np.int32),
+        "au": rng.integers(0, 257, n).astype(np.int16),
+        "av": rng.integers(0, 257, n).astype(np.int16),
+        "ibias": rng.integers(-scale, scale, n).astype(np.int32),
+        "beta": rng.integers(-scale, scale, n).astype(np.int32),
+        "vth": rng.integers(0, scale, n).astype(np.int32),
+        "vreset": rng.integers(-scale, scale, n).astype(np.int32),
+        "reset": rng.integers(0, 4, n).astype(np.int8),
+        "refractory": rng.integers(0, 4, n).astype(np.int8),
+        "current": rng.random(n) < 0.5,
+        "spiking": rng.random(n) < 0.8,
+        "layer": np.sort(rng.integers(0, 3, n)).astype(np.int8),
+    }
+
+
+PARAMS = ("au", "av", "ibias", "beta", "vth", "vreset", "reset", "refractory", "current",
+          "spiking")
+
+
+@settings(max_examples=300, deadline=None)
+@given(c=tianjic_cases(), serial=st.booleans())
+def test_the_flat_tianjic_soma_is_the_general_one(c: dict[str, object], serial: bool) -> None:
+    n = len(c["exp"])
+    shifts = flat_soma(TIANJIC.arith, np.arange(n + 1), c["exp"], np.int64)
+    assert shifts is not None
+    want = {key: np.array(c[key]) for key in ("ring", "u", "v", "ref")}
+    batch = want["u"].shape[0]
+    want_spikes = np.zeros((batch, n), dtype=bool)
+    want_events = np.zeros((batch, 3, 2), dtype=np.int64)
+    kn.update_tianjic_serial(np.array([0, n]), np.zeros(0, dtype=np.int32), want["ring"],
+                             np.arange(n + 1, dtype=np.int32), c["exp"], want["u"],
+                             want["v"], want["ref"], *(c[p] for p in PARAMS), want_spikes,
+                             c["layer"], want_events, TJ)
+    got = {key: np.array(c[key]) for key in ("ring", "u", "v", "ref")}
+    spikes = np.zeros((batch, n), dtype=bool)
+    flags = np.full((batch, n), 255, dtype=np.uint8)
+    fn = kn.update_tianjic_flat_serial if serial else kn.update_tianjic_flat
+    seen = fn(c["n_chunks"], got["ring"], *shifts, got["u"], got["v"], got["ref"],
+              *(c[p] for p in PARAMS), spikes, flags, TJ)
+    for key in ("ring", "u", "v", "ref"):
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    np.testing.assert_array_equal(spikes, want_spikes)
+    assert seen == np.bitwise_or.reduce(flags, axis=None)
+    assert not (flags & (WRAP | OVER)).any()
+    assert_flags(flags, c["layer"], want_events, -1)
+
+
+def test_the_random_tianjic_cases_saturate_and_fire_in_every_reset_mode() -> None:
+    from hypothesis import find
+
+    for mode in range(4):
+        def hits(c, mode=mode) -> bool:  # type: ignore[no-untyped-def]
+            n = len(c["exp"])
+            s = {key: np.array(c[key]) for key in ("ring", "u", "v", "ref")}
+            spikes = np.zeros(s["u"].shape, dtype=bool)
+            flags = np.zeros(s["u"].shape, dtype=np.uint8)
+            kn.update_tianjic_flat_serial(
+                1, s["ring"], *flat_soma(TIANJIC.arith, np.arange(n + 1), c["exp"], np.int64),
+                s["u"], s["v"], s["ref"], *(c[p] for p in PARAMS), spikes, flags, TJ)
+            mine = (c["reset"] == mode) & c["spiking"]
+            return bool(spikes[:, mine].any() and (flags[:, mine] >> 1 >= 2).any())
+
+        find(tianjic_cases(), hits, settings=settings(database=None, max_examples=1000))
 
 
 @pytest.mark.parametrize("serial", [False, True])
@@ -131,7 +225,9 @@ def test_the_event_list_is_nonzero_and_writes_nothing_past_it(serial: bool, rng)
         assert (out[ptr[-1]:] == -7).all()
 
 
-def test_a_layered_program_takes_the_flat_soma_and_runs_as_the_general_one(rng) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("target", ["loihi2", "tianjic"])
+def test_a_layered_program_takes_the_flat_soma_and_runs_as_the_general_one(target: str, rng  # type: ignore[no-untyped-def]
+                                                                          ) -> None:
     """End to end on a compiled layered network: the flat soma is taken, and a run with
     the general kernel gives the same traces and counters."""
     from snnc import api
@@ -139,7 +235,7 @@ def test_a_layered_program_takes_the_flat_soma_and_runs_as_the_general_one(rng) 
 
     from benchmarks.synthetic import layered
 
-    c = api.compile(layered(3000, fanin=30, seed=2), "loihi2")
+    c = api.compile(layered(3000, fanin=30, seed=2), target)
     prog = program(c.fixed, c.coremap, c.target)
     flat, plain = RefSim(dict(prog)), RefSim(dict(prog))
     assert flat.flat is not None
