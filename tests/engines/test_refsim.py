@@ -324,3 +324,26 @@ def test_a_batch_whose_state_is_over_the_memory_budget_is_refused(monkeypatch, t
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "refsim: 4000 sample(s) of chip state" in err[0], err
     assert not (tmp_path / "o.npz").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.int8])
+def test_the_prefetch_hint_compiles_here_and_changes_nothing(dtype: type) -> None:
+    """Delivery asks for synapse words ahead with llvm.prefetch (runtime/prefetch.py),
+    whose name depends on the LLVM numba brings; it compiles on this one, and a kernel
+    that prefetches every element, and past the end, reads the same sum."""
+    from numba import njit
+    from snnc.runtime.prefetch import prefetch
+
+    @njit
+    def summed(a):  # type: ignore[no-untyped-def]
+        t = 0
+        for i in range(len(a) + 64):
+            prefetch(a, np.uint64(i))  # a hint: no fault past the end
+            if i < len(a):
+                t += a[i]
+        return t
+
+    a = np.arange(1000, dtype=dtype) % 100
+    before = a.copy()
+    assert summed(a) == int(a.astype(np.int64).sum())
+    np.testing.assert_array_equal(a, before)
