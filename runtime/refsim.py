@@ -94,6 +94,10 @@ NARROWED = {f"neuron.{k}" for k in ("du", "dv", "bias", "i_bias", "v_th", "v_res
 # a batch smaller than numba's threads splits each sample's cores into parts from this many
 # synapses on: below it a step is too short to pay the thread pool's entry
 PARTS_MIN_SYNAPSES = 1 << 19
+# delivery prefetches synapse words (refsim_kernels.PREFETCH_AHEAD) from a table this large
+# on: one read from a last-level cache gains nothing and pays the extra loads (the DVS-sized
+# CNN's 11 MB table: 18 % slower with it; 39 MB at 100k neurons: faster)
+PREFETCH_MIN_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,7 @@ class RefSim:
         self._tianjic_flags = tuple(a[k].astype(np.bool_) for k in (
             "neuron.current", "neuron.spiking") if k in a)  # the Tianjic soma's, once
         self.min_split = PARTS_MIN_SYNAPSES
+        self.prefetch_min = PREFETCH_MIN_BYTES
 
     def parts(self, batch: int) -> Parts:
         """How a batch's samples are split (Parts): a batch smaller than numba's threads on a
@@ -511,7 +516,8 @@ class RefSim:
         (kn.deliver_serial if serial else kn.deliver)(
             pt.n, lay.n, ev_ptr, ev_src, st.t, lay.ptr, lay.entry_core, lay.entry_syn_ptr,
             lay.syn, self.slot_bits, self.delay_bits, st.ring, synops, st.core_ring, st.timed,
-            lay.syn_layer, lay.entry_layer, lsyn)
+            lay.syn_layer, lay.entry_layer, lsyn,
+            kn.PREFETCH_AHEAD if lay.syn.nbytes >= self.prefetch_min else 0)
         if pt.n > 1:
             lsyn = lsyn.reshape(batch, pt.n, -1).sum(axis=1)
         return synops, (lsyn if st.timed else None), ev_ptr

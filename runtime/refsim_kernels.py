@@ -41,7 +41,8 @@ def _drop_stale_cache() -> None:
 _drop_stale_cache()
 
 # delivery prefetches the synapse words of the source this many events ahead (benchmarks:
-# 16 reads the 1M-neuron table 1.5-2.3x faster than none at 2-10 % firing; 4 and 64 less)
+# 16 reads the 1M-neuron table 1.5-2.3x faster than none at 2-10 % firing; 4 and 64 less;
+# RefSim turns it on for tables past a last-level cache: runtime/refsim.py)
 PREFETCH_AHEAD = 16
 CACHE_LINE = 64  # bytes, x86-64 and arm64
 
@@ -51,8 +52,8 @@ def _deliver_task(task: int, n_parts: int, n_layout: int, ev_ptr: np.ndarray,
                   ev_src: np.ndarray, base: int, ptr: np.ndarray, entry_core: np.ndarray,
                   entry_syn_ptr: np.ndarray, syn: np.ndarray, slot_bits: int, delay_bits: int,
                   ring: np.ndarray, synops: np.ndarray, core_ring: np.ndarray, timed: bool,
-                  syn_layer: np.ndarray, entry_layer: np.ndarray, layer_synops: np.ndarray
-                  ) -> None:
+                  syn_layer: np.ndarray, entry_layer: np.ndarray, layer_synops: np.ndarray,
+                  ahead: int) -> None:
     """deliver() for sample task // n_parts: the entries of layout part task % n_parts, or
     of every layout part when the sample is one task."""
     b, p = task // n_parts, task % n_parts
@@ -65,8 +66,8 @@ def _deliver_task(task: int, n_parts: int, n_layout: int, ev_ptr: np.ndarray,
     line = max(CACHE_LINE // syn.itemsize, 1)  # synapse words a cache line
     end = ev_ptr[b + 1]
     for i in range(ev_ptr[b], end):
-        if i + PREFETCH_AHEAD < end:  # ask for the words of a source a few events on
-            s2 = ev_src[i + PREFETCH_AHEAD]
+        if ahead and i + ahead < end:  # ask for the words of a source a few events on
+            s2 = ev_src[i + ahead]
             for q in range(q0, q1):
                 lo = entry_syn_ptr[ptr[q * row + s2]]
                 hi = entry_syn_ptr[ptr[q * row + s2 + 1]]
@@ -108,7 +109,7 @@ def deliver(n_parts: int, n_layout: int, ev_ptr: np.ndarray, ev_src: np.ndarray,
             ptr: np.ndarray, entry_core: np.ndarray, entry_syn_ptr: np.ndarray,
             syn: np.ndarray, slot_bits: int, delay_bits: int, ring: np.ndarray,
             synops: np.ndarray, core_ring: np.ndarray, timed: bool, syn_layer: np.ndarray,
-            entry_layer: np.ndarray, layer_synops: np.ndarray) -> None:
+            entry_layer: np.ndarray, layer_synops: np.ndarray, ahead: int) -> None:
     """Events of sample b are ev_src[ev_ptr[b]:ev_ptr[b+1]] (sources sent at step t). Through
     every axon entry a source reaches (laid out by part and source: runtime/refsim_layout.py),
     add each synapse's weight to its slot at step t + 1 + delay (each synapse one word:
@@ -117,12 +118,13 @@ def deliver(n_parts: int, n_layout: int, ev_ptr: np.ndarray, ev_src: np.ndarray,
     layer) in layer_synops (entry_layer: the one layer of an entry's synapses, or -1). The
     tasks, (sample, part) pairs, run on numba's threads: with n_parts > 1 (then n_parts ==
     n_layout) the entries of part p write only slots and cores no other part writes, so a
-    batch of one runs on every thread too."""
+    batch of one runs on every thread too. With ahead > 0 the words of the source `ahead`
+    events on are prefetched."""
     base = (t + 1) % ring.shape[0]
     for task in prange((len(ev_ptr) - 1) * n_parts):
         _deliver_task(task, n_parts, n_layout, ev_ptr, ev_src, base, ptr, entry_core,
                       entry_syn_ptr, syn, slot_bits, delay_bits, ring, synops, core_ring,
-                      timed, syn_layer, entry_layer, layer_synops)
+                      timed, syn_layer, entry_layer, layer_synops, ahead)
 
 
 @njit(cache=True)
@@ -131,13 +133,13 @@ def deliver_serial(n_parts: int, n_layout: int, ev_ptr: np.ndarray, ev_src: np.n
                    syn: np.ndarray, slot_bits: int, delay_bits: int, ring: np.ndarray,
                    synops: np.ndarray, core_ring: np.ndarray, timed: bool,
                    syn_layer: np.ndarray, entry_layer: np.ndarray,
-                   layer_synops: np.ndarray) -> None:
+                   layer_synops: np.ndarray, ahead: int) -> None:
     """deliver() on the calling thread: a single task pays no thread-pool entry."""
     base = (t + 1) % ring.shape[0]
     for task in range((len(ev_ptr) - 1) * n_parts):
         _deliver_task(task, n_parts, n_layout, ev_ptr, ev_src, base, ptr, entry_core,
                       entry_syn_ptr, syn, slot_bits, delay_bits, ring, synops, core_ring,
-                      timed, syn_layer, entry_layer, layer_synops)
+                      timed, syn_layer, entry_layer, layer_synops, ahead)
 
 
 @njit(cache=True)

@@ -74,11 +74,13 @@ def map_and_compare(g, t: TargetSpec, x: dict[str, np.ndarray], steps: int,  # t
             np.testing.assert_array_equal(got.counters[k], v, err_msg=f"flat soma {k}")
     if next(iter(x.values())).shape[0] == 1:  # batch 1 ran the serial kernels: the pooled
         two = {k: np.concatenate([v, v[:, ::-1]]) for k, v in x.items()}  # ones agree
-        both = RefSim(program(low, cm, t)).run(two, steps=steps, trace=True)
+        pooled = RefSim(program(low, cm, t))
+        pooled.prefetch_min = 0  # (and delivery prefetching, as on a large table)
+        both = pooled.run(two, steps=steps, trace=True)
         for k, v in got.traces.items():
             np.testing.assert_array_equal(both.traces[k][:1], v, err_msg=f"pooled {k}")
         split = RefSim(program(low, cm, t))  # and so does a sample split over the threads
-        split.min_split = 0
+        split.min_split = split.prefetch_min = 0
         parted = split.run(x, steps=steps, trace=True, counters=True)
         for k, v in got.traces.items():
             np.testing.assert_array_equal(parted.traces[k], v, err_msg=f"parts {k}")

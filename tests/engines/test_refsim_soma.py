@@ -240,6 +240,7 @@ def test_a_layered_program_takes_the_flat_soma_and_runs_as_the_general_one(targe
     flat, plain = RefSim(dict(prog)), RefSim(dict(prog))
     assert flat.flat is not None
     plain.flat = None
+    flat.prefetch_min = 0  # and delivery prefetching, as on a table past the cache
     x = {"input": rng.random((3, 12, c.fixed.inputs["input"].size)) < 0.4}
     a = flat.run(x, trace=True, counters=True)
     b = plain.run(x, trace=True, counters=True)
