@@ -299,6 +299,14 @@ def update_loihi_serial(part_ptr: np.ndarray, part_neurons: np.ndarray, ring_t: 
 
 
 @njit(cache=True)
+def _chunk(task: int, n_chunks: int, n: int) -> tuple[int, int, int]:
+    """(sample, first neuron, end) of a flat soma's task: sample task // n_chunks, its
+    chunk task % n_chunks of the n neurons."""
+    c = task % n_chunks
+    return task // n_chunks, n * c // n_chunks, n * (c + 1) // n_chunks
+
+
+@njit(cache=True)
 def _loihi_flat_task(task: int, n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray,
                      rshift: int, u: np.ndarray, v: np.ndarray, ref: np.ndarray,
                      du: np.ndarray, dv: np.ndarray, bias: np.ndarray, vth: np.ndarray,
@@ -307,9 +315,7 @@ def _loihi_flat_task(task: int, n_chunks: int, ring_t: np.ndarray, lshift: np.nd
     n_chunks (consecutive). Every array is sliced to the chunk and indexed from 0: numba
     then drops its negative-index checks and LLVM vectorizes the loop. Returns the OR of
     the chunk's flags."""
-    b, c = task // n_chunks, task % n_chunks
-    n = u.shape[1]
-    lo, hi = n * c // n_chunks, n * (c + 1) // n_chunks
+    b, lo, hi = _chunk(task, n_chunks, u.shape[1])
     acc, ub, vb, rb = ring_t[b][lo:hi], u[b][lo:hi], v[b][lo:hi], ref[b][lo:hi]
     sb, fb, ls = spikes[b][lo:hi], flags[b][lo:hi], lshift[lo:hi]
     du_, dv_, bias_, vth_ = du[lo:hi], dv[lo:hi], bias[lo:hi], vth[lo:hi]
@@ -336,9 +342,7 @@ def _tianjic_flat_task(task: int, n_chunks: int, ring_t: np.ndarray, lshift: np.
                        spikes: np.ndarray, flags: np.ndarray, k: fixed.TianjicKernel) -> int:
     """update_tianjic_flat() for sample task // n_chunks, the neurons of its chunk task %
     n_chunks (as _loihi_flat_task)."""
-    b, c = task // n_chunks, task % n_chunks
-    n = u.shape[1]
-    lo, hi = n * c // n_chunks, n * (c + 1) // n_chunks
+    b, lo, hi = _chunk(task, n_chunks, u.shape[1])
     acc, ub, vb, rb = ring_t[b][lo:hi], u[b][lo:hi], v[b][lo:hi], ref[b][lo:hi]
     sb, fb, ls = spikes[b][lo:hi], flags[b][lo:hi], lshift[lo:hi]
     au_, av_, ib_, be_ = au[lo:hi], av[lo:hi], ibias[lo:hi], beta[lo:hi]
@@ -375,10 +379,7 @@ def update_tianjic_flat(n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray, r
         seen[task] = _tianjic_flat_task(task, n_chunks, ring_t, lshift, rshift, u, v, ref,
                                         au, av, ibias, beta, vth, vreset, reset, refractory,
                                         current, spiking, spikes, flags, k)
-    out = 0
-    for task in range(tasks):
-        out |= seen[task]
-    return out
+    return _or_all(seen)
 
 
 @njit(cache=True)
@@ -414,9 +415,15 @@ def update_loihi_flat(n_chunks: int, ring_t: np.ndarray, lshift: np.ndarray, rsh
     for task in prange(tasks):
         seen[task] = _loihi_flat_task(task, n_chunks, ring_t, lshift, rshift, u, v, ref, du,
                                       dv, bias, vth, spikes, flags, k)
+    return _or_all(seen)
+
+
+@njit(cache=True)
+def _or_all(seen: np.ndarray) -> int:
+    """The OR of the tasks' flags."""
     out = 0
-    for task in range(tasks):
-        out |= seen[task]
+    for x in seen:
+        out |= x
     return out
 
 
