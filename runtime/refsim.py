@@ -168,6 +168,20 @@ def state_type(arith: Arithmetic) -> type:
     return np.int32 if top < np.iinfo(np.int32).max else np.int64
 
 
+def _check_slots(ptr: np.ndarray, exp: np.ndarray, n: int, arith: Arithmetic) -> None:
+    """The soma kernels read accumulators slot.ptr[i]:slot.ptr[i + 1] of neuron i without a
+    bounds check and shift each by its slot.exp: a table that does not index the
+    accumulators, or an exponent outside the arithmetic's, is refused by name."""
+    if len(ptr) != n + 1 or (n + 1 and (ptr[0] != 0 or ptr[-1] != len(exp)
+                                        or (np.diff(ptr) < 0).any())):
+        raise RefSimError(f"the simulator's program: slot.ptr does not index the {len(exp)} "
+                          f"accumulators of its {n} neurons; recompile the model")
+    lo, hi = arith.weight_exp_min, arith.weight_exp_max
+    if len(exp) and (int(exp.min()) < lo or int(exp.max()) > hi):
+        raise RefSimError(f"the simulator's program: an accumulator's slot.exp is outside the "
+                          f"arithmetic's weight exponents {lo}..{hi}; recompile the model")
+
+
 def flat_soma(arith: Arithmetic, slot_ptr: np.ndarray, exp: np.ndarray, acc_type: type
               ) -> tuple[np.ndarray, int] | None:
     """(lshift, rshift) for the vectorized soma kernels (update_loihi_flat,
@@ -288,6 +302,7 @@ class RefSim:
         self.nc = int(self.idx["n_cores"])
         a = self.a
         self.n_slots = len(a["slot.exp"])
+        _check_slots(a["slot.ptr"], a["slot.exp"], self.n, self.arith)
         self.depth = int(a["syn.delay"].max(initial=0)) + 1
         self.last_onset = int(a["neuron.onset"].max(initial=0)) if "neuron.onset" in a else 0
         self.pops = {p["name"]: p for p in self.idx["populations"]}

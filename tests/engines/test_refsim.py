@@ -263,6 +263,36 @@ def test_a_program_whose_synapse_slot_is_no_accumulator_is_refused(slot: object)
         RefSim(prog)
 
 
+@pytest.mark.parametrize("bad", ["ptr_short", "ptr_past", "ptr_decreasing", "exp_low",
+                                 "exp_high"])
+def test_a_program_whose_accumulator_table_is_wrong_is_refused(bad: str) -> None:
+    """The soma kernels read slot.ptr's accumulators without a bounds check and shift by
+    slot.exp: a table that does not index them, or an exponent outside the arithmetic's
+    (a shift past 63 bits), is refused by name when the program is loaded."""
+    from snnc.runtime.refsim import RefSimError
+
+    from benchmarks.synthetic import layered
+
+    c = api.compile(layered(40, fanin=5), "loihi2")
+    prog = dict(program(c.fixed, c.coremap, c.target))
+    RefSim(dict(prog))  # as written, it loads
+    ptr = prog["slot.ptr"].astype(np.int64).copy()
+    exp = prog["slot.exp"].astype(np.int64).copy()
+    if bad == "ptr_short":
+        ptr = ptr[:-1]
+    elif bad == "ptr_past":
+        ptr[-1] += 1
+    elif bad == "ptr_decreasing":
+        ptr[1], ptr[2] = ptr[2], ptr[1] - 1
+    elif bad == "exp_low":
+        exp[0] = c.target.arith.weight_exp_min - 1
+    else:
+        exp[0] = 100
+    prog["slot.ptr"], prog["slot.exp"] = ptr, exp
+    with pytest.raises(RefSimError, match="slot.ptr does not index|slot.exp is outside"):
+        RefSim(prog)
+
+
 @pytest.mark.parametrize("bad", ["decreasing", "short", "source", "entries", "core"])
 def test_a_program_whose_entries_do_not_index_its_synapses_is_refused(bad: str) -> None:
     """entry.syn_ptr must run from 0 to the synapse count without going back, and every
