@@ -35,6 +35,13 @@ def is_binary(x: np.ndarray) -> bool:
     return bool(np.logical_or(x == 0, x == 1).all())
 
 
+def is_csr_ptr(ptr: np.ndarray, rows: int, total: int) -> bool:
+    """ptr has rows + 1 entries running from 0 to total without going back: it indexes
+    `total` items row by row (kernels that read ptr[i]:ptr[i + 1] unchecked rely on it)."""
+    return (len(ptr) == rows + 1 and int(ptr[0]) == 0 and int(ptr[-1]) == total
+            and not (np.diff(ptr) < 0).any())
+
+
 def index_type(n: int) -> type[np.signedinteger]:
     """The type of ids below `n`: int32 (half the memory of int64) unless they do not fit."""
     return np.int32 if n <= np.iinfo(np.int32).max else np.int64

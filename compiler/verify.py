@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from snnc.compiler import budget
+from snnc.compiler.dtypes import is_csr_ptr
 from snnc.compiler.errors import IRError
 from snnc.compiler.ir import (
     HAS_CURRENT,
@@ -121,7 +122,7 @@ def _check_projection(g: Graph, p: Projection) -> None:
         ip, ix = p.indptr, p.indices
         if ip is None or ix is None or w.ndim != 1:
             raise IRError(p.name, "sparse projection needs indptr, indices and 1-D weights")
-        if ip.shape != (n_dst + 1,) or ip[0] != 0 or (np.diff(ip) < 0).any() or ip[-1] != w.size:
+        if ip.ndim != 1 or not is_csr_ptr(ip, n_dst, w.size):
             raise IRError(p.name, f"sparse indptr must have {n_dst + 1} non-decreasing entries "
                                   f"from 0 to nnz={w.size}")
         if ix.shape != w.shape or (ix.size and (ix.min() < 0 or ix.max() >= n_src)):

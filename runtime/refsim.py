@@ -25,7 +25,7 @@ import numpy as np
 from snnc.backends.refsim import load_index
 from snnc.compiler import budget
 from snnc.compiler.coremap import PARTIAL
-from snnc.compiler.dtypes import is_binary, narrow
+from snnc.compiler.dtypes import is_binary, is_csr_ptr, narrow
 from snnc.compiler.errors import InputError, SnncError
 from snnc.compiler.facts import FactError
 from snnc.compiler.fixed import Arithmetic, LoihiArithmetic
@@ -44,7 +44,7 @@ class RefSimError(SnncError):
 def _entry_layers(ptr: np.ndarray, layer: np.ndarray) -> np.ndarray:
     """Per axon entry: the target layer all its synapses share, or -1 (mixed or none), so a
     counted run adds an entry's synaptic ops to its layer once instead of per synapse."""
-    if len(ptr) == 0 or ptr[0] != 0 or ptr[-1] != len(layer) or (np.diff(ptr) < 0).any():
+    if len(ptr) == 0 or not is_csr_ptr(ptr, len(ptr) - 1, len(layer)):
         raise RefSimError("the simulator's program: entry.syn_ptr does not index its "
                           "synapses; recompile the model")
     out = np.full(len(ptr) - 1, -1, dtype=np.int64)
@@ -172,8 +172,7 @@ def _check_slots(ptr: np.ndarray, exp: np.ndarray, n: int, arith: Arithmetic) ->
     """The soma kernels read accumulators slot.ptr[i]:slot.ptr[i + 1] of neuron i without a
     bounds check and shift each by its slot.exp: a table that does not index the
     accumulators, or an exponent outside the arithmetic's, is refused by name."""
-    if len(ptr) != n + 1 or (n + 1 and (ptr[0] != 0 or ptr[-1] != len(exp)
-                                        or (np.diff(ptr) < 0).any())):
+    if not is_csr_ptr(ptr, n, len(exp)):
         raise RefSimError(f"the simulator's program: slot.ptr does not index the {len(exp)} "
                           f"accumulators of its {n} neurons; recompile the model")
     lo, hi = arith.weight_exp_min, arith.weight_exp_max

@@ -209,3 +209,15 @@ def test_is_binary_by_hand() -> None:
     no = [np.array([0, 2], dtype=np.int8), np.array([-1, 0]), np.array([0.5]),
           np.array([np.nan, 1.0]), np.array([1, 1, 255], dtype=np.uint8)]
     assert all(is_binary(x) for x in yes) and not any(is_binary(x) for x in no)
+
+
+def test_is_csr_ptr_by_hand() -> None:
+    from snnc.compiler.dtypes import is_csr_ptr
+
+    assert is_csr_ptr(np.array([0, 2, 2, 5]), 3, 5)
+    assert is_csr_ptr(np.array([0]), 0, 0)
+    assert not is_csr_ptr(np.array([0, 2, 5]), 3, 5)  # too short
+    assert not is_csr_ptr(np.array([1, 2, 2, 5]), 3, 5)  # not from 0
+    assert not is_csr_ptr(np.array([0, 2, 2, 4]), 3, 5)  # not to the total
+    assert not is_csr_ptr(np.array([0, 3, 2, 5]), 3, 5)  # goes back
+    assert not is_csr_ptr(np.zeros(0, dtype=np.int64), 0, 0)
