@@ -95,14 +95,14 @@ def crossbars(cm: CoreMap, ar: Arithmetic) -> tuple[list[np.ndarray], list[bool]
     syn = cm.syn
     o = counting_order(cm.syn_core, cm.n_cores)  # synapses grouped by core
     bounds = np.concatenate([[0], np.cumsum(count_per(cm.syn_core, cm.n_cores))])
-    entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons, cm.ids.n_sources)
+    entry = axon_entries(cm.syn_core, syn.src, cm.axon_ptr, cm.axons, cm.ids.n_sources, o)
     shapes = np.stack([np.diff(cm.axon_ptr), np.diff(cm.neuron_ptr)], axis=1).astype(np.int64)
     base = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1])]).astype(np.int64)
     flat = np.empty(int(base[-1]), dtype=CROSSBAR_DTYPE)
     tern = np.zeros(cm.n_cores, dtype=np.bool_)
-    bad = crossbar_cells(o, bounds, entry, cm.axon_ptr, cm.neuron_ptr, cm.neurons, syn.dst,
-                         syn.weight, syn.proj, syn.bits <= 2, base, ar.weight_min,
-                         ar.weight_max, cm.ids.n_neurons, flat, tern)
+    bad = crossbar_cells(o, bounds, entry, cm.axon_ptr, cm.neuron_ptr, cm.neurons, syn.pos,
+                         syn.at_pos, syn.weight, syn.proj, syn.bits <= 2, base,
+                         ar.weight_min, ar.weight_max, cm.ids.n_neurons, flat, tern)
     if bad >= 0:
         raise BackendError(f"core {bad}: two projections connect the same pair of neurons "
                            "and their summed weight leaves the stored range "

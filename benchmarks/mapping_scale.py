@@ -276,6 +276,77 @@ def chips(n_chips: int) -> int:
     return 0
 
 
+GIGA = {"layers": 8, "channels": 14, "side": 269}  # 8.10M neurons, 1.007G stored synapses
+GIGA_BASELINE = {"layers": 8, "channels": 14, "side": 95}  # the same stack, 1/8 the synapses
+GIGA_BUDGET = "24G"  # the model's declared size is over the default budget (half the RAM)
+
+
+def giga_one(side: int) -> dict[str, object]:
+    """Build and compile (loihi2, no artifact) the 8-layer conv stack at `side`, in this
+    process: build and compile times, per-pass times and peak RSS."""
+    sys.path.insert(0, str(ROOT))
+    warnings.simplefilter("ignore")
+    from benchmarks.synthetic import conv_stack
+    from snnc import api
+
+    t0 = time.perf_counter()
+    g = conv_stack(**{**GIGA, "side": side})
+    t_build = time.perf_counter() - t0
+    times: dict[str, float] = {}
+    verify: dict[str, float] = {}
+
+    def on_pass(name: str, ir: object, sec: float, verify_sec: float) -> None:
+        times[name], verify[name] = sec, verify_sec
+        print(f"  {name} {sec:.1f} s (verify {verify_sec:.1f} s)", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    compiled = api.compile(g, "loihi2", on_pass=on_pass)
+    total = time.perf_counter() - t0
+    cm = compiled.coremap
+    lim = cm.meta["limits"]
+    over = {k: int((cm.usage[k] > lim[k]).sum()) for k in lim}
+    assert not any(over.values()), over
+    return {"neurons": compiled.fixed.n_neurons, "synapses": cm.syn.n, "side": side,
+            "build_s": round(t_build, 2), "compile_s": round(total, 2),
+            "passes_s": {k: round(v, 2) for k, v in times.items()},
+            "verify_s": round(sum(verify.values()), 2), "cores": cm.n_cores,
+            "bound": cm.bounds["cores"], "chips": cm.meta["chips"],
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
+def giga() -> int:
+    """8M neurons / 1G synapses on loihi2 (issue 16): the conv stack compiled in a child
+    process, and the same stack at 1/8 the synapses as the baseline of the same run."""
+    env = {**os.environ, "SNNC_MEMORY_BUDGET": GIGA_BUDGET}
+    rows = []
+    for side in (GIGA_BASELINE["side"], GIGA["side"]):
+        print(f"conv stack, side {side} ...", file=sys.stderr, flush=True)
+        out = subprocess.run([sys.executable, __file__, "--giga-one", str(side)], env=env,
+                             check=True, stdout=subprocess.PIPE, text=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r["peak_bytes_per_synapse"] = round(r["peak_rss_gb"] * 2**30 / r["synapses"], 1)
+        r["ns_per_synapse"] = round(r["compile_s"] * 1e9 / r["synapses"], 1)
+        rows.append(r)
+    base, big = rows
+    big["time_per_synapse_x_baseline"] = round(big["ns_per_synapse"] / base["ns_per_synapse"], 2)
+    big["bytes_per_synapse_x_baseline"] = round(big["peak_bytes_per_synapse"]
+                                                / base["peak_bytes_per_synapse"], 2)
+    res = ROOT / "benchmarks" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    (res / "mapping_giga.json").write_text(json.dumps(rows, indent=1))
+    print("| neurons | synapses | cores (bound) | chips | build s | compile s | partition s | "
+          "peak RSS GB | bytes a synapse | ns a synapse |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['neurons']} | {r['synapses']} | {r['cores']} ({r['bound']}) | "
+              f"{r['chips']} | {r['build_s']} | {r['compile_s']} | "
+              f"{r['passes_s']['partition']} | {r['peak_rss_gb']} | "
+              f"{r['peak_bytes_per_synapse']} | {r['ns_per_synapse']} |")
+    print(f"1G against 1/8: {big['time_per_synapse_x_baseline']}x the time a synapse, "
+          f"{big['bytes_per_synapse_x_baseline']}x the bytes a synapse")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max", type=int, default=SIZES[-1])
@@ -294,6 +365,11 @@ def main() -> int:
                     help="compile and write the layered network sized for N loihi2 chips "
                          "(about 169k neurons a chip at this fan-in), report time, peak RSS "
                          "and bytes a synapse, and what 8M neurons / 1G synapses would need")
+    ap.add_argument("--giga", action="store_true",
+                    help="compile 8M neurons / 1G synapses for loihi2 (an 8-layer 3x3 conv "
+                         "stack, 14 x 269 x 269 a layer; SNNC_MEMORY_BUDGET=24G), with the "
+                         "same stack at 1/8 the synapses as baseline: time and peak RSS")
+    ap.add_argument("--giga-one", type=int, metavar="SIDE", help=argparse.SUPPRESS)
     ap.add_argument("--table", action="store_true",
                     help="print the table of the last run (results/mapping_scale.json)")
     a = ap.parse_args()
@@ -303,6 +379,11 @@ def main() -> int:
     if a.one:
         print(json.dumps(one(int(a.one[0]), a.one[1], a.check, write=a.write)))
         return 0
+    if a.giga_one:
+        print(json.dumps(giga_one(a.giga_one)))
+        return 0
+    if a.giga:
+        return giga()
     if a.chips is not None:
         if a.chips < 1:
             ap.error(f"--chips must be at least 1, got {a.chips}")

@@ -13,6 +13,8 @@ that a 1M-neuron / 100M-synapse network takes seconds and no dense matrix.
                            who talks to whom, so placement has to find it)
   fully_connected(widths)  dense LIF layers, half the weights zero (FC 784-4096-4096-10)
   dvs_cnn()                a DVS-gesture-sized CNN: three convs and two dense layers
+  conv_stack()             8 'same' 3x3 conv layers of 14 x 269 x 269 LIF maps: 8.1M
+                           neurons, 1G synapses
 """
 
 from __future__ import annotations
@@ -147,3 +149,25 @@ def dvs_cnn(seed: int = 0, side: int = 48) -> Graph:
         prev, n_in = name, n
     return Graph.build(pops, projs, [Port(name="input", shape=(2, side, side))],
                        [Port(name="out", shape=(11,), source=prev)])
+
+
+def conv_stack(layers: int = 8, channels: int = 16, side: int = 250, seed: int = 0) -> Graph:
+    """`layers` 3x3 stride-1 'same' convolutions of `channels` LIF maps of side x side, each
+    fed by the one before (the first by an input of the same shape). 8 x 14 x 269 x 269 is
+    8.1M neurons and 1.02G synapses (fan-in 126 inside the map), the 8-chip scale of issue 16
+    (`mapping_scale.py --giga`), with a float and fixed IR of a few kilobytes, so that
+    mapping, not the model, holds the memory."""
+    rng = np.random.default_rng(seed)
+    shape = (channels, side, side)
+    pops, projs, prev = [], [], "input"
+    for i in range(layers):
+        kern = rng.normal(0.0, 3.0 / np.sqrt(channels * 9), (channels, channels, 3, 3))
+        kern[kern == 0] = 1e-3  # every tap stored: the synapse count is the expansion's
+        name = f"conv{i}"
+        pops.append(Population.make(name, shape, NeuronModel.LIF, dv=0.1, v_th=1.0))
+        projs.append(Projection(name=f"w{i}", src=prev, dst=name, kind=Conn.CONV, weight=kern,
+                                delay=np.zeros(kern.shape, dtype=np.int64), stride=(1, 1),
+                                padding=(1, 1), dilation=(1, 1)))
+        prev = name
+    return Graph.build(pops, projs, [Port(name="input", shape=shape)],
+                       [Port(name="out", shape=shape, source=prev)])

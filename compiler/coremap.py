@@ -20,13 +20,15 @@ from typing import Any
 import numpy as np
 from snnc.compiler.ir import Conn, Graph
 from snnc.compiler.dtypes import index_type, narrow
-from snnc.compiler.linalg import projection_coo
+from snnc.compiler.linalg import coo_blocks
 from snnc.compiler.synapse_kernels import (coo_scatter, position_starts, sparse_positions,
                                             sparse_scatter)
 
 SOMA, PARTIAL = 0, 1
 KEEP_EXPANDED_BYTES = 512 << 20  # dense/conv expansions kept between the two passes of
                                  # Synapses.of (above this they are expanded twice)
+EXPAND_BLOCK = 8_000_000  # synapses of a dense/conv projection expanded at once (about 64
+                          # bytes each while expanded: 512 MB, whatever the layer's size)
 LIMITS = ("neurons", "in_axons", "out_axons", "synapse_memory_bits")
 
 
@@ -98,13 +100,14 @@ class Synapses:
     """Every stored synapse, sorted by the position of its target neuron."""
 
     src: np.ndarray  # global source id (int32, or int64 past 2^31 sources)
-    dst: np.ndarray  # global neuron id (same type)
-    pos: np.ndarray  # position of dst in partition order, the sort key (same type)
+    pos: np.ndarray  # position of the target neuron in partition order, the sort key (same
+                     # type); its global id is `dst`, computed when asked for
     weight: np.ndarray  # integer weight, narrowest signed type (compiler/dtypes.py)
     delay: np.ndarray  # steps, narrowest signed type
     proj: np.ndarray  # index into proj_names, narrowest signed type
     proj_names: tuple[str, ...]
     bits: np.ndarray  # weight bits per projection (index = proj)
+    at_pos: np.ndarray  # global neuron id at each position (per neuron, not per synapse)
 
     @staticmethod
     def of(g: Graph, ids: Ids, position: np.ndarray) -> Synapses:
@@ -119,7 +122,7 @@ class Synapses:
         unsorted = np.empty(n, dtype=it)
         wt = _range_type(p.weight for p in projs)
         dt = _range_type(p.delay for p in projs)
-        kept: dict[int, tuple[np.ndarray, ...]] = {}  # expanded dense/conv, for pass 2
+        kept: dict[int, list[tuple[np.ndarray, ...]]] = {}  # expanded dense/conv blocks
         kept_bytes, at = 0, 0
         for k, p in enumerate(projs):
             if p.kind is Conn.SPARSE:
@@ -128,15 +131,23 @@ class Synapses:
                 at = sparse_positions(p.indptr, p.weight, ids.offset[p.dst], position, at,
                                       unsorted)
                 continue
-            r, c, w, d = projection_coo(p, g.node_shape(p.src))
-            if at + len(r) > n:
-                raise AssertionError("Graph.n_synapses counts fewer synapses than it stores")
-            pr = position[r + ids.offset[p.dst]].astype(it)
-            unsorted[at:at + len(r)] = pr
-            at += len(r)
-            if kept_bytes + len(r) * 10 <= KEEP_EXPANDED_BYTES:  # else expanded again
-                kept[k] = (pr, (c + ids.offset[p.src]).astype(it), w.astype(wt), d.astype(dt))
-                kept_bytes += len(r) * 10
+            blocks: list[tuple[np.ndarray, ...]] | None = []
+            for r, c, w, d in coo_blocks(p, g.node_shape(p.src), EXPAND_BLOCK):
+                if at + len(r) > n:
+                    raise AssertionError("Graph.n_synapses counts fewer synapses than it "
+                                         "stores")
+                pr = position[r + ids.offset[p.dst]].astype(it)
+                unsorted[at:at + len(r)] = pr
+                at += len(r)
+                if blocks is not None and kept_bytes + len(r) * 10 <= KEEP_EXPANDED_BYTES:
+                    blocks.append((pr, (c + ids.offset[p.src]).astype(it), w.astype(wt),
+                                   d.astype(dt)))
+                    kept_bytes += len(r) * 10
+                else:  # expanded again in pass 2
+                    kept_bytes -= sum(len(b[0]) * 10 for b in blocks or ())
+                    blocks = None
+            if blocks is not None:
+                kept[k] = blocks
         if at != n:
             raise AssertionError("Graph.n_synapses counts more synapses than it stores")
         start = position_starts(unsorted, len(position))
@@ -153,18 +164,26 @@ class Synapses:
                                ids.offset[p.dst], position, k, start, *out)
                 continue
             if k in kept:
-                coo_scatter(*kept.pop(k), k, start, *out)
+                for b in kept.pop(k):
+                    coo_scatter(*b, k, start, *out)
                 continue
-            r, c, w, d = projection_coo(p, g.node_shape(p.src))
-            coo_scatter(position[r + ids.offset[p.dst]], c + ids.offset[p.src], w, d, k, start,
-                        *out)
+            for r, c, w, d in coo_blocks(p, g.node_shape(p.src), EXPAND_BLOCK):
+                coo_scatter(position[r + ids.offset[p.dst]], c + ids.offset[p.src], w, d, k,
+                            start, *out)
         at_pos = np.empty(len(position), dtype=it)  # global id at each position
         at_pos[position] = np.arange(len(position), dtype=it)
         bits = np.array([max(p.weight_bits, 1) for p in g.projections.values()], dtype=np.int64)
-        return Synapses(src, at_pos[pos], pos, weight, delay, proj, names, bits)
+        return Synapses(src, pos, weight, delay, proj, names, bits, at_pos)
 
     def __post_init__(self) -> None:
         _freeze(self)
+
+    @property
+    def dst(self) -> np.ndarray:
+        """Global target neuron id of every synapse. Not stored: it is the neuron at the
+        synapse's position, and a column of it would be 4 bytes a synapse for the whole
+        compile (1G synapses: 4 GB) where its few readers need it for a moment."""
+        return self.at_pos[self.pos]
 
     @property
     def n(self) -> int:

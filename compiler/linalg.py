@@ -5,6 +5,8 @@ Convolutions follow PyTorch's cross-correlation on C-order (C, H, W) or (C, L) a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import scipy.sparse as sp
 from snnc.compiler.ir import Conn, Projection
@@ -68,6 +70,46 @@ def projection_coo(p: Projection, src_shape: tuple[int, ...]
         return r[keep], p.indices[keep], p.weight[keep], p.delay[keep]
     r, c, t, _ = conv_coo(p.weight, src_shape, p.stride, p.padding, p.dilation, p.groups)
     return r, c, p.weight.ravel()[t], p.delay.ravel()[t]
+
+
+def coo_blocks(p: Projection, src_shape: tuple[int, ...], max_synapses: int
+               ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """projection_coo of a dense or conv projection in consecutive blocks of whole output
+    rows (dense) or output channels (conv; whole groups when grouped) of about
+    `max_synapses` each, in projection_coo's order: a layer of 100M+ synapses is never
+    expanded at once (its int64 rows, columns and taps alone are 24 bytes a synapse)."""
+    if p.kind is Conn.SPARSE:
+        yield projection_coo(p, src_shape)
+        return
+    n_out = p.weight.shape[0]
+    if p.kind is Conn.DENSE:
+        per_unit, unit = max(1, p.weight.shape[1]), 1
+    else:
+        per_unit = max(1, conv_synapses(p, src_shape) // max(1, n_out))  # per out channel
+        unit = n_out // p.groups if p.groups > 1 else 1  # whole groups
+    step = max(unit, max_synapses // per_unit // unit * unit)
+    if step >= n_out:
+        yield projection_coo(p, src_shape)
+        return
+    n_pix = int(np.prod(conv_out_shape(src_shape, p.weight.shape, p.stride, p.padding,
+                                       p.dilation)[1:], dtype=np.int64)) \
+        if p.kind is Conn.CONV else 1
+    c_in_g = p.weight.shape[1] if p.kind is Conn.CONV else 0
+    n_isp = int(np.prod(src_shape[1:], dtype=np.int64)) if p.kind is Conn.CONV else 0
+    for o0 in range(0, n_out, step):
+        o1 = min(n_out, o0 + step)
+        if p.kind is Conn.DENSE:
+            r, c = np.nonzero(p.weight[o0:o1])
+            yield r + o0, c, p.weight[o0:o1][r, c], p.delay[o0:o1][r, c]
+            continue
+        g0, g1 = (o0 // unit, o1 // unit) if p.groups > 1 else (0, 1)
+        sub_shape = (c_in_g * (g1 - g0) if p.groups > 1 else src_shape[0], *src_shape[1:])
+        r, c, t, _ = conv_coo(p.weight[o0:o1], sub_shape, p.stride, p.padding, p.dilation,
+                              g1 - g0 if p.groups > 1 else 1)
+        r += o0 * n_pix
+        if p.groups > 1:
+            c += g0 * c_in_g * n_isp
+        yield r, c, p.weight[o0:o1].ravel()[t], p.delay[o0:o1].ravel()[t]
 
 
 def conv_synapses(p: Projection, src_shape: tuple[int, ...]) -> int:

@@ -1,13 +1,13 @@
 """The linear-time loops of partition, compiled with numba: sorting synapses by a small integer
-key, linking each synapse to the previous one from the same source, and the distinct sources
-of a run of synapses. Each replaces a sort of the whole synapse list (n log n, and a copy) by
-one pass over it.
+key, linking each synapse to the previous one from the same source (by its distance), and the
+distinct sources of a run of synapses. Each replaces a sort of the whole synapse list (n log n,
+and a copy) by one pass over it.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 from snnc.compiler.dtypes import index_type
 
 
@@ -32,22 +32,26 @@ def counting_order(key: np.ndarray, n_keys: int) -> np.ndarray:
     return out
 
 
-def previous_position(src: np.ndarray, pos: np.ndarray, n_src: int) -> np.ndarray:
-    """For synapses sorted by target position: the position of the previous synapse from the
-    same source (-1 for its first), in pos's type. A run of positions [lo, hi) needs a new
-    axon for every synapse whose previous position is below lo."""
-    out = np.empty(len(src), dtype=pos.dtype)
-    _previous_into(src, pos, n_src, out)
+def source_gaps(src: np.ndarray, pos: np.ndarray, n_src: int, run_max: int) -> np.ndarray:
+    """For synapses sorted by target position: how many positions back the previous synapse
+    from the same source is, capped at `run_max` (also for a source's first synapse). A run
+    of at most `run_max` positions [lo, hi) needs a new axon for each synapse at p whose gap
+    exceeds p - lo, which the cap keeps exact; the cap lets the gaps be uint16 (2 bytes a
+    synapse, not a position's 4) wherever a core holds fewer than 2^16 neurons."""
+    out = np.empty(len(src), dtype=np.uint16 if run_max < 1 << 16 else np.uint32)
+    _gaps_into(src, pos, n_src, run_max, out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def _previous_into(src: np.ndarray, pos: np.ndarray, n_src: int, out: np.ndarray) -> None:
-    last = np.full(n_src, -1, dtype=np.int64)
+def _gaps_into(src: np.ndarray, pos: np.ndarray, n_src: int, run_max: int, out: np.ndarray
+               ) -> None:
+    last = np.full(n_src, -run_max - 1, dtype=np.int64)
     for i in range(len(src)):
         s = src[i]
-        out[i] = last[s]
-        last[s] = pos[i]
+        p = np.int64(pos[i])
+        out[i] = min(p - last[s], run_max)
+        last[s] = p
 
 
 @njit(cache=True, nogil=True)
@@ -66,6 +70,19 @@ def distinct_sources(src: np.ndarray, seen: np.ndarray) -> np.ndarray:
     for i in range(k):
         seen[out[i]] = False
     return out
+
+
+@njit(cache=True, nogil=True)
+def add_distinct(src: np.ndarray, seen: np.ndarray, counts: np.ndarray) -> None:
+    """counts[s] += 1 for each distinct s of `src` (distinct_sources without the
+    synapse-sized list: a population's synapses can be an eighth of 1G); `seen` as there."""
+    for i in range(len(src)):
+        s = src[i]
+        if not seen[s]:
+            seen[s] = True
+            counts[s] += 1
+    for i in range(len(src)):
+        seen[src[i]] = False
 
 
 @njit(cache=True, nogil=True)
@@ -94,11 +111,13 @@ def _find(axons: np.ndarray, lo: int, hi: int, s: int) -> int:
 
 
 def axon_entries(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
-                 axons: np.ndarray, n_src: int) -> np.ndarray:
+                 axons: np.ndarray, n_src: int, by_core: np.ndarray | None = None
+                 ) -> np.ndarray:
     """Index into `axons` (CSR per core, sorted per core) of each synapse's (core, source)
     entry, -1 where its core has no axon for its source: each core looks its synapses'
     sources up in a table of its axons, run by run where a core's synapses come in few runs
-    (a partition cuts positions into runs), else after grouping them by core. Linear."""
+    (a partition cuts positions into runs), else after grouping them by core (`by_core`: the
+    caller's counting_order(syn_core), when it has one). Linear."""
     it = index_type(len(axons) + 1)
     out = np.empty(len(src), dtype=it)
     table = np.full(n_src, -1, dtype=it)
@@ -106,8 +125,9 @@ def axon_entries(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
         _entries_grouped(np.zeros(0, dtype=np.int64), syn_core, src, axon_ptr, axons, table,
                          out)
     else:  # synapses of a core scattered (partial-sum cores): group them by core first
-        _entries_grouped(counting_order(syn_core, len(axon_ptr) - 1), syn_core, src,
-                         axon_ptr, axons, table, out)
+        if by_core is None:
+            by_core = counting_order(syn_core, len(axon_ptr) - 1)
+        _entries_grouped(by_core, syn_core, src, axon_ptr, axons, table, out)
     return out
 
 
@@ -195,18 +215,19 @@ def _slots_into(dst: np.ndarray, key: np.ndarray, n_neurons: int, n_keys: int,
 
 
 @njit(cache=True, nogil=True)
-def plain_run(lo: int, end: int, ip: np.ndarray, prev: np.ndarray, mem1: np.ndarray,
+def plain_run(lo: int, end: int, ip: np.ndarray, gap: np.ndarray, mem1: np.ndarray,
               fan: np.ndarray, A: int, O: int, M: int) -> int:
-    """Neurons, from position `lo` (at most up to `end`), that one core holds: the longest
-    run whose new input axons (synapses whose source was not seen since `lo`), synapse
-    memory bits and fan-out stay within A, M and O. Linear in the run's synapses."""
+    """Neurons, from position `lo` (at most up to `end`, end - lo at most source_gaps'
+    run_max), that one core holds: the longest run whose new input axons (synapses whose
+    source was not seen since `lo`), synapse memory bits and fan-out stay within A, M and O.
+    Linear in the run's synapses."""
     ax = 0
     mem = 0
     fo = 0
     p = lo
     while p < end:
         for s in range(ip[p], ip[p + 1]):
-            if prev[s] < lo:
+            if gap[s] > p - lo:
                 ax += 1
         mem += mem1[p]
         fo += fan[p]
@@ -373,7 +394,8 @@ def unaddressed(syn_core: np.ndarray, src: np.ndarray, axon_ptr: np.ndarray,
 @njit(cache=True, nogil=True)
 def first_stray(syn_core: np.ndarray, dst: np.ndarray, soma: np.ndarray, home: np.ndarray
                 ) -> int:
-    """The first synapse whose core serves another soma than its target neuron's, or -1."""
+    """The first synapse whose core serves another soma than its target's (`home[dst]`: the
+    target's soma core, dst a neuron id or a position with home by position), or -1."""
     for i in range(len(dst)):
         if soma[syn_core[i]] != home[dst[i]]:
             return i
@@ -391,53 +413,80 @@ def bits_per(index: np.ndarray, proj: np.ndarray, bits: np.ndarray, n: int) -> n
 
 
 @njit(cache=True, nogil=True)
-def new_inputs(pos: np.ndarray, prev: np.ndarray, n: int) -> np.ndarray:
+def new_inputs(pos: np.ndarray, gap: np.ndarray, n: int) -> np.ndarray:
     """Per position: its synapses whose previous synapse from the same source is at another
     position (the distinct inputs of that neuron alone)."""
     out = np.zeros(n, dtype=np.int64)
     for i in range(len(pos)):
-        if prev[i] != pos[i]:
+        if gap[i] != 0:
             out[pos[i]] += 1
     return out
 
 
-@njit(cache=True, nogil=True)
 def crossbar_cells(order: np.ndarray, bounds: np.ndarray, entry: np.ndarray,
                    axon_ptr: np.ndarray, neuron_ptr: np.ndarray, neurons: np.ndarray,
-                   dst: np.ndarray, weight: np.ndarray, proj: np.ndarray,
+                   pos: np.ndarray, at_pos: np.ndarray, weight: np.ndarray, proj: np.ndarray,
                    proj_ternary: np.ndarray, base: np.ndarray, lo: int, hi: int,
                    n_neurons: int, out: np.ndarray, ternary: np.ndarray) -> int:
     """Every core's dense (axons x neurons) crossbar into out[base[c]:], row-major: the
     weights of its synapses (order[bounds[c]:bounds[c+1]]; entry: each synapse's axon
-    entry) summed per cell. ternary[c]: the core has synapses, all of ternary projections,
-    and every cell in -1..1. Returns the first core with a cell outside lo..hi (then out is
-    incomplete), else -1. One pass over the synapses and the cells."""
-    col = np.zeros(n_neurons, dtype=np.int64)  # a neuron's column on the core at hand
+    entry; its target neuron at_pos[pos]) summed per cell. ternary[c]: the core has
+    synapses, all of ternary projections, and every cell in -1..1. Returns the first core
+    with a cell outside lo..hi (then out is incomplete), else -1. One pass over the synapses
+    and the cells; runs of cores with about equal synapses on numba's threads (each core's
+    cells are its own)."""
+    return _crossbar_cells(order, bounds, entry, axon_ptr, neuron_ptr, neurons, pos, at_pos,
+                           weight, proj, proj_ternary, base, lo, hi, n_neurons, out, ternary,
+                           get_num_threads())
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _crossbar_cells(order: np.ndarray, bounds: np.ndarray, entry: np.ndarray,
+                    axon_ptr: np.ndarray, neuron_ptr: np.ndarray, neurons: np.ndarray,
+                    pos: np.ndarray, at_pos: np.ndarray, weight: np.ndarray, proj: np.ndarray,
+                    proj_ternary: np.ndarray, base: np.ndarray, lo: int, hi: int,
+                    n_neurons: int, out: np.ndarray, ternary: np.ndarray, threads: int
+                    ) -> int:
+    nc = len(bounds) - 1
     width = 0
-    for c in range(len(bounds) - 1):
+    for c in range(nc):
         na, nn = axon_ptr[c + 1] - axon_ptr[c], neuron_ptr[c + 1] - neuron_ptr[c]
         width = max(width, na * nn)
-    cell = np.zeros(width, dtype=np.int64)
-    for c in range(len(bounds) - 1):
-        a0, n0 = axon_ptr[c], neuron_ptr[c]
-        nn = neuron_ptr[c + 1] - n0
-        for j in range(nn):
-            col[neurons[n0 + j]] = j
-        t = bounds[c + 1] > bounds[c]
-        for i in range(bounds[c], bounds[c + 1]):
-            k = order[i]
-            cell[(entry[k] - a0) * nn + col[dst[k]]] += weight[k]
-            if not proj_ternary[proj[k]]:
-                t = False
-        for q in range((axon_ptr[c + 1] - a0) * nn):
-            v = cell[q]
-            if v < lo or v > hi:
-                return c
-            if v < -1 or v > 1:
-                t = False
-            out[base[c] + q] = v
-            cell[q] = 0
-        ternary[c] = t
+    parts = max(1, min(nc, threads))
+    cut = np.zeros(parts + 1, dtype=np.int64)
+    for t in range(1, parts):
+        cut[t] = np.searchsorted(bounds, bounds[nc] * t // parts)
+    cut[parts] = nc
+    bad = np.full(parts, -1, dtype=np.int64)
+    for t in prange(parts):
+        col = np.zeros(n_neurons, dtype=np.int32)  # a neuron's column on the core at hand
+        cell = np.zeros(width, dtype=np.int64)
+        for c in range(cut[t], cut[t + 1]):
+            a0, n0 = axon_ptr[c], neuron_ptr[c]
+            nn = neuron_ptr[c + 1] - n0
+            for j in range(nn):
+                col[neurons[n0 + j]] = j
+            tern = bounds[c + 1] > bounds[c]
+            for i in range(bounds[c], bounds[c + 1]):
+                k = order[i]
+                cell[(entry[k] - a0) * nn + col[at_pos[pos[k]]]] += weight[k]
+                if not proj_ternary[proj[k]]:
+                    tern = False
+            for q in range((axon_ptr[c + 1] - a0) * nn):
+                v = cell[q]
+                if v < lo or v > hi:
+                    bad[t] = c
+                    break
+                if v < -1 or v > 1:
+                    tern = False
+                out[base[c] + q] = v
+                cell[q] = 0
+            if bad[t] >= 0:
+                break
+            ternary[c] = tern
+    for t in range(parts):  # the runs are in core order: the first bad run has the first
+        if bad[t] >= 0:
+            return bad[t]
     return -1
 
 

@@ -83,10 +83,13 @@ def _check_synapses(cm: CoreMap, home: np.ndarray, delay_max: int) -> None:
         if int(k) not in starts:
             c = int(np.searchsorted(cm.axon_ptr, k, side="right")) - 1
             raise MapError(f"core {c}: its axon list is not sorted and unique")
-    i = first_stray(cm.syn_core, syn.dst, cm.soma, home)
+    # by position: the soma core of the neuron at each position, so that no synapse-sized
+    # column of target ids is made
+    i = first_stray(cm.syn_core, syn.pos, cm.soma, home[syn.at_pos])
     if i >= 0:
-        raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse of neuron {int(syn.dst[i])}, "
-                       f"whose soma core is {int(home[syn.dst[i]])}")
+        d = int(syn.at_pos[syn.pos[i]])
+        raise MapError(f"core {int(cm.syn_core[i])}: holds a synapse of neuron {d}, "
+                       f"whose soma core is {int(home[d])}")
     # each synapse's source is on its core's axon list, and every axon carries a synapse: the
     # axon lists are exactly the cores' sources (what CoreMap.neuron_pairs, and so place and
     # route, read)

@@ -22,13 +22,17 @@ import networkx as nx
 import numpy as np
 from snnc.compiler.coremap import LIMITS, PARTIAL, SOMA, CoreMap, Ids, Synapses
 from snnc.compiler.errors import SnncError
+from snnc.compiler.memory import give_back
 from snnc.compiler.ir import Graph
 from snnc.compiler.passes import PassContext, Stage, register_pass
 from snnc.compiler.dtypes import index_type
-from snnc.compiler.synapse_kernels import (bits_per, count_per, distinct_sources,
+from snnc.compiler.synapse_kernels import (add_distinct, bits_per, count_per, distinct_sources,
                                             inverse_of, new_inputs, plain_run, position_starts,
-                                            present, previous_position)
+                                            present, source_gaps)
 from snnc.compiler.targets import TargetSpec
+
+
+SYN_CORE_START = np.int16  # type of each synapse's core, widened once past 32767 cores
 
 
 class PartitionError(SnncError):
@@ -127,7 +131,7 @@ def _chunks(mem_per_src: np.ndarray, first_cap: int, A: int, M: int, where: str
     return bounds
 
 
-def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray,
+def _cut(syn: Synapses, n: int, ip: np.ndarray, gap: np.ndarray,
          fan: np.ndarray, lim: _Limits, name_of: Callable[[int], str], fanin: np.ndarray,
          mem1: np.ndarray, scratch: _Scratch) -> tuple[_Cut, np.ndarray]:
     """One greedy cut; returns the cores and the core of every synapse.
@@ -139,18 +143,21 @@ def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray,
     N, A, O, M = lim.N, lim.A, lim.O, lim.M
     alone = (fanin <= A) & (mem1 <= M) & (fan <= O)
     cut = _Cut()
-    syn_core = np.empty(syn.n, dtype=index_type(syn.n + n))
+    # narrow until the cores outgrow it (2 bytes a synapse, not 4, through the compile)
+    syn_core = np.empty(syn.n, dtype=SYN_CORE_START)
     lo = 0
     while lo < n:
-        cnt = plain_run(lo, min(n, lo + N), ip, prev, mem1, fan, A, O, M) if alone[lo] else 0
+        cnt = plain_run(lo, min(n, lo + N), ip, gap, mem1, fan, A, O, M) if alone[lo] else 0
         if cnt < min(N, n - lo) and _group_may_win(syn, n, fan, lim, lo, cnt, scratch):
             plan = _plan_group(syn, n, ip, fan, lim, lo, name_of, required=cnt == 0,
                                scratch=scratch)
             if plan is not None and plan[0] > cnt * plan[3]:
+                syn_core = _room(syn_core, len(cut.kind) + plan[3])
                 lo = _emit_group(plan, lo, cut, syn_core)
                 continue
         s0, s1 = ip[lo], ip[lo + cnt]
         c = len(cut.kind)
+        syn_core = _room(syn_core, c + 1)
         cut.kind.append(SOMA)
         cut.soma.append(c)
         cut.neurons.append((lo, lo + cnt))
@@ -161,10 +168,19 @@ def _cut(syn: Synapses, n: int, ip: np.ndarray, prev: np.ndarray,
     return cut, syn_core
 
 
+def _room(syn_core: np.ndarray, n_cores: int) -> np.ndarray:
+    """syn_core, widened (once, a copy) when core ids below `n_cores` do not fit its type."""
+    if n_cores - 1 <= np.iinfo(syn_core.dtype).max:
+        return syn_core
+    return syn_core.astype(index_type(n_cores))
+
+
 def _group_size(syn: Synapses, n: int, fan: np.ndarray, lim: _Limits, lo: int) -> int:
     """Neurons of a dendrite-split group at `lo`: a core's worth, as far as its out-axons and
-    one synapse each of the widest weights allow."""
-    g = min(lim.N, n - lo, max(1, lim.M // int(syn.bits.max(initial=1))))
+    one synapse each of the widest weights allow. A partial-sum core sends one sum a neuron
+    of the group, so a group has at most a core's out-axons of neurons (a group of neurons
+    that send nowhere, an output layer, is otherwise only capped by the neurons of a core)."""
+    g = min(lim.N, lim.O, n - lo, max(1, lim.M // int(syn.bits.max(initial=1))))
     fo = np.cumsum(fan[lo:lo + g])
     return max(1, int(np.searchsorted(fo, lim.O, side="right")))
 
@@ -249,6 +265,7 @@ def partition(g: Graph, ctx: PassContext, opts: None = None) -> CoreMap:
     ids = Ids.of(g, order)
     position = neuron_positions(g, ids)
     syn = Synapses.of(g, ids, position)
+    give_back()  # the expansion blocks of its layers
     n = ids.n_neurons
     at = np.empty(n, dtype=np.int64)  # global id at each position
     at[position] = np.arange(n)
@@ -260,9 +277,9 @@ def partition(g: Graph, ctx: PassContext, opts: None = None) -> CoreMap:
         return f"{names[o]}[{gid - ids.offset[names[o]]}]"
 
     ip = position_starts(syn.pos, n)  # each position's first synapse (pos is sorted)
-    prev = previous_position(syn.src, syn.pos, ids.n_sources)
+    gap = source_gaps(syn.src, syn.pos, ids.n_sources, lim.N)  # a plain run is <= N long
     # per position: distinct inputs and synapse bits of the neuron alone (fan-out independent)
-    fanin = new_inputs(syn.pos, prev, n)
+    fanin = new_inputs(syn.pos, gap, n)
     mem1 = bits_per(syn.pos, syn.proj, syn.bits, n)
     scratch = _Scratch(ids.n_sources, mem1)
 
@@ -271,12 +288,13 @@ def partition(g: Graph, ctx: PassContext, opts: None = None) -> CoreMap:
     fan_src = np.zeros(ids.n_sources, dtype=np.int64)
     for name in order:
         s0, s1 = ip[ids.offset[name]], ip[ids.offset[name] + ids.size[name]]
-        fan_src[distinct_sources(syn.src[s0:s1], scratch.seen)] += 1
+        add_distinct(syn.src[s0:s1], scratch.seen, fan_src)
     if not lim.tree:
         fan_src = np.minimum(fan_src, 1)
     for attempt in range(12):
         fan = fan_src[at].astype(np.int64)
-        cut, syn_core = _cut(syn, n, ip, prev, fan, lim, name_of, fanin, mem1,
+        cut = syn_core = None  # type: ignore[assignment]  # the last cut's, freed first
+        cut, syn_core = _cut(syn, n, ip, gap, fan, lim, name_of, fanin, mem1,
                              scratch)
         actual = _fanout(cut, ids.n_sources, lim.tree)
         out_use = _out_usage(cut, actual[at])

@@ -15,7 +15,7 @@ from snnc.compiler.passes.place import DoesNotFit, Mesh, weighted_hops
 from snnc.compiler.pipeline import CompileOptions
 from snnc.compiler.targets import load_target
 
-from benchmarks.synthetic import layered, modular, recurrent_sheet
+from benchmarks.synthetic import conv_stack, layered, modular, recurrent_sheet
 from tests.conftest import NETX_FILES, NIR_FILES, shared_file
 from tests.mapping_checker import check_artifact
 
@@ -151,3 +151,54 @@ def test_mapped_artifacts_are_byte_identical(tmp_path) -> None:  # type: ignore[
     assert len(files) > 10
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_a_conv_stack_whose_last_layer_sends_nowhere_maps() -> None:
+    """Two 16-channel 3x3 'same' convs on 64x64 maps (147k synapses a layer's core, fan-in
+    144). The output layer's neurons send nowhere, so a dendrite-split group of them was once
+    sized by neurons alone: 7361 neurons, whose partial-sum cores each sent 7361 sums past
+    loihi2's 4096 output axons, and partition gave up after its re-cuts. A group now holds
+    at most a core's out-axons of neurons; the map (checked by the pipeline's core-map
+    verifier) keeps every limit and meets the bound."""
+    cm = api.compile(conv_stack(layers=2, channels=16, side=64), "loihi2").coremap
+    lim = cm.meta["limits"]
+    assert all(int(cm.usage[k].max()) <= lim[k] for k in lim), cm.usage
+    assert int(cm.usage["out_axons"][cm.kind == PARTIAL].max(initial=0)) <= lim["out_axons"]
+    assert cm.n_cores <= 1.05 * cm.bounds["cores"], cm.bounds
+
+
+def test_layers_expanded_in_blocks_give_the_same_synapse_table(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Synapses.of expands dense and conv layers a block of output channels or rows at a
+    time, and keeps small expansions between its two passes: with one-synapse-sized blocks
+    and nothing kept it builds the same table, field by field, as with whole layers."""
+    from snnc.compiler import coremap as C
+    from benchmarks.synthetic import dvs_cnn
+    from snnc.compiler.passes.partition import neuron_positions, population_order
+
+    g = api.compile(dvs_cnn(side=24), "loihi2", until="fixed").fixed
+    ids = C.Ids.of(g, population_order(g))
+    position = neuron_positions(g, ids)
+    whole = C.Synapses.of(g, ids, position)
+    monkeypatch.setattr(C, "EXPAND_BLOCK", 1)
+    monkeypatch.setattr(C, "KEEP_EXPANDED_BYTES", 0)
+    blocks = C.Synapses.of(g, ids, position)
+    for f in ("src", "pos", "weight", "delay", "proj", "bits", "at_pos"):
+        a, b = getattr(whole, f), getattr(blocks, f)
+        assert a.dtype == b.dtype and np.array_equal(a, b), f
+    assert np.array_equal(whole.dst, whole.at_pos[whole.pos])
+
+
+def test_the_core_of_each_synapse_widens_when_the_cores_outgrow_its_type(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each synapse's core starts as int16 and is widened (once, a copy) when a cut passes
+    32767 cores. Started as int8 here, a 20k-neuron network on tianjic (over 128 cores,
+    plain and dendrite-split) widens mid-cut and gets the same map."""
+    import snnc.compiler.passes.partition as P
+
+    g = layered(20_000, fanin=50)
+    want = api.compile(g, "tianjic", until="mapped").coremap
+    monkeypatch.setattr(P, "SYN_CORE_START", np.int8)
+    got = api.compile(g, "tianjic", until="mapped").coremap
+    assert want.n_cores > 128 and (want.kind == PARTIAL).any()
+    assert want.syn_core.dtype == np.int16 and got.syn_core.dtype == np.int32
+    assert np.array_equal(got.syn_core, want.syn_core)
+    assert np.array_equal(got.neurons, want.neurons) and np.array_equal(got.axons, want.axons)

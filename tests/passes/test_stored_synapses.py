@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from snnc import api
 from snnc.cli import main
 from snnc.compiler.ir import Conn, Graph, NeuronModel, Population, Port, Projection
-from snnc.compiler.linalg import conv_out_shape, conv_synapses, projection_coo
+from snnc.compiler.linalg import coo_blocks, conv_out_shape, conv_synapses, projection_coo
 
 
 def _conv_graph(kernel: np.ndarray, in_shape: tuple[int, ...], stride=(1, 1), padding=(0, 0),
@@ -82,6 +82,29 @@ def test_conv_synapse_count_equals_the_expansion(data) -> None:  # type: ignore[
     if min(out[1:]) < 1:
         return
     g = _conv_graph(k, in_shape, stride, pad, dil, groups)
-    r, _, w, _ = projection_coo(g.projections["c"], in_shape)
+    want = projection_coo(g.projections["c"], in_shape)
+    r, w = want[0], want[2]
     assert (w != 0).all()
     assert conv_synapses(g.projections["c"], in_shape) == g.n_synapses == len(r)
+    # expanded in blocks of output channels (whole groups), as partition does for large
+    # layers: the same synapses in the same order, for any block size
+    block = data.draw(st.integers(1, len(r) + 2))
+    got = list(coo_blocks(g.projections["c"], in_shape, block))
+    if len(r) > block and c_out > (c_out // groups if groups > 1 else 1):
+        assert len(got) > 1
+    for a, b in zip([np.concatenate(x) for x in zip(*got, strict=True)], want, strict=True):
+        assert np.array_equal(a, b)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.integers(0, 2**16), st.integers(1, 6), st.integers(1, 6), st.integers(1, 40))
+def test_dense_blocks_are_the_expansion(seed: int, n_out: int, n_in: int, block: int) -> None:
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-2, 3, (n_out, n_in)).astype(float)
+    p = Projection(name="d", src="x", dst="n", kind=Conn.DENSE, weight=w,
+                   delay=rng.integers(0, 3, w.shape))
+    got = list(coo_blocks(p, (n_in,), block))
+    assert len(got) == (1 if block >= n_out * n_in else -(-n_out // max(1, block // n_in)))
+    for a, b in zip([np.concatenate(x) for x in zip(*got, strict=True)],
+                    projection_coo(p, (n_in,)), strict=True):
+        assert np.array_equal(a, b)

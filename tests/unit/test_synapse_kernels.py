@@ -20,19 +20,32 @@ def test_counting_order_is_the_stable_argsort(seed: int, n: int, keys: int) -> N
     assert np.array_equal(K.counting_order(key, keys), np.argsort(key, kind="stable"))
 
 
-@settings(max_examples=60, deadline=None)
-@given(SEEDS, st.integers(0, 400), st.integers(1, 40), st.integers(1, 40))
-def test_previous_position_links_each_source_to_its_last_synapse(seed: int, n: int, n_src: int,
-                                                                 n_pos: int) -> None:
+@settings(max_examples=80, deadline=None)
+@given(SEEDS, st.integers(0, 400), st.integers(1, 40), st.integers(1, 40), st.integers(1, 9))
+def test_source_gaps_link_each_source_to_its_last_synapse(seed: int, n: int, n_src: int,
+                                                          n_pos: int, run_max: int) -> None:
     rng = np.random.default_rng(seed)
     pos = np.sort(rng.integers(0, n_pos, n)).astype(np.int32)
     src = rng.integers(0, n_src, n).astype(np.int32)
-    # the numpy formula partition used before: a stable sort by source
+    # the numpy formula partition used before: a stable sort by source gives each synapse's
+    # previous position from the same source (-1 for none)
     order2 = np.argsort(src, kind="stable")
-    want = np.full(n, -1, dtype=np.int64)
+    prev = np.full(n, -1, dtype=np.int64)
     same = src[order2[1:]] == src[order2[:-1]]
-    want[order2[1:][same]] = pos[order2[:-1][same]]
-    assert np.array_equal(K.previous_position(src, pos, n_src), want)
+    prev[order2[1:][same]] = pos[order2[:-1][same]]
+    want = np.where(prev < 0, run_max, np.minimum(pos - prev, run_max))
+    gap = K.source_gaps(src, pos, n_src, run_max)
+    assert gap.dtype == np.uint16
+    assert np.array_equal(gap, want)
+    # what partition reads off them: the new axons of any run of at most run_max positions
+    # are its distinct sources, although gaps past run_max were capped
+    for lo in range(n_pos):
+        for hi in range(lo + 1, min(n_pos, lo + run_max) + 1):
+            run = (pos >= lo) & (pos < hi)
+            assert int((gap[run] > pos[run] - lo).sum()) == len(np.unique(src[run]))
+    assert np.array_equal(K.new_inputs(pos, gap, n_pos),
+                          np.bincount(pos[prev != pos], minlength=n_pos))
+    assert K.source_gaps(src, pos, n_src, 1 << 16).dtype == np.uint32
 
 
 @settings(max_examples=60, deadline=None)
@@ -44,6 +57,10 @@ def test_distinct_sources_and_inverse(seed: int, n: int, n_src: int) -> None:
     values, inv = np.unique(src, return_inverse=True)
     assert np.array_equal(got, values)
     assert not seen.any()  # the scratch is left clean for the next core
+    counts = np.arange(n_src, dtype=np.int64)
+    K.add_distinct(src, seen, counts)
+    assert np.array_equal(counts - np.arange(n_src), np.isin(np.arange(n_src), values))
+    assert not seen.any()
     assert np.array_equal(K.inverse_of(src, got, np.zeros(n_src, dtype=np.int64)), inv)
 
 
@@ -180,25 +197,32 @@ def test_count_per_and_present_are_bincount_and_its_mask(seed: int, n: int, m: i
 
 def test_crossbar_cells_by_hand() -> None:
     """Two cores: core 0 (axons 5, 7; neurons 1, 0) gets two synapses into one cell, summed;
-    core 1 (axon 7; neuron 2) one ternary synapse. Past the range, the core is named."""
+    core 1 (axon 7; neuron 2) one ternary synapse. Past the range, the first core out of it
+    is named, also when the cores run on two threads and both are out."""
     order = np.array([0, 1, 2, 3])
     bounds = np.array([0, 3, 4])
     entry = np.array([0, 0, 1, 2])  # axon entries: core 0 -> 0, 1; core 1 -> 2
     axon_ptr, neuron_ptr = np.array([0, 2, 3]), np.array([0, 2, 3])
     neurons = np.array([1, 0, 2])
-    dst = np.array([0, 0, 1, 2])
+    pos, at_pos = np.array([2, 2, 0, 1]), np.array([1, 2, 0])  # targets 0, 0, 1, 2
     weight = np.array([3, 4, -2, 1], dtype=np.int8)
     proj = np.array([0, 0, 0, 1], dtype=np.int8)
     proj_ternary = np.array([False, True])
     base = np.array([0, 4, 5])
     out, tern = np.zeros(5, dtype=np.int8), np.zeros(2, dtype=np.bool_)
-    assert K.crossbar_cells(order, bounds, entry, axon_ptr, neuron_ptr, neurons, dst, weight,
-                            proj, proj_ternary, base, -128, 127, 3, out, tern) == -1
+    args = (order, bounds, entry, axon_ptr, neuron_ptr, neurons, pos, at_pos)
+    assert K.crossbar_cells(*args, weight, proj, proj_ternary, base, -128, 127, 3, out,
+                            tern) == -1
     # core 0, row-major (axon, column): neuron 0 is column 1; neuron 1 column 0
     assert out.tolist() == [0, 7, -2, 0, 1]
     assert tern.tolist() == [False, True]
-    assert K.crossbar_cells(order, bounds, entry, axon_ptr, neuron_ptr, neurons, dst, weight,
-                            proj, proj_ternary, base, -8, 6, 3, out, tern) == 0
+    assert K.crossbar_cells(*args, weight, proj, proj_ternary, base, -8, 6, 3, out,
+                            tern) == 0
+    weight[3] = 9  # now core 1 is out of -2..8 (core 0 is not), and both of -8..6
+    assert K.crossbar_cells(*args, weight, proj, proj_ternary, base, -2, 8, 3, out,
+                            tern) == 1
+    assert K.crossbar_cells(*args, weight, proj, proj_ternary, base, -8, 6, 3, out,
+                            tern) == 0
 
 
 def test_is_binary_by_hand() -> None:
