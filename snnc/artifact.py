@@ -60,6 +60,37 @@ class ArtifactError(SnncError):
 
 STORE_BYTES = 1 << 16  # members this large are stored, not deflated (write speed)
 ONE_BACKEND_AT_A_TIME = 20_000_000  # synapses
+# a stored synapse at the write's peak, besides the IR arrays held: the core map's synapse
+# table (14 bytes) and the backends' tables as they are built (measured 31-34 in all,
+# benchmarks/README.md: the 8-chip sparse network and the 74M-synapse conv stack)
+WRITE_SYNAPSE_BYTES = 36
+
+
+def ir_bytes(*graphs: Graph | None) -> int:
+    """Bytes of the projections' arrays of some IRs, each buffer counted once (a fixed IR
+    shares its float model's indices and delays)."""
+    seen: dict[int, int] = {}
+    for g in graphs:
+        for p in (g.projections.values() if g is not None else ()):
+            for a in (p.weight, p.delay, p.indptr, p.indices):
+                while isinstance(a, np.ndarray) and isinstance(a.base, np.ndarray):
+                    a = a.base
+                if isinstance(a, np.ndarray):
+                    seen[id(a)] = a.nbytes
+    return sum(seen.values())
+
+
+def check_write_budget(synapses: int, held: int, where: str) -> None:
+    """BudgetError, before anything is written, when writing an artifact of `synapses`
+    while `held` bytes of IR are kept would pass the memory budget (compiler/budget.py): a
+    model that compiles can still be too large to write, and that should be one clear
+    error, not the machine running out of memory."""
+    from snnc.compiler import budget
+
+    need = held + synapses * WRITE_SYNAPSE_BYTES
+    budget.check(need, 1, where, f"writing the artifact of {synapses:,} synapses (about "
+                 f"{WRITE_SYNAPSE_BYTES} bytes each, and {budget.human(held)} of IR arrays "
+                 "held)")
 
 
 def save_npz(path: Path, arrays: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]]
@@ -106,6 +137,7 @@ def write_artifact(out: str | Path, compiled: Compiled, manifest: dict[str, Any]
     graph, coremap, target = compiled.fixed, compiled.coremap, compiled.target
     if graph is None or coremap is None:
         raise ArtifactError("an artifact needs a mapped model; compile it to the core map")
+    check_write_budget(coremap.syn.n, ir_bytes(graph, float_graph), str(out))
     emitters = backends_of(target)
     root = Path(out)
     old = _rewritable(root)

@@ -222,6 +222,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         print(f"  {msg}", file=sys.stderr, flush=True)
 
+    # before compiling: one that fits the budget but whose artifact would not is refused
+    # now, not after minutes of mapping (the fixed IR holds at most a copy of each array)
+    from snnc.artifact import check_write_budget, ir_bytes
+
+    check_write_budget(g.n_synapses, 2 * ir_bytes(g), path)
     if big:
         print(f"compiling {g.n_neurons} neurons, {g.n_synapses} synapses for {target.name}",
               file=sys.stderr, flush=True)

@@ -180,3 +180,38 @@ def test_an_artifact_of_another_format_version_or_backend_is_refused(tmp_path, c
     assert main(["compile", DIGITS, "-t", str(odd), "-o", str(tmp_path / "o")]) == 1
     assert "emit lists 'spinnaker'; backends: refsim, lava, tianjic" in one_error(capsys)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_model_too_large_to_write_is_refused_before_compiling(tmp_path, capsys,
+                                                                monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A model inside the memory budget whose artifact would not be (its write holds the
+    synapse table and the backends' tables, WRITE_SYNAPSE_BYTES a synapse, besides the IR)
+    is refused with one line before compiling, and nothing is written; write_artifact checks
+    the same before writing, for callers of the API. With the budget at the write's need
+    both pass."""
+    from snnc import api
+    from snnc.artifact import WRITE_SYNAPSE_BYTES, ir_bytes, write_artifact
+    from snnc.compiler import budget
+
+    g = api.load(DIGITS)
+    need = 2 * ir_bytes(g) + g.n_synapses * WRITE_SYNAPSE_BYTES
+    model = (g.n_neurons * budget.NEURON_BYTES
+             + (g.n_synapses + sum(p.size for p in g.inputs.values())) * budget.SYNAPSE_BYTES)
+    assert model < need - 1
+    monkeypatch.setenv("SNNC_MEMORY_BUDGET", str(need - 1))
+    out = tmp_path / "art"
+    assert main(["compile", DIGITS, "--target", "tianjic", "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "writing the artifact of" in err[0] and "digits.nir" in err[0]
+    assert "SNNC_MEMORY_BUDGET" in err[0]
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    monkeypatch.delenv("SNNC_MEMORY_BUDGET")
+    c = api.compile(g, "tianjic")
+    held = ir_bytes(c.fixed, g)
+    monkeypatch.setenv("SNNC_MEMORY_BUDGET", str(held + c.coremap.syn.n * WRITE_SYNAPSE_BYTES - 1))
+    with pytest.raises(budget.BudgetError, match="writing the artifact"):
+        write_artifact(out, c, {}, g)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("SNNC_MEMORY_BUDGET", str(need))
+    assert main(["compile", DIGITS, "--target", "tianjic", "-o", str(out)]) == 0
+    assert (out / "manifest.json").is_file()
