@@ -151,12 +151,12 @@ def dvs_cnn(seed: int = 0, side: int = 48) -> Graph:
                        [Port(name="out", shape=(11,), source=prev)])
 
 
-def conv_stack(layers: int = 8, channels: int = 16, side: int = 250, seed: int = 0) -> Graph:
+def conv_stack(layers: int = 8, channels: int = 14, side: int = 269, seed: int = 0) -> Graph:
     """`layers` 3x3 stride-1 'same' convolutions of `channels` LIF maps of side x side, each
-    fed by the one before (the first by an input of the same shape). 8 x 14 x 269 x 269 is
-    8.1M neurons and 1.02G synapses (fan-in 126 inside the map), the 8-chip scale of issue 16
-    (`mapping_scale.py --giga`), with a float and fixed IR of a few kilobytes, so that
-    mapping, not the model, holds the memory."""
+    fed by the one before (the first by an input of the same shape). The default, 8 layers
+    of 14 x 269 x 269, is 8.1M neurons and 1.02G synapses (fan-in 126 inside the map), the
+    8-chip scale of issue 16 (`mapping_scale.py --giga`), with a float and fixed IR of a few
+    kilobytes, so that mapping, not the model, holds the memory."""
     rng = np.random.default_rng(seed)
     shape = (channels, side, side)
     pops, projs, prev = [], [], "input"
