@@ -339,6 +339,8 @@ def test_a_batch_whose_state_is_over_the_memory_budget_is_refused(monkeypatch, t
     from snnc.compiler.budget import BudgetError
 
     c = api.compile(api.load("snnc/models/digits.nir"), "loihi2")
+    art = tmp_path / "art"  # written under the default budget (writing is checked too)
+    api.write_compiled(c, str(art), "digits.nir")
     sim = RefSim(program(c.fixed, c.coremap, c.target))
     per = sim.state_bytes()
     assert per >= 3 * sim.n * 4 + sim.n_slots * 4 and sim.state_bytes(True) > per
@@ -346,8 +348,6 @@ def test_a_batch_whose_state_is_over_the_memory_budget_is_refused(monkeypatch, t
     assert sim.start(10).u.shape == (10, sim.n)
     with pytest.raises(BudgetError, match=r"refsim: 11 sample\(s\) of chip state"):
         sim.start(11)
-    art = tmp_path / "art"
-    api.write_compiled(c, str(art), "digits.nir")
     x = tmp_path / "x.npy"
     np.save(x, np.zeros((4000, 1, 64), dtype=np.uint8))
     monkeypatch.setenv("SNNC_MEMORY_BUDGET", str(4000 * per - 1))  # inputs fit, the state not
