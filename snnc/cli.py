@@ -224,22 +224,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     # before compiling: one that fits the budget but whose artifact would not is refused
     # now, not after minutes of mapping (the fixed IR holds at most a copy of each array)
-    from snnc.artifact import check_write_budget, ir_bytes
+    if args.no_artifact and args.output:
+        raise SnncError("--no-artifact writes nothing; drop -o/--output")
+    if not args.no_artifact:
+        from snnc.artifact import check_write_budget, ir_bytes
 
-    check_write_budget(g.n_synapses, 2 * ir_bytes(g), path)
+        check_write_budget(g.n_synapses, 2 * ir_bytes(g), path)
     if big:
         print(f"compiling {g.n_neurons} neurons, {g.n_synapses} synapses for {target.name}",
               file=sys.stderr, flush=True)
     compiled = api.compile(g, target, opts, calibrate_inputs=calib, on_pass=on_pass,
                            progress=progress if big else None)
-    if big:
+    if big and not args.no_artifact:
         print(f"  writing the artifact ({compiled.coremap.n_cores} cores)", file=sys.stderr,
               flush=True)
-    stem = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", target.name).lstrip(".") or "target"
-    out = args.output or f"{stem}.{safe}"  # in the working directory, whatever the name says
-    art = api.write_compiled(compiled, out, path, float_graph=g,
-                             load_options=api.load_record(**load_kwargs))
+    art = None
+    if not args.no_artifact:
+        stem = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", target.name).lstrip(".") or "target"
+        out = args.output or f"{stem}.{safe}"  # in the working directory, whatever it says
+        art = api.write_compiled(compiled, out, path, float_graph=g,
+                                 load_options=api.load_record(**load_kwargs))
     summ = api.compile_summary(compiled, art)
     if args.json:
         print(json.dumps(summ, indent=2))
@@ -299,7 +304,8 @@ def _print_compile_summary(s: dict[str, Any]) -> None:
     con.print(t)
     if "cores_used" in s:
         _print_mapping(con, s)
-    con.print(f"artifact: {s['artifact']}")
+    con.print(f"artifact: {s['artifact']}" if s["artifact"] else
+              "artifact: none written (--no-artifact)")
 
 
 def _print_mapping(con: Any, s: dict[str, Any]) -> None:
@@ -711,6 +717,10 @@ def _add_compile(sub: Any) -> None:
     sp.add_argument("--max-chips", type=int, default=None,
                     help="fail (naming the layer) if the model needs more chips")
     sp.add_argument("--json", action="store_true", help="print one JSON summary object")
+    sp.add_argument("--no-artifact", action="store_true",
+                    help="compile and verify every pass, print the summary (cores, chips, "
+                         "quantization) and write nothing: whether and how a model maps, "
+                         "also where its artifact would not fit in memory")
     sp.add_argument("--time-passes", action="store_true",
                     help="print each pass's time and its verifier's")
     sp.add_argument("--passes", action="store_true",

@@ -186,9 +186,9 @@ def test_a_model_too_large_to_write_is_refused_before_compiling(tmp_path, capsys
                                                                 monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A model inside the memory budget whose artifact would not be (its write holds the
     synapse table and the backends' tables, WRITE_SYNAPSE_BYTES a synapse, besides the IR)
-    is refused with one line before compiling, and nothing is written; write_artifact checks
-    the same before writing, for callers of the API. With the budget at the write's need
-    both pass."""
+    is refused with one line before compiling, and nothing is written; `--no-artifact`
+    still maps it and prints its summary; write_artifact checks the same before writing,
+    for callers of the API. With the budget at the write's need both pass."""
     from snnc import api
     from snnc.artifact import WRITE_SYNAPSE_BYTES, ir_bytes, write_artifact
     from snnc.compiler import budget
@@ -205,6 +205,15 @@ def test_a_model_too_large_to_write_is_refused_before_compiling(tmp_path, capsys
     assert len(err) == 1 and "writing the artifact of" in err[0] and "digits.nir" in err[0]
     assert "SNNC_MEMORY_BUDGET" in err[0]
     assert not out.exists() and list(tmp_path.iterdir()) == []
+    # --no-artifact maps and verifies the model, prints its summary and writes nothing
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", DIGITS, "--target", "tianjic", "--no-artifact", "--json"]) == 0
+    summ = json.loads(capsys.readouterr().out)
+    assert summ["artifact"] is None and summ["cores_used"] >= 1 and summ["chips"] == 1
+    assert summ["neurons"] == g.n_neurons and 0 < summ["synapses"] <= g.n_synapses
+    assert list(tmp_path.iterdir()) == []
+    assert main(["compile", DIGITS, "--no-artifact", "-o", str(out)]) == 1
+    assert "--no-artifact writes nothing" in capsys.readouterr().err
     monkeypatch.delenv("SNNC_MEMORY_BUDGET")
     c = api.compile(g, "tianjic")
     held = ir_bytes(c.fixed, g)
