@@ -22,6 +22,13 @@ the same run; the figures are ratios against it. Networks whose file is absent a
 as skipped, with the path.
 
     .venv/bin/python benchmarks/mapping_scale.py --real [--baseline REV|none]
+
+With --chips N it compiles and writes the layered network sized for N loihi2 chips; with
+--giga it runs `snnc compile --no-artifact` (SNNC_MEMORY_BUDGET=24G) on an 8-layer conv
+stack of 8.1M neurons / 1G synapses, after the same stack at 1/8 the synapses as the
+baseline of the same run (wall time and peak RSS of each process).
+
+    .venv/bin/python benchmarks/mapping_scale.py --giga
 """
 
 from __future__ import annotations

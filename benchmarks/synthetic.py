@@ -162,7 +162,7 @@ def conv_stack(layers: int = 8, channels: int = 14, side: int = 269, seed: int =
     pops, projs, prev = [], [], "input"
     for i in range(layers):
         kern = rng.normal(0.0, 3.0 / np.sqrt(channels * 9), (channels, channels, 3, 3))
-        kern[kern == 0] = 1e-3  # every tap stored: the synapse count is the expansion's
+        kern[kern == 0] = 1e-3  # no zero tap in the float model (quantizing may round some)
         name = f"conv{i}"
         pops.append(Population.make(name, shape, NeuronModel.LIF, dv=0.1, v_th=1.0))
         projs.append(Projection(name=f"w{i}", src=prev, dst=name, kind=Conn.CONV, weight=kern,

@@ -61,7 +61,7 @@ class ArtifactError(SnncError):
 STORE_BYTES = 1 << 16  # members this large are stored, not deflated (write speed)
 ONE_BACKEND_AT_A_TIME = 20_000_000  # synapses
 # a stored synapse at the write's peak, besides the IR arrays held: the core map's synapse
-# table (14 bytes) and the backends' tables as they are built (measured 31-34 in all,
+# table (14 bytes) and the backends' tables as they are built (measured 31-35 in all,
 # benchmarks/README.md: the 8-chip sparse network and the 74M-synapse conv stack)
 WRITE_SYNAPSE_BYTES = 36
 

@@ -228,8 +228,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
         raise SnncError("--no-artifact writes nothing; drop -o/--output")
     if not args.no_artifact:
         from snnc.artifact import check_write_budget, ir_bytes
+        from snnc.compiler.budget import BudgetError
 
-        check_write_budget(g.n_synapses, 2 * ir_bytes(g), path)
+        try:
+            check_write_budget(g.n_synapses, 2 * ir_bytes(g), path)
+        except BudgetError as e:  # what else the user can do: map it without writing
+            raise BudgetError(f"{e}; or only map it, with --no-artifact") from None
     if big:
         print(f"compiling {g.n_neurons} neurons, {g.n_synapses} synapses for {target.name}",
               file=sys.stderr, flush=True)

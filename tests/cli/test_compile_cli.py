@@ -203,7 +203,7 @@ def test_a_model_too_large_to_write_is_refused_before_compiling(tmp_path, capsys
     assert main(["compile", DIGITS, "--target", "tianjic", "-o", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "writing the artifact of" in err[0] and "digits.nir" in err[0]
-    assert "SNNC_MEMORY_BUDGET" in err[0]
+    assert "SNNC_MEMORY_BUDGET" in err[0] and "--no-artifact" in err[0]
     assert not out.exists() and list(tmp_path.iterdir()) == []
     # --no-artifact maps and verifies the model, prints its summary and writes nothing
     monkeypatch.chdir(tmp_path)
